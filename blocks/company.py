@@ -1,0 +1,61 @@
+"""The company profile: whose ledger this is, its time zone, currency, locale, branding and business days.
+
+Every stage takes "today" and every format from here, so a run at 01:30 UTC ages invoices by the
+company's own calendar day.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from prefect.blocks.core import Block
+from pydantic import Field, field_validator
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class CompanyProfile(Block):
+    _block_type_name = "arpilot company profile"
+    _block_type_slug = "arpilot-company-profile"
+    _description = "Legal name, time zone, default currency and locale, branding and business days."
+
+    legal_name: str = Field(..., description="Shown on every message and report.")
+    time_zone: str = Field("UTC", description="IANA time zone whose calendar decides 'today'.")
+    default_currency: str = Field("USD", description="ISO 4217 code for ledger rows that name none.")
+    locale: str = Field("en_US", description="Babel locale for dates and amounts, e.g. en_GB, de_DE.")
+    sender_name: str = Field("Accounts Receivable", description="Display name on outgoing messages.")
+    logo_url: str | None = Field(None, description="Logo for messages and reports (https:// or file path).")
+    brand_color: str = Field("#1f4e79", description="Accent colour for messages and reports.")
+    business_days: list[str] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working weekdays.")
+    holidays: list[date] = Field(default_factory=list, description="Dates that are not business days.")
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        ZoneInfo(v)  # raises for a name the tz database does not know
+        return v
+
+    @field_validator("default_currency")
+    @classmethod
+    def _iso_currency(cls, v: str) -> str:
+        if len(v) != 3 or not v.isalpha():
+            raise ValueError(f"default_currency {v!r} is not an ISO 4217 code such as USD or EUR")
+        return v.upper()
+
+    @field_validator("business_days")
+    @classmethod
+    def _weekdays(cls, v: list[str]) -> list[str]:
+        days = [d.strip().lower()[:3] for d in v]
+        unknown = [d for d in days if d not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"business_days {unknown} are not weekdays ({', '.join(WEEKDAYS)})")
+        return days
+
+    def today(self, now: datetime | None = None) -> date:
+        """The company's calendar date at ``now`` (default: this instant)."""
+        zone = ZoneInfo(self.time_zone)
+        return (now.astimezone(zone) if now else datetime.now(zone)).date()
+
+    def is_business_day(self, day: date) -> bool:
+        return WEEKDAYS[day.weekday()] in self.business_days and day not in self.holidays

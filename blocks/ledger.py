@@ -1,0 +1,160 @@
+"""Ledger source blocks: where the nightly sync reads the AR ledger from.
+
+Two kinds, both editable in the Prefect UI: a SQL database reached by any SQLAlchemy URL with extraction
+queries kept in sql/, and file exports (CSV, Parquet, Excel) read through a mapping file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr
+
+from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
+from tasks.ledger_extract import LedgerExtract
+from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+_EPOCH = "0001-01-01 00:00:00"
+
+
+class LedgerUnreachable(ConnectionError):
+    """The ledger source could not be reached; transient, so the sync retries it."""
+
+
+def project_path(path: str) -> Path:
+    """Relative paths in blocks are relative to the arpilot checkout, wherever the worker runs."""
+    p = Path(path)
+    return p if p.is_absolute() else PROJECT_ROOT / p
+
+
+class SqlLedgerSource(Block):
+    """An ERP or accounting database read with the extraction queries in a folder of .sql files.
+
+    Each query is named after the entity it extracts (invoices.sql, customers.sql, ...), returns arpilot's
+    field names as column aliases plus ``source_updated_at``, and takes ``:since`` so that a night reads
+    only what changed. A missing query file means the ledger has no such entity.
+    """
+
+    _block_type_name = "arpilot SQL ledger"
+    _block_type_slug = "arpilot-sql-ledger"
+    _description = "AR ledger in a SQL database (any SQLAlchemy URL), read incrementally by extraction queries."
+
+    source_name: str = Field("erp", description="Name of this ledger in runs, sync state and quarantine.")
+    url: str = Field(..., description="SQLAlchemy URL without the password, e.g. postgresql+psycopg://ar@erp-db/erp")
+    password: SecretStr | None = Field(None, description="Database password, kept out of the URL and logs.")
+    queries: str = Field("sql/ledger/sample_erp", description="Folder of extraction queries (relative to the checkout).")
+    detect_deleted_invoices: bool = Field(
+        True, description="List every invoice number each night to notice invoices deleted in the ledger."
+    )
+    retries: int = Field(3, ge=0, description="Retries when the database cannot be reached.")
+    retry_delay_seconds: float = Field(10.0, ge=0, description="Wait before the first retry; doubles each time.")
+
+    def _url(self) -> sa.URL:
+        url = sa.make_url(self.url)
+        return url.set(password=self.password.get_secret_value()) if self.password else url
+
+    def ledger_name(self) -> str:
+        return self.source_name
+
+    def describe(self) -> str:
+        return f"{self.source_name} ({self._url().render_as_string(hide_password=True)})"
+
+    def _query(self, entity: str) -> Path:
+        return project_path(self.queries) / f"{entity}.sql"
+
+    def provides(self, entity: str) -> bool:
+        return self._query(entity).exists()
+
+    def _fetch(self, sql: str, since: str) -> pd.DataFrame:
+        engine = sa.create_engine(self._url())
+        try:
+            with engine.connect() as conn:
+                result = conn.execute(sa.text(sql), {"since": since})
+                return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
+        except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+            reason = str(exc.orig) if exc.orig is not None else str(exc)
+            if self.password:
+                reason = reason.replace(self.password.get_secret_value(), "***")
+            raise LedgerUnreachable(
+                f"ledger source {self.describe()} is unreachable: {reason.strip().splitlines()[0]}. "
+                f"Check that the database is up and the URL and password in block '{self._block_document_name}' are right."
+            ) from None
+        finally:
+            engine.dispose()
+
+    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
+        since = (state or {}).get("watermark") or _EPOCH
+        rows = self._fetch(self._query(entity).read_text(), since)
+        stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
+        key = BY_NAME[entity].key
+        rows["row_ref"] = f"{entity} {key}=" + rows[key].astype(str) if len(rows) else pd.Series(dtype=object)
+        return LedgerExtract(entity, rows, watermark=max(stamps.max() if len(stamps) else since, since))
+
+    def invoice_numbers(self) -> set[str] | None:
+        if not self.detect_deleted_invoices:
+            return None
+        sql = f"SELECT invoice_number FROM ({self._query(INVOICES.name).read_text()}) AS ledger_invoices"
+        return set(self._fetch(sql, _EPOCH)["invoice_number"].dropna().astype(str).str.strip())
+
+
+class FileLedgerSource(Block):
+    """Ledger file exports (CSV, Parquet, Excel) read through a mapping file; see README "Mapping file".
+
+    An export whose bytes have not changed since the last sync is not read again. Each export is a full
+    snapshot, so an invoice that disappears from it is marked deleted.
+    """
+
+    _block_type_name = "arpilot file ledger"
+    _block_type_slug = "arpilot-file-ledger"
+    _description = "AR ledger as CSV / Parquet / Excel exports, described by a YAML mapping file."
+
+    mapping_path: str = Field(..., description="Path of the YAML mapping file (relative to the checkout).")
+    source_name: str | None = Field(None, description="Name of this ledger; default: the mapping's `source` or file name.")
+
+    @property
+    def _mapping_file(self) -> Path:
+        return project_path(self.mapping_path)
+
+    def _mapping(self):
+        return load_mapping(self._mapping_file)
+
+    def ledger_name(self) -> str:
+        return self.source_name or self._mapping().source or self._mapping_file.stem
+
+    def describe(self) -> str:
+        return f"{self.ledger_name()} (mapping {self._mapping_file})"
+
+    def provides(self, entity: str) -> bool:
+        return entity == CUSTOMERS.name or self._mapping().entity(entity) is not None
+
+    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
+        mapping = self._mapping()
+        own = mapping.entity(entity)
+        # Without a customers export, customers are the ids the invoices name.
+        source_entity = entity if own is not None else INVOICES.name
+        entity_mapping = mapping.entity(source_entity)
+        options, fmt = mapping.options(source_entity)
+        path = self._mapping_file.parent / entity_mapping.file
+        fp = fingerprint(self._mapping_file, path)
+        if state and state.get("fingerprint") == fp:
+            return LedgerExtract(entity, pd.DataFrame(), fingerprint=fp, unchanged=True, options=options)
+        read = read_export(path, entity_mapping, fmt, BY_NAME[source_entity])
+        rows = to_canonical(read, entity_mapping)
+        notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
+        if own is None:
+            return LedgerExtract(entity, derived_customers(rows, path.name), fingerprint=fp, options=options)
+        return LedgerExtract(
+            entity, rows, raw=read.rows.drop(columns="row_ref"), rejected=read.rejected,
+            options=options, fingerprint=fp, notes=notes,
+        )
+
+    def invoice_numbers(self) -> set[str] | None:
+        mapping = self._mapping()
+        invoices = mapping.entity(INVOICES.name)
+        _, fmt = mapping.options(INVOICES.name)
+        read = read_export(self._mapping_file.parent / invoices.file, invoices, fmt, INVOICES)
+        return set(read.rows[invoices.columns["invoice_number"]].dropna().astype(str).str.strip())

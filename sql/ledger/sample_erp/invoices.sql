@@ -1,0 +1,14 @@
+-- Invoices of the sample ERP, changed since :since. Open balance and status are the ERP's own.
+SELECT doc_no     AS invoice_number,
+       cust_no    AS customer_id,
+       doc_date   AS issue_date,
+       due_date   AS due_date,
+       currency   AS currency,
+       total      AS amount,
+       balance    AS open,
+       status     AS status,
+       disputed   AS disputed,
+       ptp_date   AS promise_to_pay_date,
+       updated_at AS source_updated_at
+FROM invoice
+WHERE updated_at >= :since

@@ -1,0 +1,45 @@
+"""What a ledger source hands the sync: one entity's changed rows, and how far the source has got."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pandas as pd
+
+from tasks.ledger_validation import ParseOptions
+
+
+@dataclass
+class LedgerExtract:
+    entity: str
+    rows: pd.DataFrame  # canonical field names plus row_ref (where the row sits in the source)
+    raw: pd.DataFrame | None = None  # the rows as the source wrote them, for quarantine; None: same as rows
+    rejected: pd.DataFrame | None = None  # rows too broken to split into fields: row_ref, reason, raw_row
+    options: ParseOptions = field(default_factory=ParseOptions)
+    watermark: str | None = None  # newest change seen (SQL sources)
+    fingerprint: str | None = None  # content hash (file exports)
+    unchanged: bool = False  # the source says nothing changed since the last sync
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def rows_read(self) -> int:
+        return len(self.rows) + (0 if self.rejected is None else len(self.rejected))
+
+
+class LedgerSource(Protocol):
+    """Implemented by the ledger source blocks."""
+
+    def ledger_name(self) -> str:
+        """The ledger's name in sync state, quarantine and run artifacts."""
+
+    def describe(self) -> str:
+        """Where the ledger comes from, safe to log: never a password."""
+
+    def provides(self, entity: str) -> bool: ...
+
+    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
+        """Rows of ``entity`` changed since ``state`` (the sync_state row of the last sync, or None)."""
+
+    def invoice_numbers(self) -> set[str] | None:
+        """Every invoice number the ledger holds now, to notice deleted invoices; None if unknown."""

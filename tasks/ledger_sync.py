@@ -1,0 +1,195 @@
+"""Sync the AR ledger into the warehouse: changed rows only, bad rows quarantined, counts that reconcile.
+
+For each entity: extract what changed, validate, compare each clean row's fingerprint with the stored one,
+write only new and changed rows, and quarantine the rest with their reasons, all in one transaction.
+Per entity: rows read = inserted + updated + unchanged + quarantined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, replace
+
+import pandas as pd
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import Connection, Engine
+
+from blocks.ledger import LedgerUnreachable
+from tasks import warehouse as wh
+from tasks.ledger_entities import BY_NAME, INVOICES, Entity, Kind
+from tasks.ledger_extract import LedgerExtract, LedgerSource
+from tasks.ledger_validation import Validated, validate
+
+QUARANTINE_ARTIFACT_ROWS = 500  # the rest stay in the warehouse's quarantine table
+
+
+@dataclass
+class EntitySync:
+    entity: str
+    read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    deleted: int = 0
+    note: str = ""
+    quarantine_sample: list[dict] = field(default_factory=list)
+
+    @property
+    def reconciles(self) -> bool:
+        return self.read == self.inserted + self.updated + self.unchanged + self.quarantined
+
+
+def row_fingerprints(rows: pd.DataFrame, columns: list[str]) -> pd.Series:
+    """A 64-bit fingerprint of each row's synced fields; equal fingerprints mean nothing to write."""
+    values = rows[columns].astype(object)
+    return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).astype("int64")
+
+
+def changes(clean: pd.DataFrame, key: str, fingerprints: pd.Series, stored: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """(is_new, is_changed) masks of ``clean`` against the fingerprints stored by key."""
+    is_new = ~clean[key].isin(stored.index)
+    before = clean[key].map(stored)
+    is_changed = ~is_new & (before != fingerprints)
+    return is_new, is_changed
+
+
+def _warehouse_rows(entity: Entity, clean: pd.DataFrame, fingerprints: pd.Series, synced_at: str) -> pd.DataFrame:
+    out = pd.DataFrame({f.warehouse_column: clean[f.name] for f in entity.fields}, index=clean.index)
+    for f in entity.fields:
+        if f.kind is Kind.BOOL:
+            out[f.warehouse_column] = out[f.warehouse_column].fillna(False).astype(bool)
+    out["row_hash"] = fingerprints
+    out["synced_at"] = synced_at
+    return out
+
+
+def _quarantine_rows(run_id: str, source: str, entity: str, extract: LedgerExtract, validated: Validated,
+                     at: str) -> pd.DataFrame:
+    parts = [p[["row_ref", "reason", "raw_row"]] for p in (extract.rejected, validated.quarantined) if p is not None]
+    rows = pd.concat(parts, ignore_index=True)
+    rows.insert(0, "seq", range(len(rows)))
+    rows.insert(0, "entity", entity)
+    rows.insert(0, "source", source)
+    rows.insert(0, "run_id", run_id)
+    rows["quarantined_at"] = at
+    return rows
+
+
+def _mark_deleted(conn: Connection, ledger_numbers: set[str], at: str) -> int:
+    """Invoices gone from the ledger stay in the warehouse as 'deleted' with nothing open (history kept)."""
+    active = wh.all_keys(conn, INVOICES.table, INVOICES.key, "status <> 'deleted'")
+    gone = sorted(active - ledger_numbers)
+    if gone:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE invoices SET status = 'deleted', open_cents = 0, row_hash = 0, synced_at = {mark} "
+            f"WHERE invoice_number = {mark}",
+            [(at, n) for n in gone],
+        )
+    return len(gone)
+
+
+def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
+                default_currency: str | None = None) -> EntitySync:
+    """Sync one entity from ``source`` into the warehouse behind ``engine``.
+
+    ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
+    """
+    name = source.ledger_name()
+    with engine.connect() as conn:
+        state = wh.read_sync_state(conn, name, entity.name)
+    extract = source.extract(entity.name, state)
+    if extract.unchanged:
+        return EntitySync(entity.name, note="export unchanged since the last sync: not read")
+
+    at = wh.utcnow()
+    with engine.begin() as conn:
+
+        def known_keys(target: str, keys: list[str]) -> set[str]:
+            target_entity = BY_NAME[target]
+            return wh.existing_keys(conn, target_entity.table, target_entity.key, keys)
+
+        options = extract.options
+        if options.default_currency is None and default_currency:
+            options = replace(options, default_currency=default_currency)
+        validated = validate(entity, extract.rows, options, known_keys, raw=extract.raw)
+        clean = validated.clean
+        fingerprints = row_fingerprints(clean, [f.name for f in entity.fields])
+        stored = wh.row_hashes(conn, entity.table, entity.key, clean[entity.key].tolist())
+        is_new, is_changed = changes(clean, entity.key, fingerprints, stored)
+        to_write = is_new | is_changed
+        wh.upsert(conn, entity.table, entity.key, _warehouse_rows(entity, clean[to_write], fingerprints[to_write], at))
+        quarantine = _quarantine_rows(run_id, name, entity.name, extract, validated, at)
+        wh.insert(conn, "quarantine", quarantine)
+        deleted = 0
+        if entity is INVOICES:
+            numbers = source.invoice_numbers()
+            deleted = _mark_deleted(conn, numbers, at) if numbers is not None else 0
+        wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint)
+
+    sample = quarantine.head(QUARANTINE_ARTIFACT_ROWS)[["entity", "row_ref", "reason", "raw_row"]]
+
+    return EntitySync(
+        entity.name,
+        read=extract.rows_read,
+        inserted=int(is_new.sum()),
+        updated=int(is_changed.sum()),
+        unchanged=int((~to_write).sum()),
+        quarantined=len(quarantine),
+        deleted=deleted,
+        note="; ".join(extract.notes),
+        quarantine_sample=sample.to_dict("records"),
+    )
+
+
+def _transient(task, task_run, state) -> bool:
+    """Retry only an unreachable source; a bad mapping or query fails at once."""
+    try:
+        state.result()
+    except LedgerUnreachable:
+        return True
+    except Exception:
+        return False
+    return False
+
+
+@task(task_run_name="sync-{entity_name}", cache_policy=NO_CACHE, retry_condition_fn=_transient)
+def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id: str,
+                       default_currency: str | None = None) -> EntitySync:
+    logger = get_run_logger()
+    result = sync_entity(source, warehouse.engine(), BY_NAME[entity_name], run_id, default_currency)
+    logger.info(
+        "%s from %s: read %d, inserted %d, updated %d, unchanged %d, quarantined %d, deleted %d %s",
+        entity_name, source.describe(), result.read, result.inserted, result.updated, result.unchanged,
+        result.quarantined, result.deleted, result.note,
+    )
+    if result.quarantined:
+        logger.warning("%d %s row(s) quarantined: see the ledger-quarantine artifact", result.quarantined, entity_name)
+    return result
+
+
+@task(cache_policy=NO_CACHE)
+def publish_sync_artifacts(results: list[EntitySync], source_description: str, run_id: str) -> None:
+    """The two tables a controller reads: what the sync did per entity, and which rows it refused and why."""
+    table = [{k: v for k, v in asdict(r).items() if k != "quarantine_sample"} for r in results]
+    create_table_artifact(
+        key="ledger-sync",
+        table=table,
+        description=f"Ledger sync from {source_description}: rows read = inserted + updated + unchanged + quarantined.",
+    )
+    quarantined = sum(r.quarantined for r in results)
+    sample = [row for r in results for row in r.quarantine_sample][:QUARANTINE_ARTIFACT_ROWS]
+    if sample:
+        create_table_artifact(
+            key="ledger-quarantine",
+            table=sample,
+            description=(
+                f"{quarantined} ledger row(s) quarantined in this run (showing {len(sample)}). Fix them in the "
+                f"ledger; they load on the next run after they change. All rows: warehouse table `quarantine`, "
+                f"run_id = '{run_id}'."
+            ),
+        )
+    else:
+        create_markdown_artifact(key="ledger-quarantine", markdown="No ledger rows quarantined in this run.")
