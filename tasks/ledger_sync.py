@@ -34,6 +34,7 @@ class EntitySync:
     quarantined: int = 0
     deleted: int = 0
     note: str = ""
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)  # kind of reason -> rows
     quarantine_sample: list[dict] = field(default_factory=list)
 
     @property
@@ -45,6 +46,12 @@ def row_fingerprints(rows: pd.DataFrame, columns: list[str]) -> pd.Series:
     """A 64-bit fingerprint of each row's synced fields; equal fingerprints mean nothing to write."""
     values = rows[columns].astype(object)
     return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).astype("int64")
+
+
+def reason_kinds(reasons: pd.Series) -> dict[str, int]:
+    """Quarantine reasons grouped by kind, values blanked: "amount '…' is negative" -> rows, most first."""
+    kinds = reasons.str.split("; ").explode().str.replace(r"'[^']*'|\b\d{4}-\d{2}-\d{2}\b|(?<=has )\d+|(?<=appears )\d+", "…", regex=True)
+    return {k: int(n) for k, n in kinds.value_counts().items()}
 
 
 def changes(clean: pd.DataFrame, key: str, fingerprints: pd.Series, stored: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -140,6 +147,7 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
         quarantined=len(quarantine),
         deleted=deleted,
         note="; ".join(extract.notes),
+        quarantine_reasons=reason_kinds(quarantine["reason"]) if len(quarantine) else {},
         quarantine_sample=sample.to_dict("records"),
     )
 
@@ -173,7 +181,8 @@ def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id
 @task(cache_policy=NO_CACHE)
 def publish_sync_artifacts(results: list[EntitySync], source_description: str, run_id: str) -> None:
     """The two tables a controller reads: what the sync did per entity, and which rows it refused and why."""
-    table = [{k: v for k, v in asdict(r).items() if k != "quarantine_sample"} for r in results]
+    table = [{k: v for k, v in asdict(r).items() if not k.startswith("quarantine_")} | {"quarantined": r.quarantined}
+             for r in results]
     create_table_artifact(
         key="ledger-sync",
         table=table,
@@ -182,6 +191,9 @@ def publish_sync_artifacts(results: list[EntitySync], source_description: str, r
     quarantined = sum(r.quarantined for r in results)
     sample = [row for r in results for row in r.quarantine_sample][:QUARANTINE_ARTIFACT_ROWS]
     if sample:
+        by_reason = [{"entity": r.entity, "reason": k, "rows": n} for r in results for k, n in r.quarantine_reasons.items()]
+        create_table_artifact(key="ledger-quarantine-reasons", table=by_reason,
+                              description="Quarantined ledger rows by kind of reason (values blanked).")
         create_table_artifact(
             key="ledger-quarantine",
             table=sample,

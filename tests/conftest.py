@@ -1,0 +1,51 @@
+"""Shared fixtures: a real Prefect API, a real PostgreSQL server, and warehouses on both backends."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from prefect.testing.utilities import prefect_test_harness
+
+from postgres_server import postgres_server
+from tasks.warehouse import create_warehouse_engine, migrate
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A temporary Prefect server (SQLite) for the whole session."""
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path):
+    """An empty warehouse database on each backend arpilot supports."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
+        return
+    server = request.getfixturevalue("postgres_url")
+    name = f"wh_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    yield str(sa.make_url(server).set(database=name).render_as_string(hide_password=False))
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
+    admin.dispose()
+
+
+@pytest.fixture
+def warehouse(warehouse_url):
+    """A migrated warehouse engine."""
+    engine = create_warehouse_engine(warehouse_url)
+    migrate(engine)
+    yield engine
+    engine.dispose()
