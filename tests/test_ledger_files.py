@@ -1,0 +1,191 @@
+"""File exports: a mapping file alone loads a real ERP export; malformed files never crash the sync."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from blocks.ledger import FileLedgerSource
+from tasks.ledger_entities import CUSTOMERS, INVOICES
+from tasks.ledger_files import MappingError, load_mapping
+from tasks.ledger_sync import sync_entity
+
+# The shape of a real ERP invoice export (IBM's "accounts receivable" sample), with European formats.
+EXPORT = """\
+countryCode,customerID,PaperlessDate,invoiceNumber,InvoiceDate,DueDate,InvoiceAmount,Disputed,SettledDate,PaperlessBill,DaysToSettle,DaysLate
+391,0379-NEVHP,4/6/2013,611365,02/01/2026,01/02/2026,"55,94",No,15/01/2026,Paper,13,0
+406,8976-AMJEO,3/3/2012,7900770,26/01/2026,25/02/2026,"61,74",Yes,,Electronic,,
+391,2820-XGXSB,1/26/2012,9231909,27/07/2025,26/08/2025,"1.065,88",No,,Electronic,,
+"""
+
+MAPPING = """\
+source: acme-export
+date_format: dd/mm/yyyy
+decimal: ","
+thousands: "."
+currency: EUR
+true_values: ["Yes"]
+false_values: ["No"]
+invoices:
+  file: invoices.csv
+  columns:
+    customer_id: customerID
+    invoice_number: invoiceNumber
+    issue_date: InvoiceDate
+    due_date: DueDate
+    amount: InvoiceAmount
+    disputed: Disputed
+    settled_date: SettledDate
+"""
+
+
+def write_export(folder, export=EXPORT, mapping=MAPPING, encoding="utf-8"):
+    (folder / "invoices.csv").write_bytes(export.encode(encoding) if isinstance(export, str) else export)
+    (folder / "mapping.yaml").write_text(mapping)
+    return FileLedgerSource(mapping_path=str(folder / "mapping.yaml"))
+
+
+def sync_all(source, engine, run="run-1"):
+    return {e.name: sync_entity(source, engine, e, run) for e in (CUSTOMERS, INVOICES)}
+
+
+def test_a_mapping_file_alone_loads_a_real_erp_export(tmp_path, warehouse):
+    source = write_export(tmp_path)
+    results = sync_all(source, warehouse)
+    assert (results["customers"].inserted, results["invoices"].inserted) == (3, 3)
+    assert "ignored column(s) ['countryCode', 'PaperlessDate', 'PaperlessBill'" in results["invoices"].note
+    with warehouse.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT invoice_number, customer_id, issue_date, due_date, currency, amount_cents, open_cents, status, disputed "
+            "FROM invoices ORDER BY invoice_number")).all()
+    as_text = [tuple(str(v) for v in r) for r in rows]
+    assert as_text == [
+        ("611365", "0379-NEVHP", "2026-01-02", "2026-02-01", "EUR", "5594", "0", "paid", "False"),
+        ("7900770", "8976-AMJEO", "2026-01-26", "2026-02-25", "EUR", "6174", "6174", "open", "True"),
+        ("9231909", "2820-XGXSB", "2025-07-27", "2025-08-26", "EUR", "106588", "106588", "open", "False"),
+    ] or as_text == [  # SQLite hands booleans back as 0/1
+        ("611365", "0379-NEVHP", "2026-01-02", "2026-02-01", "EUR", "5594", "0", "paid", "0"),
+        ("7900770", "8976-AMJEO", "2026-01-26", "2026-02-25", "EUR", "6174", "6174", "open", "1"),
+        ("9231909", "2820-XGXSB", "2025-07-27", "2025-08-26", "EUR", "106588", "106588", "open", "0"),
+    ]
+
+
+def test_an_unchanged_export_is_not_read_again_and_a_changed_one_touches_only_its_changes(tmp_path, warehouse):
+    source = write_export(tmp_path)
+    sync_all(source, warehouse)
+    again = sync_all(source, warehouse, "run-2")
+    assert all(r.read == r.inserted == r.updated == 0 for r in again.values())
+    assert "unchanged" in again["invoices"].note
+
+    changed = EXPORT.replace('"61,74",Yes,,', '"61,74",Yes,20/02/2026,')  # 7900770 settled
+    write_export(tmp_path, export=changed)
+    third = sync_all(source, warehouse, "run-3")["invoices"]
+    assert (third.read, third.inserted, third.updated, third.unchanged) == (3, 0, 1, 2)
+
+
+def test_an_invoice_gone_from_the_export_is_marked_deleted(tmp_path, warehouse):
+    source = write_export(tmp_path)
+    sync_all(source, warehouse)
+    write_export(tmp_path, export="\n".join(l for l in EXPORT.splitlines() if "611365" not in l) + "\n")
+    result = sync_all(source, warehouse, "run-2")["invoices"]
+    assert result.deleted == 1
+    with warehouse.connect() as conn:
+        status = conn.execute(sa.text("SELECT status, open_cents FROM invoices WHERE invoice_number = '611365'")).one()
+    assert tuple(status) == ("deleted", 0)
+
+
+MALFORMED = EXPORT + (
+    "391,C-1,x,BAD-DATE,31/02/2026,01/03/2026,10,No,,Paper,,\n"  # impossible date
+    "391,C-1,x,BAD-AMT,01/02/2026,01/03/2026,ten euros,No,,Paper,,\n"  # not an amount
+    "391,C-1,x,NEG,01/02/2026,01/03/2026,-3,No,,Paper,,\n"  # negative
+    "391,C-1,x,EARLY,01/02/2026,01/01/2026,3,No,,Paper,,\n"  # due before issue
+    "391,C-1,x,DUP,01/02/2026,01/03/2026,3,No,,Paper,,\n"
+    "391,C-2,x,DUP,01/02/2026,01/03/2026,4,No,,Paper,,\n"  # duplicate invoice number
+    "391,C-1,x,SHORT,01/02/2026\n"  # missing fields
+    "391,C-1,x,LONG,01/02/2026,01/03/2026,3,No,,Paper,,,surprise\n"  # extra field
+    "391,C-1,x,BLANK-DUE,01/02/2026,,3,No,,Paper,,\n"  # missing due date
+    "391,C-1,x,MAYBE,01/02/2026,01/03/2026,3,Perhaps,,Paper,,\n"  # not yes/no
+)
+
+
+def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path, warehouse):
+    result = sync_all(write_export(tmp_path, export=MALFORMED), warehouse)["invoices"]
+    assert result.read == 13
+    assert result.inserted == 3
+    assert result.quarantined == 10
+    assert result.reconciles
+    with warehouse.connect() as conn:
+        stored = dict(conn.execute(sa.text("SELECT row_ref, reason FROM quarantine WHERE entity = 'invoices'")).all())
+    by_line = {int(ref.rsplit(" ", 1)[1]): reason for ref, reason in stored.items()}
+    assert "issue_date '31/02/2026' is not a date in the format dd/mm/yyyy" in by_line[5]
+    assert "amount 'ten euros' is not an amount" in by_line[6]
+    assert "amount '-3' is negative" in by_line[7]
+    assert "due_date 2026-01-01 is before issue_date 2026-02-01" in by_line[8]
+    assert "duplicate invoice_number 'DUP' appears 2 times" in by_line[9] and by_line[9] == by_line[10]
+    assert by_line[11] == "row has 5 fields, the header has 12"
+    assert by_line[12] == "row has 13 fields, the header has 12"
+    assert "due_date is missing" in by_line[13]
+    assert "disputed 'Perhaps' is not a yes/no value" in by_line[14]
+
+
+def test_bytes_not_valid_in_the_declared_encoding_quarantine_the_row(tmp_path, warehouse):
+    bad = EXPORT.encode() + "391,M\xfcller,x,ENC,01/02/2026,01/03/2026,3,No,,Paper,,\n".encode("latin-1")
+    result = sync_all(write_export(tmp_path, export=bad), warehouse)["invoices"]
+    assert (result.inserted, result.quarantined) == (3, 1)
+    assert result.quarantine_sample[0]["reason"] == "customer_id has bytes that are not valid in the file's encoding"
+
+    # Declaring the export's real encoding loads it.
+    latin = MAPPING.replace("source: acme-export", "source: acme-export\nencoding: latin-1")
+    result = sync_all(write_export(tmp_path, export=bad, mapping=latin), warehouse, "run-2")["invoices"]
+    assert result.inserted == 1 and result.quarantined == 0
+
+
+def test_a_missing_required_column_fails_fast_naming_column_and_file(tmp_path, warehouse):
+    export = EXPORT.replace("DueDate", "Due")
+    source = write_export(tmp_path, export=export)
+    with pytest.raises(MappingError) as err:
+        sync_entity(source, warehouse, INVOICES, "run-1")
+    message = str(err.value)
+    assert "invoices.csv" in message and "missing column 'DueDate' (mapped to due_date)" in message
+
+
+@pytest.mark.parametrize(
+    "mapping, message",
+    [
+        (MAPPING.replace("    due_date: DueDate\n", ""), "must map the required field(s) ['due_date']"),
+        (MAPPING.replace("    disputed: Disputed", "    disputd: Disputed"), "unknown field(s) ['disputd']"),
+        (MAPPING.replace("invoices:", "invoicez:"), "invoices: Field required"),
+        ("invoices: [", "is not valid YAML"),
+    ],
+)
+def test_mapping_mistakes_are_reported_with_where(tmp_path, mapping, message):
+    path = tmp_path / "mapping.yaml"
+    path.write_text(mapping)
+    with pytest.raises(MappingError) as err:
+        load_mapping(path)
+    assert message in str(err.value) and str(path) in str(err.value)
+
+
+def test_excel_and_parquet_exports_use_the_same_mapping(tmp_path, warehouse):
+    frame = pd.DataFrame({
+        "Cust": ["K1", "K2"], "Doc": ["E-1", "E-2"],
+        "Issued": [pd.Timestamp("2026-03-01"), pd.Timestamp("2026-03-05")],
+        "Due": [pd.Timestamp("2026-03-31"), pd.Timestamp("2026-04-04")],
+        "Total": [1200.5, 99.99], "Cur": ["GBP", "JPY"],
+    })
+    frame.to_excel(tmp_path / "ar.xlsx", index=False)
+    frame.to_parquet(tmp_path / "ar.parquet")
+    columns = textwrap.indent("customer_id: Cust\ninvoice_number: Doc\nissue_date: Issued\ndue_date: Due\n"
+                              "amount: Total\ncurrency: Cur\n", "    ")
+    for name in ("ar.xlsx", "ar.parquet"):
+        (tmp_path / "m.yaml").write_text(f"invoices:\n  file: {name}\n  columns:\n{columns}")
+        source = FileLedgerSource(mapping_path=str(tmp_path / "m.yaml"), source_name=name)
+        result = sync_all(source, warehouse, name)["invoices"]
+        assert (result.read, result.quarantined) == (2, 0), result.quarantine_sample
+    with warehouse.connect() as conn:
+        rows = conn.execute(sa.text("SELECT invoice_number, due_date, amount_cents, currency FROM invoices ORDER BY 1")).all()
+    assert [(r[0], str(r[1]), r[2], r[3]) for r in rows] == [("E-1", "2026-03-31", 120050, "GBP"),
+                                                               ("E-2", "2026-04-04", 9999, "JPY")]
