@@ -7,7 +7,7 @@ company's own calendar day.
 from __future__ import annotations
 
 from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from prefect.blocks.core import Block
 from pydantic import Field, field_validator
@@ -33,7 +33,10 @@ class CompanyProfile(Block):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, v: str) -> str:
-        ZoneInfo(v)  # raises for a name the tz database does not know
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"time_zone {v!r} is not an IANA time zone such as Europe/London") from None
         return v
 
     @field_validator("default_currency")
