@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 
 from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
+from tasks.warehouse import result_frame
 from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -73,15 +74,15 @@ class SqlLedgerSource(Block):
         engine = sa.create_engine(self._url())
         try:
             with engine.connect() as conn:
-                result = conn.execute(sa.text(sql), {"since": since})
-                return pd.DataFrame(result.fetchall(), columns=list(result.keys()), dtype=object)
+                return result_frame(conn.execute(sa.text(sql), {"since": since}))
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             reason = str(exc.orig) if exc.orig is not None else str(exc)
             if self.password:
                 reason = reason.replace(self.password.get_secret_value(), "***")
+            block = f"block '{self._block_document_name}'" if self._block_document_name else "the ledger block"
             raise LedgerUnreachable(
                 f"ledger source {self.describe()} is unreachable: {reason.strip().splitlines()[0]}. "
-                f"Check that the database is up and the URL and password in block '{self._block_document_name}' are right."
+                f"Check that the database is up and that the URL and password in {block} are right."
             ) from None
         finally:
             engine.dispose()

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -19,7 +21,7 @@ from blocks.ledger import LedgerUnreachable
 from tasks import warehouse as wh
 from tasks.ledger_entities import BY_NAME, INVOICES, Entity, Kind
 from tasks.ledger_extract import LedgerExtract, LedgerSource
-from tasks.ledger_validation import Validated, validate
+from tasks.ledger_validation import TEXT, Validated, validate
 
 QUARANTINE_ARTIFACT_ROWS = 500  # the rest stay in the warehouse's quarantine table
 
@@ -43,9 +45,17 @@ class EntitySync:
 
 
 def row_fingerprints(rows: pd.DataFrame, columns: list[str]) -> pd.Series:
-    """A 64-bit fingerprint of each row's synced fields; equal fingerprints mean nothing to write."""
-    values = rows[columns].astype(object)
-    return pd.util.hash_pandas_object(values.where(values.notna(), None), index=False).astype("int64")
+    """A 64-bit fingerprint of each row's synced fields; equal fingerprints mean nothing to write.
+
+    The fields are joined as text (a blank and an empty value differ) and the joined text is hashed.
+    """
+    if rows.empty:
+        return pd.Series(dtype="int64")
+    parts = [pa.array(rows[c].astype(TEXT), from_pandas=True).cast(pa.large_string()) for c in columns]
+    separator = pa.scalar("\x1f", pa.large_string())
+    joined = pc.binary_join_element_wise(*parts, separator, null_handling="replace", null_replacement="\x00")
+    text = pd.Series(pd.arrays.ArrowStringArray(joined.cast(pa.string())), index=rows.index)
+    return pd.util.hash_pandas_object(text, index=False).astype("int64")
 
 
 def reason_kinds(reasons: pd.Series) -> dict[str, int]:
@@ -56,9 +66,10 @@ def reason_kinds(reasons: pd.Series) -> dict[str, int]:
 
 def changes(clean: pd.DataFrame, key: str, fingerprints: pd.Series, stored: pd.Series) -> tuple[pd.Series, pd.Series]:
     """(is_new, is_changed) masks of ``clean`` against the fingerprints stored by key."""
-    is_new = ~clean[key].isin(stored.index)
-    before = clean[key].map(stored)
-    is_changed = ~is_new & (before != fingerprints)
+    keys = clean[key].astype(object)
+    is_new = ~keys.isin(stored.index)
+    before = stored.astype("Int64").reindex(keys).to_numpy(dtype="int64", na_value=0)
+    is_changed = ~is_new & pd.Series(before != fingerprints.to_numpy(), index=clean.index)
     return is_new, is_changed
 
 

@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from babel.numbers import list_currencies
 
 from tasks.ledger_entities import ALLOCATIONS, INVOICE_STATUSES, INVOICES, Entity, Kind
@@ -46,41 +48,65 @@ KnownKeys = Callable[[str, Iterable[str]], set[str]]
 """known_keys(entity_name, candidate_keys) -> the candidates that exist (in the warehouse)."""
 
 
+TEXT = pd.StringDtype("pyarrow")  # Arrow-backed text: vectorised string kernels, pd.NA for blanks
+
+Message = str | Callable[[pd.Series], pd.Series]
+"""A reason: fixed text, or a function of the failing rows' mask giving one text per failing row."""
+
+
 class _Problems:
     """Collects reasons per row; a row with any reason is quarantined."""
 
     def __init__(self, index: pd.Index):
         self.reasons = pd.Series("", index=index, dtype=object)
+        self.bad = pd.Series(False, index=index)
 
-    def add(self, mask: pd.Series, message: pd.Series | str) -> None:
+    def add(self, mask: pd.Series, message: Message) -> None:
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
-        msg = message[mask] if isinstance(message, pd.Series) else message
+        text = message(mask) if callable(message) else message
         current = self.reasons[mask]
-        self.reasons[mask] = current.where(current == "", current + "; ") + msg
+        self.reasons[mask] = current.where(current == "", current + "; ") + text
+        self.bad |= mask
 
-    @property
-    def bad(self) -> pd.Series:
-        return self.reasons != ""
+
+def _said(name: str, values: pd.Series, complaint: str) -> Callable[[pd.Series], pd.Series]:
+    """"<field> '<value as written>' <complaint>", built only for the rows that fail."""
+    return lambda mask: f"{name} '" + values[mask].astype(str) + f"' {complaint}"
 
 
 def _as_text(values: pd.Series) -> pd.Series:
-    """Source values as stripped text, None for blanks.
+    """Source values as trimmed Arrow text, NA for blanks.
 
-    str() is exact for every type a source hands us: floats print their shortest round-tripping form
-    (so a REAL 1234.5 becomes '1234.5'), dates and timestamps print ISO.
+    Arrow's casts are exact for every type a source hands us: a REAL 1234.5 prints '1234.5', a DECIMAL
+    '19.99', dates and timestamps ISO. Columns mixing types (a spreadsheet with 'n/a' among numbers)
+    fall back to str() per value.
     """
-    out = pd.Series(None, index=values.index, dtype=object)
-    present = values.notna()
-    if present.any():
-        out[present] = values[present].astype(str).str.strip()
-        out[out == ""] = None
-    return out
+    try:
+        arrow = pa.array(values, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        objects = values.to_numpy(dtype=object)
+        present = ~pd.isna(objects)
+        text = np.full(len(objects), None, dtype=object)
+        text[present] = [str(v) for v in objects[present]]
+        arrow = pa.array(text, type=pa.string())
+    if not pa.types.is_string(arrow.type):
+        arrow = arrow.cast(pa.string())
+    text = pd.Series(pd.arrays.ArrowStringArray(pc.utf8_trim_whitespace(arrow)), index=values.index)
+    return text.mask(text == "")
 
 
-def _quote(values: pd.Series) -> pd.Series:
-    return "'" + values.astype(str) + "'"
+def is_in(values: pd.Series, candidates: Iterable[str]) -> pd.Series:
+    """Membership that stays fast for large candidate sets (pandas boxes each candidate of an Arrow isin)."""
+    arrow = pa.array(values.astype(TEXT), from_pandas=True)
+    value_set = pa.array(list(candidates), type=pa.string()).cast(arrow.type)
+    return pd.Series(pc.is_in(arrow, value_set=value_set).fill_null(False).to_numpy(zero_copy_only=False),
+                     index=values.index)
+
+
+def _blank(index: pd.Index) -> pd.Series:
+    return pd.Series(pd.NA, index=index, dtype=TEXT)
 
 
 def _parse_dates(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
@@ -90,37 +116,27 @@ def _parse_dates(name: str, text: pd.Series, options: ParseOptions, problems: _P
     if retry.any():
         # Native dates from Parquet/Excel and source timestamps ("2026-11-23 14:05:00") print as ISO,
         # whatever format the file's text dates use; the time of day does not matter to AR.
-        iso = pd.to_datetime(text[retry], format="ISO8601", errors="coerce")
-        parsed[retry] = iso.dt.tz_localize(None).dt.normalize() if iso.dt.tz is not None else iso.dt.normalize()
-    invalid = present & parsed.isna()
-    problems.add(invalid, f"{name} " + _quote(text) + f" is not a date in the format {human_date_format(options.date_format)}")
-    out = pd.Series(None, index=text.index, dtype=object)
-    ok = parsed.notna()
-    out[ok] = parsed[ok].dt.strftime("%Y-%m-%d")
-    return out
+        iso = pd.to_datetime(text[retry].str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
+        parsed[retry] = iso
+    problems.add(present & parsed.isna(), _said(name, text, f"is not a date in the format {human_date_format(options.date_format)}"))
+    return parsed.dt.strftime("%Y-%m-%d").astype(TEXT)
 
 
-_MONEY = r"^([+-]?)(\d{1,15})(?:\.(\d{1,2})0*)?$"
+# Up to 13 integer digits keeps amount * 100 well inside a float's exact integers, so rounding is exact.
+_AMOUNT = r"[+-]?\d{1,13}(\.\d{1,2}0*)?"
 
 
 def _parse_money(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
-    normal = text.fillna("").str.replace(" ", "", regex=False).str.replace("\u00a0", "", regex=False)
+    """Exact integer cents from the amount as written; more than 2 decimals is refused, never rounded."""
+    normal = text.str.replace(" ", "", regex=False).str.replace("\u00a0", "", regex=False)
     if options.thousands:
         normal = normal.str.replace(options.thousands, "", regex=False)
     if options.decimal != ".":
         normal = normal.str.replace(options.decimal, ".", regex=False)
-    parts = normal.str.extract(_MONEY)
-    present = text.notna()
-    malformed = present & parts[1].isna()
-    problems.add(malformed, f"{name} " + _quote(text) + " is not an amount with at most 2 decimals")
-    ok = present & ~malformed
-    cents = pd.Series(pd.NA, index=text.index, dtype="Int64")
-    if ok.any():
-        whole = parts.loc[ok, 1].astype("int64") * 100
-        frac = parts.loc[ok, 2].fillna("").str.ljust(2, "0").astype("int64")
-        signed = (whole + frac).where(parts.loc[ok, 0] != "-", -(whole + frac))
-        cents[ok] = signed
-    problems.add(cents < 0, f"{name} " + _quote(text) + " is negative")
+    well_formed = normal.str.fullmatch(_AMOUNT).fillna(False).astype(bool)
+    problems.add(text.notna() & ~well_formed, _said(name, text, "is not an amount with at most 2 decimals"))
+    cents = (pd.to_numeric(normal.where(well_formed), errors="coerce") * 100).round().astype("Int64")
+    problems.add(cents < 0, _said(name, text, "is negative"))
     return cents
 
 
@@ -128,25 +144,22 @@ def _parse_bools(name: str, text: pd.Series, options: ParseOptions, problems: _P
     lowered = text.str.lower()
     truthy = lowered.isin([v.lower() for v in options.true_values])
     falsy = lowered.isin([v.lower() for v in options.false_values])
-    unknown = text.notna() & ~truthy & ~falsy
     expected = "/".join(options.true_values[:1] + options.false_values[:1])
-    problems.add(unknown, f"{name} " + _quote(text) + f" is not a yes/no value (expected {expected})")
-    return truthy.astype(bool)
+    problems.add(text.notna() & ~truthy & ~falsy, _said(name, text, f"is not a yes/no value (expected {expected})"))
+    return truthy.fillna(False).astype(bool)
 
 
 def _parse_ints(name: str, text: pd.Series, problems: _Problems) -> pd.Series:
     valid = text.str.fullmatch(r"[+-]?\d{1,9}(\.0+)?").fillna(False).astype(bool)
-    problems.add(text.notna() & ~valid, f"{name} " + _quote(text) + " is not a whole number")
-    out = pd.Series(pd.NA, index=text.index, dtype="Int64")
-    out[valid] = pd.to_numeric(text[valid]).astype("int64")
-    return out
+    problems.add(text.notna() & ~valid, _said(name, text, "is not a whole number"))
+    return pd.to_numeric(text.where(valid), errors="coerce").astype("Int64")
 
 
 def _parse_currencies(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
     codes = text.str.upper()
     if options.default_currency:
         codes = codes.fillna(options.default_currency)
-    problems.add(codes.notna() & ~codes.isin(CURRENCIES), f"unknown {name} " + _quote(text))
+    problems.add(codes.notna() & ~codes.isin(CURRENCIES), lambda mask: f"unknown {name} '" + text[mask].astype(str) + "'")
     return codes
 
 
@@ -180,8 +193,7 @@ def validate(
     index = rows.index
     problems = _Problems(index)
     out = pd.DataFrame(index=index)
-    texts = {f.name: _as_text(rows[f.name]) if f.name in rows else pd.Series(None, index=index, dtype=object)
-             for f in entity.fields}
+    texts = {f.name: _as_text(rows[f.name]) if f.name in rows else _blank(index) for f in entity.fields}
 
     for f in entity.fields:
         text = texts[f.name]
@@ -208,13 +220,13 @@ def validate(
     _check_references(entity, out, problems, known_keys)
 
     bad = problems.bad
-    source_rows = raw if raw is not None else rows.drop(columns="row_ref")
+    source_rows = (raw if raw is not None else rows.drop(columns="row_ref")).loc[bad].astype(object)
     quarantined = pd.DataFrame(
         {
             "row_ref": rows.loc[bad, "row_ref"].astype(str),
             "reason": problems.reasons[bad],
-            "raw_row": [json.dumps(r, default=str, ensure_ascii=False) for r in
-                        source_rows.loc[bad].astype(object).where(source_rows.loc[bad].notna(), None).to_dict("records")],
+            "raw_row": [json.dumps(r, default=str, ensure_ascii=False)
+                        for r in source_rows.where(source_rows.notna(), None).to_dict("records")],
         },
         index=index[bad],
     )
@@ -228,7 +240,8 @@ def _no_rules(out: pd.DataFrame, problems: _Problems) -> None:
 def _invoice_rules(out: pd.DataFrame, problems: _Problems) -> None:
     """Dates in order, open within amount, and a status the rest of arpilot understands."""
     early = out["due_date"].notna() & out["issue_date"].notna() & (out["due_date"] < out["issue_date"])
-    problems.add(early, "due_date " + out["due_date"].astype(str) + " is before issue_date " + out["issue_date"].astype(str))
+    problems.add(early, lambda m: "due_date " + out["due_date"][m].astype(str) + " is before issue_date "
+                 + out["issue_date"][m].astype(str))
 
     settled = out["settled_date"].notna()
     out["open"] = out["open"].fillna(out["amount"].where(~settled, 0))
@@ -237,7 +250,7 @@ def _invoice_rules(out: pd.DataFrame, problems: _Problems) -> None:
 
     status = out["status"].str.lower()
     status = status.fillna(pd.Series(np.where(out["open"].fillna(-1) == 0, "paid", "open"), index=out.index))
-    problems.add(~status.isin(INVOICE_STATUSES), "status " + _quote(out["status"]) + " is not one of " + "/".join(INVOICE_STATUSES))
+    problems.add(~status.isin(INVOICE_STATUSES), _said("status", out["status"], "is not one of " + "/".join(INVOICE_STATUSES)))
     out["open"] = out["open"].where(status != "void", 0)
     out["status"] = status
 
@@ -246,7 +259,7 @@ def _allocation_rules(out: pd.DataFrame, problems: _Problems) -> None:
     kinds = ("payment", "credit_note")
     out["document_kind"] = out["document_kind"].str.lower()
     problems.add(out["document_kind"].notna() & ~out["document_kind"].isin(kinds),
-                 "document_kind " + _quote(out["document_kind"]) + " is not payment or credit_note")
+                 _said("document_kind", out["document_kind"], "is not payment or credit_note"))
 
 
 _ENTITY_RULES = {INVOICES.name: _invoice_rules, ALLOCATIONS.name: _allocation_rules}
@@ -257,8 +270,9 @@ def _check_duplicate_keys(entity: Entity, out: pd.DataFrame, problems: _Problems
     keys = out[entity.key]
     dup = keys.notna() & keys.duplicated(keep=False)
     if dup.any():
-        counts = keys[dup].map(keys[dup].value_counts())
-        problems.add(dup, f"duplicate {entity.key} " + _quote(keys) + " appears " + counts.astype(str) + " times in this extract")
+        counts = keys[dup].map(keys[dup].value_counts()).astype(str)
+        problems.add(dup, lambda m: f"duplicate {entity.key} '" + keys[m].astype(str) + "' appears " + counts[m]
+                     + " times in this extract")
 
 
 def _check_references(entity: Entity, out: pd.DataFrame, problems: _Problems, known_keys: KnownKeys) -> None:
@@ -271,8 +285,7 @@ def _check_references(entity: Entity, out: pd.DataFrame, problems: _Problems, kn
             scope &= out["document_kind"] == kind
         if not scope.any():
             continue
-        wanted = out.loc[scope, column]
-        found = known_keys(target, wanted.unique().tolist())
-        missing = scope & ~out[column].isin(found)
+        found = known_keys(target, out.loc[scope, column].unique().tolist())
+        missing = scope & ~is_in(out[column], found)
         label = kind or target.rstrip("s")
-        problems.add(missing, f"{column} " + _quote(out[column]) + f" names no known {label.replace('_', ' ')}")
+        problems.add(missing, _said(column, out[column], f"names no known {label.replace('_', ' ')}"))

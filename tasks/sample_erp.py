@@ -17,7 +17,8 @@ import sqlite3
 import sys
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from contextlib import closing
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -77,8 +78,10 @@ _EN_INDUSTRIES = ("Logistics", "Foods", "Manufacturing", "Software", "Supply", "
 _EN_MAILBOXES = ("ap", "accounts.payable", "accountspayable", "invoices", "ap+invoices", "payables", "finance")
 
 
-def _english(code, currency, share, tld, cities, mobiles, phone_styles, suffixes, first=_EN_FIRST,
-             last=_EN_LAST) -> Country:
+def _english(code: str, currency: str, share: float, tld: str, cities: tuple[City, ...], mobiles: tuple[str, ...],
+             phone_styles: tuple[tuple[str, str], ...], suffixes: tuple[str, ...], first: tuple[str, ...] = _EN_FIRST,
+             last: tuple[str, ...] = _EN_LAST) -> Country:
+    """A country whose companies take English names."""
     return Country(code, currency, share, tld, cities, mobiles, phone_styles, first, last, _EN_FORMATS,
                    _EN_CORES, _EN_INDUSTRIES, suffixes, _EN_MAILBOXES)
 
@@ -121,7 +124,7 @@ COUNTRIES: tuple[Country, ...] = (
         ("Camille", "Léa", "Louis", "Chloé", "Hugo", "Élodie", "Jérôme", "Céline", "Théo", "Manon"),
         ("Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Lefèvre", "Girard", "Rousseau"),
         ("{core} {industry} {suffix}", "{core} {industry}"),
-        ("Société Générale de", "Compagnie des", "Lefèvre", "Béranger", "Étoile", "Lumière", "Mercier"),
+        ("Société Générale de", "Maison", "Lefèvre", "Béranger", "Étoile", "Lumière", "Mercier"),
         ("Café", "Vins", "Transports", "Boulangerie", "Textiles", "Électricité", "Logistique"),
         ("SA", "SAS", "SARL"), ("comptabilite", "factures", "fournisseurs")),
     Country("JP", "JPY", 0.06, "co.jp", (
@@ -150,7 +153,7 @@ COUNTRIES: tuple[Country, ...] = (
         City("São Paulo", "America/Sao_Paulo", "11 3### ####"),
         City("Rio de Janeiro", "America/Sao_Paulo", "21 2### ####"),
         City("Belo Horizonte", "America/Sao_Paulo", "31 3### ####"), City("Manaus", "America/Manaus", "92 3### ####")),
-        ("11 9N### ####", "21 9N### ####"), (("+55 {first} {rest}", "-"), ("({first}) {rest}", "-")),
+        ("11 9N### ####", "21 98### ####"), (("+55 {first} {rest}", "-"), ("({first}) {rest}", "-")),
         ("João", "Maria", "Pedro", "Ana", "Lucas", "Júlia", "Gabriel", "Beatriz", "Rafael", "Larissa"),
         ("Silva", "Santos", "Oliveira", "Souza", "Pereira", "Lima", "Carvalho", "Gonçalves", "Araújo", "Costa"),
         ("{core} {industry} {suffix}", "{industry} {core} {suffix}"),
@@ -240,7 +243,7 @@ class GenerationSummary:
     seed: int
     rows: dict[str, int]  # table -> row count
     bad_rows: dict[str, int]  # BAD_ROW_KINDS -> rows written
-    bad_contacts: dict[str, int] = field(default_factory=dict)  # BAD_CONTACT_KINDS -> customers affected
+    bad_contacts: dict[str, int]  # BAD_CONTACT_KINDS -> customers affected (disjoint)
 
     def report(self) -> str:
         def counts(values: dict[str, int]) -> str:
@@ -261,8 +264,8 @@ def generate(path: str | Path, invoices: int, seed: int = 7, as_of: date | None 
              progress: bool = False) -> GenerationSummary:
     """Write a fresh sample ERP with `invoices` invoices to `path` (overwritten) and say what is in it.
 
-    Customers are invoices // 10; `bad_rows` is the fraction of invoices written as sloppy ledger rows,
-    split evenly over BAD_ROW_KINDS (the remainder goes to the first kinds).
+    Customers are invoices // 10. `bad_rows` is the fraction of invoices written as sloppy ledger rows,
+    split evenly over BAD_ROW_KINDS (the first kinds take the remainder).
     """
     if not 10 <= invoices <= 1_000_000:
         raise ValueError(f"invoices must be between 10 and 1,000,000, got {invoices:,}")
@@ -270,40 +273,38 @@ def generate(path: str | Path, invoices: int, seed: int = 7, as_of: date | None 
         raise ValueError(f"bad_rows is a fraction of invoices between 0 and 0.1, got {bad_rows}")
     as_of = as_of or date.today()
     as_of_day = (as_of - date(1970, 1, 1)).days
-    rng = np.random.default_rng(seed)
     bad_total = round(bad_rows * invoices)
     bad_counts = {kind: bad_total // len(BAD_ROW_KINDS) + (i < bad_total % len(BAD_ROW_KINDS))
                   for i, kind in enumerate(BAD_ROW_KINDS)}
-
+    rng = np.random.default_rng(seed)
     customers = _customers(rng, max(1, invoices // 10), as_of_day)
     contacts, bad_contacts = _contacts(rng, customers, as_of_day)
-    ledger = _ledger(rng, customers, invoices, as_of_day, bad_counts.pop("orphan_allocation"))
-    bad_counts = _spoil_invoices(rng, ledger["invoice"], bad_counts) | {"orphan_allocation": ledger.pop("orphans")}
+    ledger = _ledger(rng, customers, invoices, as_of_day, bad_counts["orphan_allocation"])
+    _spoil_invoices(rng, ledger["invoice"], {kind: n for kind, n in bad_counts.items() if kind != "orphan_allocation"})
     tables = {"customer": customers.table, "contact": contacts} | ledger
     _write(Path(path), tables, progress)
-    return GenerationSummary(Path(path), as_of, seed, {name: len(table["updated_at"]) for name, table in tables.items()},
-                             {kind: bad_counts[kind] for kind in BAD_ROW_KINDS}, bad_contacts)
+    rows = {name: len(table["updated_at"]) for name, table in tables.items()}
+    return GenerationSummary(Path(path), as_of, seed, rows, bad_counts, bad_contacts)
 
 
 def touch_invoices(path: str | Path, fraction: float, seed: int = 11, now: datetime | None = None) -> int:
     """Simulate a day of ERP activity so an incremental sync has changes to pick up; return invoices changed.
 
-    Picks round(fraction * invoice count) clean open invoices (at least 1 when fraction > 0): most get a payment
-    (new payment + allocation rows, balance reduced, 'paid' at zero), the others a dispute flag toggled or a new
-    promise-to-pay date. Every changed or new row gets updated_at = now, which must be later than every existing
-    updated_at (default: the current time, or one second after the latest stamp if that is later).
+    Changes round(fraction * invoice count) clean open invoices (at least 1 when fraction > 0): most get a
+    payment (new payment + allocation rows, balance reduced, 'paid' at zero), the others a dispute raised or
+    resolved or a new promise-to-pay date. Every changed or new row gets updated_at = now, which must be later
+    than every existing updated_at (default: the current time, or one second after the latest stamp).
     """
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sample ERP at {path}")
-    with sqlite3.connect(path) as conn:
+    with closing(sqlite3.connect(path)) as conn, conn:
         invoice_count = conn.execute("SELECT count(*) FROM invoice").fetchone()[0]
         changes = max(1, round(fraction * invoice_count)) if fraction > 0 else 0
         if changes:
             _record_activity(conn, changes, np.random.default_rng(seed), _activity_time(conn, now))
-    conn.close()
     return changes
 
 
@@ -342,21 +343,22 @@ def _iso_date(text: str) -> date:
 
 # --- customers ---------------------------------------------------------------------------------------------
 
+_CITIES = [city for country in COUNTRIES for city in country.cities]
+
 
 @dataclass
 class _Customers:
-    """The customer table plus the traits that drive their contacts and payment behaviour."""
+    """The customer table plus the traits that drive their contacts and how they pay."""
 
     table: Table
     country: np.ndarray  # index into COUNTRIES
     city: np.ndarray  # index into _CITIES
     currency: np.ndarray
-    terms: np.ndarray
     domain: np.ndarray
-    gmail_local: np.ndarray  # unique per customer: their AP mailbox at gmail, and where typos send it
-    activity: np.ndarray  # probability of an invoice being theirs
+    gmail_local: np.ndarray  # unique per customer: their AP mailbox at gmail, and where a gmial typo sends it
+    activity: np.ndarray  # probability that an invoice is theirs
     size: np.ndarray  # invoice amount multiplier
-    mean_delay: np.ndarray
+    mean_delay: np.ndarray  # days paid after due, on average
     spread: np.ndarray
     partial_share: np.ndarray
     never_share: np.ndarray
@@ -368,24 +370,20 @@ class _Customers:
         return self.country.size
 
 
-_CITIES = [city for country in COUNTRIES for city in country.cities]
-
-
 def _customers(rng: np.random.Generator, count: int, as_of_day: int) -> _Customers:
     country = rng.choice(len(COUNTRIES), count, p=[c.share for c in COUNTRIES])
     city = _draw_index(rng, [c.cities for c in COUNTRIES], country)
     home_currency = np.array([c.currency for c in COUNTRIES])[country]
-    currency = np.where(rng.random(count) < BILLED_IN_USD_SHARE, "USD", home_currency)
-    names, stems, ascii_stems = _company_names(rng, country)
-    flags = _pick(rng, count, {flag: round(rate * count) for flag, rate in CUSTOMER_FLAG_RATES.items()})
-    flag = {name: np.isin(np.arange(count), rows).astype(np.int64) for name, rows in flags.items()}
-    names[flags["is_internal"]] = [f"{name} (intercompany)" for name in names[flags["is_internal"]]]
+    currency = np.where(rng.random(count) < BILLED_IN_USD_SHARE, "USD", home_currency).astype(object)
+    names, domain_stems, ascii_stems = _company_names(rng, country)
+    flagged = _pick(rng, count, {flag: round(rate * count) for flag, rate in CUSTOMER_FLAG_RATES.items()})
+    flag = {name: _flags(count, rows) for name, rows in flagged.items()}
+    names[flagged["is_internal"]] = [f"{name} (intercompany)" for name in names[flagged["is_internal"]]]
     profile = rng.choice(len(PAYER_PROFILES), count, p=[p[0] for p in PAYER_PROFILES.values()])
-    mean_days, spread, partial_share, never_share = np.array([p[1:] for p in PAYER_PROFILES.values()])[profile].T
-    units_per_usd = np.vectorize(UNITS_PER_USD.get, otypes=[float])(currency)
-    credit_limit = _in_units(np.exp(rng.normal(np.log(25_000), 0.8, count)) * units_per_usd * 100, 100_000)
+    mean_delay, spread, partial_share, never_share = np.array([p[1:] for p in PAYER_PROFILES.values()])[profile].T
+    credit_limit = _in_units(_from_usd(np.exp(rng.normal(np.log(25_000), 0.8, count)), currency), 100_000)
     paused_until = np.where(flag["dunning_paused"] == 1, _iso_dates(as_of_day + rng.integers(7, 62, count)), None)
-    tld = np.array([c.tld for c in COUNTRIES])[country]
+    activity = np.exp(rng.normal(0, 1, count))
     table = {
         "cust_no": _numbered("C", np.arange(1, count + 1), 6),
         "name": names,
@@ -405,83 +403,84 @@ def _customers(rng: np.random.Generator, count: int, as_of_day: int) -> _Custome
         "updated_at": _timestamps(rng, as_of_day - rng.integers(1, HISTORY_DAYS + 1, count)),
     }
     return _Customers(
-        table, country, city, currency, table["terms_days"], np.strings.add(np.strings.add(stems, "."), tld),
-        np.strings.add(np.strings.replace(ascii_stems, "-", "."), ".ap"),
-        _normalised(np.exp(rng.normal(0, 1, count))), np.exp(rng.normal(0, 0.6, count)),
-        mean_days + rng.normal(0, 3, count), spread, partial_share, never_share,
-        rng.random(count) < BATCH_PAYER_SHARE, flag["autopay"] == 1)
+        table, country, city, currency, domain=domain_stems + "." + np.array([c.tld for c in COUNTRIES])[country],
+        gmail_local=np.array([stem.replace("-", ".") + ".ap" for stem in ascii_stems], dtype=object),
+        activity=activity / activity.sum(), size=np.exp(rng.normal(0, 0.6, count)),
+        mean_delay=mean_delay + rng.normal(0, 3, count), spread=spread, partial_share=partial_share,
+        never_share=never_share, batch_payer=rng.random(count) < BATCH_PAYER_SHARE, autopay=flag["autopay"] == 1)
 
 
 def _company_names(rng: np.random.Generator, country: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Company names and their unique domain stems (IDN for some non-ASCII names), in ASCII too."""
+    """Company names, their unique domain stems (IDN for some non-ASCII names) and ASCII stems."""
     fmt = _draw(rng, [c.name_formats for c in COUNTRIES], country)
     core = _draw_index(rng, [c.cores for c in COUNTRIES], country)
     industry = _draw(rng, [c.industries for c in COUNTRIES], country)
     suffix = _draw(rng, [c.suffixes for c in COUNTRIES], country)
-    cores = [core for c in COUNTRIES for core in c.cores]
-    core_stems = [stem for c in COUNTRIES for stem in (c.romaji or [_slug(core) for core in c.cores])]
     idn = rng.random(country.size) < IDN_SHARE
-    names, stems, ascii_stems = [], [], []
+    cores = [core for c in COUNTRIES for core in c.cores]
+    core_stems = [s for c in COUNTRIES for s in (c.romaji or [_slug(core) for core in c.cores])]
+    idn_core_stems = [s for c in COUNTRIES for s in (c.romaji or [_slug(core, keep_unicode=True) for core in c.cores])]
+    names, domain_stems, ascii_stems = [], [], []
     for f, k, ind, suf, keep_unicode in zip(fmt, core, industry, suffix, idn):
         names.append(f.format(core=cores[k], industry=ind, suffix=suf))
-        ascii_stem = core_stems[k] + (f"-{_slug(ind)}" if "{industry}" in f else "")
-        idn_stem = _slug(cores[k], keep_unicode=True) + (f"-{_slug(ind, keep_unicode=True)}" if "{industry}" in f else "")
-        ascii_stems.append(ascii_stem)
-        stems.append(idn_stem if keep_unicode and not idn_stem.isascii() and not cores[k][0] > "\u3000" else ascii_stem)
-    taken = pd.Series(ascii_stems).groupby(ascii_stems).cumcount().to_numpy()
-    again = np.where(taken > 0, (taken + 1).astype(str), "")
-    return np.array(names, dtype=object), np.strings.add(stems, again), np.strings.add(ascii_stems, again)
+        with_industry = "{industry}" in f
+        ascii_stems.append(core_stems[k] + (f"-{_slug(ind)}" if with_industry else ""))
+        domain_stems.append(idn_core_stems[k] + (f"-{_slug(ind, keep_unicode=True)}" if with_industry else "")
+                            if keep_unicode else ascii_stems[-1])
+    number = _repeat_number(ascii_stems)
+    return (np.array(names, dtype=object), np.array(domain_stems, dtype=object) + number,
+            np.array(ascii_stems, dtype=object) + number)
 
 
 # --- contacts ----------------------------------------------------------------------------------------------
 
 
 def _contacts(rng: np.random.Generator, customers: _Customers, as_of_day: int) -> tuple[Table, dict[str, int]]:
-    """About 1.5 contacts per customer, valid unless their customer was picked for a BAD_CONTACT_KINDS kind."""
+    """About 1.5 contacts per customer, all valid except the AP contact of customers picked for a bad kind."""
     bad = _pick(rng, customers.count, {kind: round(BAD_CONTACT_RATE * customers.count) for kind in BAD_CONTACT_KINDS})
-    bad["shared_email"] = bad["shared_email"][: bad["shared_email"].size // 2 * 2]
+    bad["shared_email"] = bad["shared_email"][: bad["shared_email"].size // 2 * 2]  # in pairs
     per_customer = 1 + rng.choice(3, customers.count, p=(0.6, 0.3, 0.1))
     per_customer[bad["no_contact"]] = 0
     per_customer[np.concatenate((bad["sales_only"], bad["noreply_only"]))] = 1
     owner = np.repeat(np.arange(customers.count), per_customer)
-    first_contact = np.cumsum(per_customer) - per_customer  # contact row of each customer's AP contact
+    ap_contact = np.cumsum(per_customer) - per_customer  # row of each customer's first contact, its AP contact
     count = owner.size
-    role = np.where(np.arange(count) == first_contact[owner], "AP",
+    first_of_customer = np.arange(count) == ap_contact[owner]
+    role = np.where(first_of_customer, "AP",
                     rng.choice(("Billing", "Sales", "Owner", "AP"), count, p=(0.35, 0.35, 0.2, 0.1))).astype(object)
-    role[first_contact[bad["sales_only"]]] = "Sales"
-    noreply = first_contact[bad["noreply_only"]]
+    role[ap_contact[bad["sales_only"]]] = "Sales"
+    noreply = ap_contact[bad["noreply_only"]]
     role[noreply] = "No-reply"
+
     country = customers.country[owner]
     first = _draw(rng, [c.first_names for c in COUNTRIES], country)
     last = _draw(rng, [c.last_names for c in COUNTRIES], country)
-    first[noreply] = last[noreply] = None
-
-    person = [(f"{_local(f)}.{_local(l)}", f"{_local(f)[0]}{_local(l)}", f"{_local(f)}.{_local(l)}+ar")[style]
-              for f, l, style in zip(first, last, rng.choice(3, count, p=(0.7, 0.2, 0.1)))]
-    local = np.where((role == "AP") & (rng.random(count) < 0.6), _draw(rng, [c.ap_mailboxes for c in COUNTRIES], country),
-                     np.where((role == "Billing") & (rng.random(count) < 0.5), "billing", np.array(person, dtype=object)))
+    person = np.array([_personal_mailbox(f, l, style)
+                       for f, l, style in zip(first, last, rng.choice(3, count, p=(0.7, 0.2, 0.1)))], dtype=object)
+    mailbox = _draw(rng, [c.ap_mailboxes for c in COUNTRIES], country)
+    local = np.where((role == "AP") & (rng.random(count) < 0.6), mailbox,
+                     np.where((role == "Billing") & (rng.random(count) < 0.5), "billing", person))
     local[noreply] = rng.choice(("no-reply", "noreply"), noreply.size)
+    first[noreply] = last[noreply] = None
     domain = customers.domain[owner].astype(object)
-    gmail = (role == "AP") & (np.arange(count) == first_contact[owner]) & (rng.random(count) < GMAIL_SHARE)
+    gmail = first_of_customer & (role == "AP") & (rng.random(count) < GMAIL_SHARE)
     local[gmail], domain[gmail] = customers.gmail_local[owner[gmail]], "gmail.com"
-    email = np.array([f"{lo}@{do}" for lo, do in zip(local, domain)], dtype=object)
-    again = pd.Series(email).groupby(email.tolist()).cumcount().to_numpy()  # same mailbox drawn twice
-    email[again > 0] = [f"{lo}{n + 1}@{do}" for lo, n, do in zip(local[again > 0], again[again > 0], domain[again > 0])]
-
+    local += _repeat_number((local + "@" + domain).tolist())  # the same mailbox drawn twice for one customer
+    email = local + "@" + domain
     phone = _phones(rng, customers, owner, role)
     phone[noreply] = None
     verified = as_of_day - rng.integers(2, 331, count)
     bounced = np.full(count, -1)
-    contact_tz = np.where(rng.random(count) < 0.25, np.array([c.tz for c in _CITIES])[customers.city[owner]], None)
 
-    at = {kind: first_contact[rows] for kind, rows in bad.items() if kind != "no_contact"}
+    at = {kind: ap_contact[rows] for kind, rows in bad.items()}
     pairs = at["shared_email"].reshape(2, -1)
     email[pairs[1]] = email[pairs[0]]
     typo = at["email_typo"]
     email[typo] = [_misspell(email[i], customers.gmail_local[owner[i]], n % 4) for n, i in enumerate(typo)]
     email[at["missing_email"]] = np.resize(np.array([None, ""], dtype=object), at["missing_email"].size)
     phone[at["missing_phone"]] = np.resize(np.array([None, ""], dtype=object), at["missing_phone"].size)
-    verified[at["stale_verification"]] = as_of_day - rng.integers(400, 1500, at["stale_verification"].size)
+    stale = at["stale_verification"]
+    verified[stale] = as_of_day - rng.integers(400, 1500, stale.size)
     hit = at["bounced"]
     bounced[hit] = verified[hit] + 1 + (rng.random(hit.size) * (as_of_day - 1 - verified[hit])).astype(np.int64)
 
@@ -494,15 +493,20 @@ def _contacts(rng: np.random.Generator, customers: _Customers, as_of_day: int) -
         "last_name": last,
         "email": email,
         "phone": phone,
-        "tz": contact_tz,
+        "tz": np.where(rng.random(count) < 0.25, np.array([c.tz for c in _CITIES])[customers.city[owner]], None),
         "verified_on": _iso_dates(verified),
         "bounced_on": np.where(bounced >= 0, _iso_dates(bounced), None),
-        "opt_out_email": (rng.random(count) < 0.01).astype(np.int64),
-        "opt_out_sms": (rng.random(count) < 0.04).astype(np.int64),
-        "opt_out_voice": (rng.random(count) < 0.03).astype(np.int64),
+        "opt_out_email": _flags(count, np.flatnonzero(rng.random(count) < 0.01)),
+        "opt_out_sms": _flags(count, np.flatnonzero(rng.random(count) < 0.04)),
+        "opt_out_voice": _flags(count, np.flatnonzero(rng.random(count) < 0.03)),
         "updated_at": _timestamps(rng, last_change + (rng.random(count) * (as_of_day - last_change)).astype(np.int64)),
     }
     return table, {kind: rows.size for kind, rows in bad.items()}
+
+
+def _personal_mailbox(first: str, last: str, style: int) -> str:
+    first, last = _local(first), _local(last)
+    return (f"{first}.{last}", f"{first[0]}{last}", f"{first}.{last}+ar")[style]
 
 
 def _misspell(email: str, gmail_local: str, variant: int) -> str:
@@ -513,18 +517,18 @@ def _misspell(email: str, gmail_local: str, variant: int) -> str:
 
 
 def _phones(rng: np.random.Generator, customers: _Customers, owner: np.ndarray, role: np.ndarray) -> np.ndarray:
-    """Phone numbers valid for the customer's country, as people type them: international or national."""
+    """Numbers valid for the customer's country, typed in one of its usual international or national styles."""
     country = customers.country[owner]
     mobile = np.isin(role, ("Sales", "Owner")) & (rng.random(owner.size) < 0.6)
     number = np.where(mobile, _draw(rng, [c.mobiles or [city.phone for city in c.cities] for c in COUNTRIES], country),
                       np.array([c.phone for c in _CITIES])[customers.city[owner]])
-    styles = np.array([len(c.phone_styles) for c in COUNTRIES])[country]
-    style = (rng.random(owner.size) * np.where(mobile, 2, styles)).astype(np.int64)
+    styles = np.where(mobile, 2, np.array([len(c.phone_styles) for c in COUNTRIES])[country])
+    style = (rng.random(owner.size) * styles).astype(np.int64)
     templates = np.array([_styled(n, COUNTRIES[c].phone_styles[s]) for n, c, s in zip(number, country, style)])
     phone = _fill_digits(rng, templates).astype(object)
-    extension = ~mobile & np.isin(role, ("AP", "Billing")) & (rng.random(owner.size) < 0.12)
-    phone[extension] = [f"{p}{sep}{n}" for p, sep, n in zip(phone[extension],
-                        rng.choice((" x ", " ext. ", " ext "), extension.sum()), rng.integers(10, 9999, extension.sum()))]
+    extension = np.flatnonzero(~mobile & np.isin(role, ("AP", "Billing")) & (rng.random(owner.size) < 0.12))
+    phone[extension] = [f"{p}{sep}{n}" for p, sep, n in zip(phone[extension], rng.choice(
+        (" x ", " ext. ", " ext "), extension.size), rng.integers(10, 9999, extension.size))]
     return phone
 
 
@@ -535,7 +539,7 @@ def _styled(number: str, style: tuple[str, str]) -> str:
 
 
 def _fill_digits(rng: np.random.Generator, templates: np.ndarray) -> np.ndarray:
-    """Replace '#' by any digit and 'N' by 2-9 except 5 (so no fictional 555 exchanges), one template at a time."""
+    """Replace '#' by any digit and 'N' by 2-9 but 5 (no fictional 555 exchanges), one template at a time."""
     out = np.empty(templates.size, dtype=templates.dtype)
     kinds, which = np.unique(templates, return_inverse=True)
     for k, template in enumerate(kinds):
@@ -552,31 +556,32 @@ def _fill_digits(rng: np.random.Generator, templates: np.ndarray) -> np.ndarray:
 # --- ledger ------------------------------------------------------------------------------------------------
 
 
-def _ledger(rng: np.random.Generator, customers: _Customers, count: int, as_of_day: int, orphans: int) -> dict:
-    """Invoices and how they were settled by as_of: credit notes, (partial, batched) payments, allocations."""
+def _ledger(rng: np.random.Generator, customers: _Customers, count: int, as_of_day: int,
+            orphans: int) -> dict[str, Table]:
+    """Invoices and how they were settled by as_of: credit notes, payments (partial, batched), allocations;
+    plus `orphans` payments allocated to invoice numbers that do not exist."""
     cust = rng.choice(customers.count, count, p=customers.activity)
     doc_day = np.sort(as_of_day - rng.integers(1, HISTORY_DAYS + 1, count))
-    due_day = doc_day + customers.terms[cust]
+    due_day = doc_day + customers.table["terms_days"][cust]
     currency = customers.currency[cust]
-    unit = np.where(currency == "JPY", 100, 1)  # smallest amount in cents: JPY has no minor unit
-    units_per_usd = np.vectorize(UNITS_PER_USD.get, otypes=[float])(currency)
-    usd = np.clip(np.exp(rng.normal(np.log(1800), 1.0, count)) * customers.size[cust], 40, 250_000)
-    total = _in_units(usd * units_per_usd * 100, unit)
+    unit = _unit(currency)
+    total = _from_usd(np.clip(np.exp(rng.normal(np.log(1800), 1.0, count)) * customers.size[cust], 40, 250_000),
+                      currency)
 
     picked = _pick(rng, count, {"void": round(VOID_RATE * count), "credit_note": round(CREDIT_NOTE_RATE * count)})
-    void = np.isin(np.arange(count), picked["void"])
-    credited_inv = picked["credit_note"]
-    partly = _in_units(total[credited_inv] * rng.uniform(0.05, 0.3, credited_inv.size), unit[credited_inv])
-    credit = np.where(rng.random(credited_inv.size) < FULL_CREDIT_SHARE, total[credited_inv],
-                      np.maximum(partly, unit[credited_inv]))
-    credit_day = np.minimum(doc_day[credited_inv] + rng.integers(1, 31, credited_inv.size), as_of_day - 1)
+    void = _flags(count, picked["void"]) == 1
+    credited = picked["credit_note"]
+    partly = np.maximum(_in_units(total[credited] * rng.uniform(0.05, 0.3, credited.size), unit[credited]),
+                        unit[credited])
+    credit = np.where(rng.random(credited.size) < FULL_CREDIT_SHARE, total[credited], partly)
+    credit_day = np.minimum(doc_day[credited] + rng.integers(1, 31, credited.size), as_of_day - 1)
     remaining = total.copy()
-    remaining[credited_inv] -= credit
+    remaining[credited] -= credit
 
     autopay = customers.autopay[cust]
     delay = np.rint(rng.normal(customers.mean_delay[cust], customers.spread[cust])).astype(np.int64)
     pay_day = np.where(autopay, due_day, np.maximum(due_day + delay, doc_day + 1))
-    pay_day[credited_inv] = np.maximum(pay_day[credited_inv], credit_day)
+    pay_day[credited] = np.maximum(pay_day[credited], credit_day)
     batch = customers.batch_payer[cust] & ~autopay
     pay_day = np.where(batch, pay_day + (4 - (pay_day + 3) % 7) % 7, pay_day)  # to Friday; 1970-01-01 was a Thursday
     never = (rng.random(count) < customers.never_share[cust]) & ~autopay
@@ -586,96 +591,92 @@ def _ledger(rng: np.random.Generator, customers: _Customers, count: int, as_of_d
     paid = np.where(partial, part, remaining) * paying
     balance = np.where(void, 0, remaining - paid)
 
-    # one payment per invoice, except batch payers' full payments: one per customer and Friday
-    pay_inv = np.flatnonzero(paying)
-    solo = np.where(batch[pay_inv] & ~partial[pay_inv], -1, pay_inv)
-    pay_inv = pay_inv[np.lexsort((solo[np.argsort(np.argsort(pay_inv))], cust[pay_inv], pay_day[pay_inv]))] \
-        if False else pay_inv[np.lexsort((solo, cust[pay_inv], pay_day[pay_inv]))]
-    solo = np.where(batch[pay_inv] & ~partial[pay_inv], -1, pay_inv)
-    key = np.stack((pay_day[pay_inv], cust[pay_inv], solo))
-    starts = np.r_[True, (key[:, 1:] != key[:, :-1]).any(axis=0)] if pay_inv.size else np.zeros(0, bool)
-    payment_of = np.cumsum(starts) - 1
-    payer = np.concatenate((cust[pay_inv][starts], rng.integers(0, customers.count, orphans)))
-    received = np.concatenate((pay_day[pay_inv][starts], as_of_day - rng.integers(1, HISTORY_DAYS + 1, orphans)))
-    orphan_unit = np.where(customers.currency[payer[starts.sum():]] == "JPY", 100, 1)
-    orphan_amount = _in_units(rng.uniform(50, 5000, orphans) * 100 * np.vectorize(UNITS_PER_USD.get, otypes=[float])(
-        customers.currency[payer[starts.sum():]]), orphan_unit)
-    amount = np.concatenate((np.rint(np.bincount(payment_of, paid[pay_inv], starts.sum())).astype(np.int64),
-                             orphan_amount))
+    # one payment per paid invoice, except that a batch payer settles a Friday's invoices in one payment
+    settled = np.flatnonzero(paying)
+    solo = np.where(batch[settled] & ~partial[settled], -1, settled)
+    order = np.lexsort((solo, cust[settled], pay_day[settled]))
+    settled, solo = settled[order], solo[order]
+    key = np.stack((pay_day[settled], cust[settled], solo))
+    new_payment = np.r_[True, (key[:, 1:] != key[:, :-1]).any(axis=0)][: settled.size]  # where the key changes
+    payment_of = np.cumsum(new_payment) - 1  # payment index of each settled invoice
+    regular = int(new_payment.sum())
+    payer = np.concatenate((cust[settled][new_payment], rng.integers(0, customers.count, orphans)))
+    received = np.concatenate((pay_day[settled][new_payment], as_of_day - rng.integers(1, HISTORY_DAYS + 1, orphans)))
+    amount = np.concatenate((np.rint(np.bincount(payment_of, paid[settled], regular)).astype(np.int64),
+                             _from_usd(rng.uniform(50, 5000, orphans), customers.currency[payer[regular:]])))
     received_at = _seconds(rng, received)
-    pay_order = np.argsort(received, kind="stable")
-    pay_no = np.empty(received.size, dtype=object)
-    pay_no[pay_order] = _numbered("PAY-", np.arange(1, received.size + 1), 7)
     method = np.where(customers.autopay[payer], rng.choice(("ach", "card"), payer.size),
                       rng.choice(PAYMENT_METHODS, payer.size, p=METHOD_SHARE))
 
-    credit_order = np.argsort(credit_day, kind="stable")
-    credited_inv, credit, credit_day = credited_inv[credit_order], credit[credit_order], credit_day[credit_order]
+    cn_order = np.argsort(credit_day, kind="stable")
+    credited, credit, credit_day = credited[cn_order], credit[cn_order], credit_day[cn_order]
     credited_at = _seconds(rng, credit_day)
-    cn_no = _numbered("CN-", np.arange(1, credited_inv.size + 1), 6)
+    cn_no = _numbered("CN-", np.arange(1, credited.size + 1), 6)
 
     changed_at = _seconds(rng, doc_day)
-    void_day = np.minimum(doc_day + rng.integers(1, 31, count), as_of_day - 1)
-    changed_at = np.where(void, np.maximum(changed_at, _seconds(rng, void_day)), changed_at)
-    changed_at[credited_inv] = np.maximum(changed_at[credited_inv], credited_at)
-    changed_at[pay_inv] = np.maximum(changed_at[pay_inv], received_at[payment_of])
-    promised = _pick(rng, np.flatnonzero(balance > 0),
-                     {"disputed": round(DISPUTE_RATE * (balance > 0).sum()), "ptp": round(PROMISE_RATE * (balance > 0).sum())})
-    for rows in promised.values():
+    voided_at = _seconds(rng, np.minimum(doc_day + rng.integers(1, 31, count), as_of_day - 1))
+    changed_at = np.where(void, np.maximum(changed_at, voided_at), changed_at)
+    changed_at[credited] = np.maximum(changed_at[credited], credited_at)
+    changed_at[settled] = np.maximum(changed_at[settled], received_at[payment_of])
+    open_rows = np.flatnonzero(balance > 0)
+    flagged = _pick(rng, open_rows, {"disputed": round(DISPUTE_RATE * open_rows.size),
+                                     "promised": round(PROMISE_RATE * open_rows.size)})
+    for rows in flagged.values():  # recorded in the last two weeks
         changed_at[rows] = np.maximum(changed_at[rows], _seconds(rng, as_of_day - rng.integers(1, 15, rows.size)))
-    ptp = np.full(count, None, dtype=object)
-    ptp[promised["ptp"]] = _iso_dates(as_of_day + rng.integers(1, 22, promised["ptp"].size))
+    ptp_date = np.full(count, None, dtype=object)
+    ptp_date[flagged["promised"]] = _iso_dates(as_of_day + rng.integers(1, 22, flagged["promised"].size))
 
     doc_no = _numbered("INV-", np.arange(1_000_001, 1_000_001 + count), 7)
     cust_no = customers.table["cust_no"]
-    allocations = {  # credit notes, then payments, then orphans; put in time order below
-        "doc_kind": np.repeat(["credit_note", "payment", "payment"], [credited_inv.size, pay_inv.size, orphans]),
-        "doc_ref": np.concatenate((cn_no, pay_no[payment_of], pay_no[starts.sum():])),
-        "invoice_doc_no": np.concatenate((doc_no[credited_inv], doc_no[pay_inv],
-                                          _numbered("INV-", np.arange(1, orphans + 1), 7))),
-        "amount": np.concatenate((credit, paid[pay_inv], amount[starts.sum():])) / 100,
-        "updated_at": np.concatenate((credited_at, received_at[payment_of], received_at[starts.sum():])),
-    }
-    alloc_order = np.argsort(allocations["updated_at"], kind="stable")
+    pay_order = np.argsort(received, kind="stable")
+    pay_no = np.empty(received.size, dtype=object)
+    pay_no[pay_order] = _numbered("PAY-", np.arange(1, received.size + 1), 7)
+    alloc_kind = np.repeat(["credit_note", "payment", "payment"], [credited.size, settled.size, orphans])
+    alloc_ref = np.concatenate((cn_no, pay_no[payment_of], pay_no[regular:]))
+    alloc_invoice = np.concatenate((doc_no[credited], doc_no[settled], _numbered("INV-", np.arange(1, orphans + 1), 7)))
+    alloc_amount = np.concatenate((credit, paid[settled], amount[regular:]))
+    alloc_at = np.concatenate((credited_at, received_at[payment_of], received_at[regular:]))
+    alloc_order = np.argsort(alloc_at, kind="stable")
     return {
         "invoice": {
             "doc_no": doc_no, "cust_no": cust_no[cust], "doc_date": _iso_dates(doc_day),
             "due_date": _iso_dates(due_day), "currency": currency, "total": (total / 100).astype(object),
             "balance": balance / 100, "status": np.where(void, "void", np.where(balance == 0, "paid", "open")),
-            "disputed": np.isin(np.arange(count), promised["disputed"]).astype(np.int64), "ptp_date": ptp,
+            "disputed": _flags(count, flagged["disputed"]), "ptp_date": ptp_date,
             "updated_at": _iso_timestamps(changed_at),
         },
         "payment": {
-            "pay_no": pay_no[pay_order], "cust_no": cust_no[payer][pay_order],
-            "received_on": _iso_dates(received[pay_order]), "currency": customers.currency[payer][pay_order],
+            "pay_no": pay_no[pay_order], "cust_no": cust_no[payer[pay_order]],
+            "received_on": _iso_dates(received[pay_order]), "currency": customers.currency[payer[pay_order]],
             "amount": amount[pay_order] / 100, "method": method[pay_order],
             "updated_at": _iso_timestamps(received_at[pay_order]),
         },
         "credit_note": {
-            "cn_no": cn_no, "cust_no": cust_no[cust[credited_inv]], "doc_date": _iso_dates(credit_day),
-            "currency": currency[credited_inv], "amount": credit / 100,
-            "reason": rng.choice(CREDIT_NOTE_REASONS, credited_inv.size), "updated_at": _iso_timestamps(credited_at),
+            "cn_no": cn_no, "cust_no": cust_no[cust[credited]], "doc_date": _iso_dates(credit_day),
+            "currency": currency[credited], "amount": credit / 100,
+            "reason": rng.choice(CREDIT_NOTE_REASONS, credited.size), "updated_at": _iso_timestamps(credited_at),
         },
-        "allocation": {"alloc_id": np.arange(1, alloc_order.size + 1)}
-        | {name: values[alloc_order] for name, values in allocations.items()}
-        | {"updated_at": _iso_timestamps(allocations["updated_at"][alloc_order])},
-        "orphans": orphans,
+        "allocation": {
+            "alloc_id": np.arange(1, alloc_order.size + 1), "doc_kind": alloc_kind[alloc_order],
+            "doc_ref": alloc_ref[alloc_order], "invoice_doc_no": alloc_invoice[alloc_order],
+            "amount": alloc_amount[alloc_order] / 100, "updated_at": _iso_timestamps(alloc_at[alloc_order]),
+        },
     }
 
 
-def _spoil_invoices(rng: np.random.Generator, invoice: Table, counts: dict[str, int]) -> dict[str, int]:
-    """Write the sloppy rows a legacy ERP lets through, on distinct invoices, exactly `counts` of each kind."""
+def _spoil_invoices(rng: np.random.Generator, invoice: Table, counts: dict[str, int]) -> None:
+    """Write the sloppy rows a legacy ERP lets through: exactly `counts[kind]` distinct invoices per kind."""
     rows = _pick(rng, len(invoice["doc_no"]), counts)
-    spoiled = rows["due_before_doc"]
-    doc_day = invoice["doc_date"][spoiled].astype("datetime64[D]").astype(np.int64)
-    invoice["due_date"][spoiled] = _iso_dates(doc_day - rng.integers(1, 31, spoiled.size))
-    spoiled = rows["impossible_date"]
-    invoice["doc_date"][spoiled] = [f"{d[:4]}-{bad}" for d, bad in
-                                    zip(invoice["doc_date"][spoiled], np.resize(["02-30", "04-31", "02-29", "11-31"], spoiled.size))]
+    early = rows["due_before_doc"]
+    doc_day = invoice["doc_date"][early].astype("datetime64[D]").astype(np.int64)
+    invoice["due_date"][early] = _iso_dates(doc_day - rng.integers(1, 31, early.size))
+    impossible = rows["impossible_date"]
+    month_day = np.resize(["02-30", "04-31", "06-31", "11-31"], impossible.size)
+    invoice["doc_date"][impossible] = np.strings.add(np.strings.add(
+        np.strings.slice(invoice["doc_date"][impossible], 0, 4), "-"), month_day)
     invoice["total"][rows["negative_total"]] *= -1
     invoice["total"][rows["non_numeric_total"]] = "n/a"
     invoice["currency"][rows["unknown_currency"]] = np.resize(["XXX", "EURO"], rows["unknown_currency"].size)
-    return {kind: picked.size for kind, picked in rows.items()}
 
 
 # --- day-to-day activity -----------------------------------------------------------------------------------
@@ -707,16 +708,17 @@ def _record_activity(conn: sqlite3.Connection, changes: int, rng: np.random.Gene
     stamp, today = now.strftime("%Y-%m-%d %H:%M:%S"), now.date()
     next_pay = int((conn.execute("SELECT max(pay_no) FROM payment").fetchone()[0] or "PAY-0")[4:]) + 1
     updates, payments, allocations = [], [], []
-    for row, action, share, days in zip(np.sort(rng.choice(len(open_invoices), changes, replace=False)),
-                                        rng.random(changes), rng.uniform(0.2, 0.8, changes), rng.integers(3, 22, changes)):
+    picked = np.sort(rng.choice(len(open_invoices), changes, replace=False))
+    draws = zip(picked, rng.random(changes), rng.uniform(0.2, 0.8, changes), rng.integers(3, 22, changes),
+                rng.choice(PAYMENT_METHODS, changes, p=METHOD_SHARE))
+    for row, action, share, days, method in draws:
         doc_no, cust_no, currency, balance, disputed, ptp_date = open_invoices[row]
         cents, unit = round(balance * 100), 100 if currency == "JPY" else 1
         if action < 0.7:  # a payment: in full most of the time
             amount = cents if action < 0.45 or cents <= unit else max(unit, int(cents * share) // unit * unit)
             pay_no = f"PAY-{next_pay:07d}"
             next_pay += 1
-            payments.append((pay_no, cust_no, today.isoformat(), currency, amount / 100,
-                             PAYMENT_METHODS[int(days) % len(PAYMENT_METHODS)], stamp))
+            payments.append((pay_no, cust_no, today.isoformat(), currency, amount / 100, str(method), stamp))
             allocations.append(("payment", pay_no, doc_no, amount / 100, stamp))
             cents -= amount
         elif action < 0.85:  # a dispute raised or resolved
@@ -737,9 +739,21 @@ def _record_activity(conn: sqlite3.Connection, changes: int, rng: np.random.Gene
 def _pick(rng: np.random.Generator, population: int | np.ndarray, counts: dict[str, int]) -> dict[str, np.ndarray]:
     """Disjoint random subsets (sorted), one per kind, so each kind is written exactly `counts[kind]` times."""
     shuffled = rng.permutation(population)
-    ends = np.minimum(np.cumsum(list(counts.values())), shuffled.size)
-    return {kind: np.sort(shuffled[end - min(n, end):end]) for (kind, n), end in
-            zip(counts.items(), ends)} if counts else {}
+    ends = np.cumsum(list(counts.values()), dtype=np.int64)
+    return {kind: np.sort(shuffled[end - n:end]) for (kind, n), end in zip(counts.items(), ends)}
+
+
+def _repeat_number(keys: list[str]) -> np.ndarray:
+    """'' for the first occurrence of each key, then '2', '3', ...: appended, repeated names become unique."""
+    seen = pd.Series(keys).groupby(keys).cumcount().to_numpy()
+    return np.where(seen > 0, (seen + 1).astype(str), "").astype(object)
+
+
+def _flags(size: int, rows: np.ndarray) -> np.ndarray:
+    """0/1 column with 1 on `rows`."""
+    flags = np.zeros(size, dtype=np.int64)
+    flags[rows] = 1
+    return flags
 
 
 def _draw_index(rng: np.random.Generator, lists: Sequence[Sequence], group: np.ndarray) -> np.ndarray:
@@ -753,47 +767,54 @@ def _draw(rng: np.random.Generator, lists: Sequence[Sequence[str]], group: np.nd
     return np.array([item for items in lists for item in items], dtype=object)[_draw_index(rng, lists, group)]
 
 
+def _unit(currency: np.ndarray) -> np.ndarray:
+    """Smallest amount in cents: JPY has no minor unit."""
+    return np.where(currency == "JPY", 100, 1)
+
+
+def _from_usd(usd: np.ndarray, currency: np.ndarray) -> np.ndarray:
+    """USD amounts converted to cents of `currency`, whole yen for JPY."""
+    units_per_usd = pd.Series(currency).map(UNITS_PER_USD).to_numpy(dtype=float)
+    return _in_units(usd * units_per_usd * 100, _unit(currency))
+
+
 def _in_units(cents: np.ndarray, unit: np.ndarray | int) -> np.ndarray:
-    """Round float cents to whole multiples of `unit` cents, as int64."""
+    """Float cents rounded to whole multiples of `unit` cents, as int64."""
     return (np.rint(cents / unit) * unit).astype(np.int64)
 
 
-def _normalised(weights: np.ndarray) -> np.ndarray:
-    return weights / weights.sum()
-
-
 def _numbered(prefix: str, numbers: np.ndarray, width: int) -> np.ndarray:
-    return np.strings.add(prefix, np.strings.zfill(numbers.astype(str), width)).astype(object)
+    return np.array([f"{prefix}{n:0{width}d}" for n in numbers.tolist()], dtype=object)
 
 
 def _iso_dates(days: np.ndarray) -> np.ndarray:
-    """Days since 1970-01-01 as 'YYYY-MM-DD' (via a lookup table: a million dates in milliseconds)."""
-    if days.size == 0:
-        return np.array([], dtype=object)
-    first = days.min()
-    return np.arange(first, days.max() + 1).astype("datetime64[D]").astype("<U10")[days - first].astype(object)
+    """Days since 1970-01-01 as 'YYYY-MM-DD', through a lookup table: a million dates in milliseconds."""
+    first = days.min(initial=0)
+    return np.arange(first, days.max(initial=0) + 1).astype("datetime64[D]").astype("<U10")[days - first]
 
 
 _CLOCK = np.array([f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}" for s in range(86_400)])
 
 
 def _seconds(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
-    """A moment during office hours (08:00-19:00) on each day, as seconds since 1970-01-01."""
+    """A moment in office hours (08:00-19:00) of each day, as seconds since 1970-01-01."""
     return days * 86_400 + rng.integers(8 * 3600, 19 * 3600, days.size)
 
 
 def _iso_timestamps(seconds: np.ndarray) -> np.ndarray:
     days, second = np.divmod(seconds, 86_400)
-    return np.array([], dtype=object) if not seconds.size else \
-        np.strings.add(np.strings.add(_iso_dates(days).astype(str), " "), _CLOCK[second]).astype(object)
+    return np.strings.add(np.strings.add(_iso_dates(days), " "), _CLOCK[second])
 
 
 def _timestamps(rng: np.random.Generator, days: np.ndarray) -> np.ndarray:
     return _iso_timestamps(_seconds(rng, days))
 
 
+_GERMAN_LETTERS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
+
+
 def _ascii(text: str) -> str:
-    text = text.translate(str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"}))
+    text = text.translate(_GERMAN_LETTERS)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
 
 

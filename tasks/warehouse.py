@@ -75,19 +75,16 @@ def _placeholders(conn: Connection, count: int) -> str:
     return ", ".join([mark] * count)
 
 
-def _db_values(conn: Connection, frame: pd.DataFrame) -> list[tuple]:
-    """Rows as DBAPI tuples: None for nulls, Python ints and bools, ISO text dates for SQLite."""
-    cols = []
+def _db_values(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as DBAPI tuples of plain Python values (None for blanks), which every driver binds."""
+    columns = []
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_bool_dtype(col):
-            values = col.astype(bool).tolist()
-        elif pd.api.types.is_integer_dtype(col):
-            values = [None if pd.isna(v) else int(v) for v in col.astype(object)] if col.hasnans else col.tolist()
+            columns.append(col.astype(bool).tolist())
         else:
-            values = col.astype(object).where(col.notna(), None).tolist()
-        cols.append(values)
-    return list(zip(*cols, strict=True)) if cols else []
+            columns.append(col.astype(object).where(col.notna(), None).tolist())
+    return list(zip(*columns, strict=True))
 
 
 def upsert(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> int:
@@ -100,7 +97,7 @@ def upsert(conn: Connection, table: str, key: str, frame: pd.DataFrame) -> int:
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))}) "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates}"
     )
-    conn.exec_driver_sql(sql, _db_values(conn, frame))
+    conn.exec_driver_sql(sql, _db_values(frame))
     return len(frame)
 
 
@@ -109,30 +106,40 @@ def insert(conn: Connection, table: str, frame: pd.DataFrame) -> int:
         return 0
     columns = list(frame.columns)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))})"
-    conn.exec_driver_sql(sql, _db_values(conn, frame))
+    conn.exec_driver_sql(sql, _db_values(frame))
     return len(frame)
 
 
+def result_frame(result: sa.CursorResult) -> pd.DataFrame:
+    """A query result as a frame of Python values, built column-wise (fast even for millions of rows)."""
+    columns, rows = list(result.keys()), result.fetchall()
+    values = zip(*rows, strict=True) if rows else [()] * len(columns)
+    return pd.DataFrame({c: pd.Series(v, dtype=object) for c, v in zip(columns, values, strict=True)})
+
+
 def row_hashes(conn: Connection, table: str, key: str, keys: Sequence[str]) -> pd.Series:
-    """Stored row_hash by key, for those of ``keys`` the table holds."""
+    """Stored row_hash by key, for at least those of ``keys`` the table holds.
+
+    Many keys: one scan of the whole table, returned whole (a superset is fine for lookups).
+    """
     unique = pd.unique(pd.Series(keys, dtype=object).dropna())
     if len(unique) == 0:
         return pd.Series(dtype="int64")
     if len(unique) > _SCAN_ABOVE:
-        frame = pd.DataFrame(conn.exec_driver_sql(f"SELECT {key}, row_hash FROM {table}").fetchall(), columns=["k", "h"])
-        frame = frame[frame["k"].isin(unique)]
+        frame = result_frame(conn.exec_driver_sql(f"SELECT {key} AS k, row_hash AS h FROM {table}"))
     else:
         parts = []
         for start in range(0, len(unique), _IN_CHUNK):
-            chunk = list(unique[start : start + _IN_CHUNK])
+            chunk = tuple(unique[start : start + _IN_CHUNK])
             sql = f"SELECT {key}, row_hash FROM {table} WHERE {key} IN ({_placeholders(conn, len(chunk))})"
-            parts.extend(conn.exec_driver_sql(sql, tuple(chunk)).fetchall())
-        frame = pd.DataFrame(parts, columns=["k", "h"])
-    return pd.Series(frame["h"].to_numpy(dtype="int64"), index=frame["k"].astype(object))
+            parts.extend(conn.exec_driver_sql(sql, chunk).fetchall())
+        frame = pd.DataFrame({"k": [r[0] for r in parts], "h": [r[1] for r in parts]}, dtype=object)
+    return pd.Series(frame["h"].to_numpy(dtype="int64"), index=pd.Index(frame["k"], dtype=object))
 
 
 def existing_keys(conn: Connection, table: str, key: str, keys: Iterable[str]) -> set[str]:
-    return set(row_hashes(conn, table, key, list(keys)).index)
+    wanted = list(keys)
+    return set(row_hashes(conn, table, key, wanted).index).intersection(wanted)
 
 
 def all_keys(conn: Connection, table: str, key: str, where: str = "") -> set[str]:

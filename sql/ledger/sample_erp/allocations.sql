@@ -1,4 +1,4 @@
--- Which payment or credit note settles how much of which invoice, changed since :since.
+-- Which payment or credit note settles how much of which invoice, changed since the last sync (watermark).
 SELECT CAST(alloc_id AS VARCHAR(64)) AS allocation_id,
        doc_kind                      AS document_kind,
        doc_ref                       AS document_id,

@@ -1,4 +1,4 @@
--- AP contacts of the sample ERP, changed since :since.
+-- AP contacts of the sample ERP, changed since the last sync (watermark).
 SELECT CAST(contact_id AS VARCHAR(64))                         AS contact_id,
        cust_no                                                 AS customer_id,
        role                                                    AS role,

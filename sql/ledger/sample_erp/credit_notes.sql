@@ -1,4 +1,4 @@
--- Credit notes issued, changed since :since.
+-- Credit notes issued, changed since the last sync (watermark).
 SELECT cn_no      AS credit_note_id,
        cust_no    AS customer_id,
        doc_date   AS issue_date,

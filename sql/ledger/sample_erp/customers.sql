@@ -1,4 +1,4 @@
--- Customers of the sample ERP, changed since :since.
+-- Customers of the sample ERP, changed since the last sync (watermark).
 SELECT cust_no              AS customer_id,
        name                 AS name,
        country              AS country,

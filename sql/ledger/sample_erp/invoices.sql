@@ -1,4 +1,4 @@
--- Invoices of the sample ERP, changed since :since. Open balance and status are the ERP's own.
+-- Invoices of the sample ERP, changed since the last sync (watermark). Open balance and status are the ERP's own.
 SELECT doc_no     AS invoice_number,
        cust_no    AS customer_id,
        doc_date   AS issue_date,

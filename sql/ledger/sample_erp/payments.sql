@@ -1,4 +1,4 @@
--- Payments received, changed since :since.
+-- Payments received, changed since the last sync (watermark).
 SELECT pay_no      AS payment_id,
        cust_no     AS customer_id,
        received_on AS received_on,

@@ -1,0 +1,132 @@
+"""Nightly sync from a SQL ledger (the sample ERP) into the warehouse, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import date, datetime
+
+import pytest
+import sqlalchemy as sa
+from pydantic import SecretStr
+
+from blocks.ledger import LedgerUnreachable, SqlLedgerSource
+from tasks.ledger_entities import ENTITIES
+from tasks.ledger_sync import sync_entity
+from tasks.sample_erp import generate, touch_invoices
+
+AS_OF = date(2026, 11, 23)
+
+
+@pytest.fixture
+def erp(tmp_path):
+    path = tmp_path / "erp.sqlite"
+    summary = generate(path, invoices=2_000, seed=3, as_of=AS_OF)
+    return path, summary
+
+
+def sync(source, engine, run_id="run-1"):
+    return {e.name: sync_entity(source, engine, e, run_id) for e in ENTITIES}
+
+
+def erp_sql(path, sql, *params):
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def test_full_sync_loads_every_good_row_and_quarantines_every_bad_one(erp, warehouse):
+    path, summary = erp
+    results = sync(SqlLedgerSource(url=f"sqlite:///{path}"), warehouse)
+
+    for entity, result in results.items():
+        assert result.reconciles, entity
+        assert result.read == summary.rows[entity.rstrip("s") if entity != "credit_notes" else "credit_note"]
+    bad_invoices = sum(n for kind, n in summary.bad_rows.items() if kind != "orphan_allocation")
+    assert results["invoices"].quarantined == bad_invoices
+    assert results["customers"].quarantined == results["contacts"].quarantined == 0
+    # Allocations to the refused invoices cannot load either; each says why.
+    assert results["allocations"].quarantined >= summary.bad_rows["orphan_allocation"]
+    assert set(results["allocations"].quarantine_reasons) == {"invoice_number … names no known invoice"}
+
+
+def test_open_ar_in_the_warehouse_matches_the_ledger_to_the_cent_per_currency(erp, warehouse):
+    path, _ = erp
+    results = sync(SqlLedgerSource(url=f"sqlite:///{path}"), warehouse)
+    refused = {row["row_ref"].split("=", 1)[1] for row in results["invoices"].quarantine_sample}
+    ledger: dict[str, int] = {}
+    for number, currency, balance in erp_sql(path, "SELECT doc_no, currency, balance FROM invoice WHERE status = 'open'"):
+        if number not in refused:
+            ledger[currency] = ledger.get(currency, 0) + round(float(balance) * 100)
+    with warehouse.connect() as conn:
+        stored = dict(conn.execute(sa.text(
+            "SELECT currency, SUM(open_cents) FROM invoices WHERE status = 'open' GROUP BY currency")).all())
+    assert {k: int(v) for k, v in stored.items()} == ledger
+    assert len(ledger) >= 5  # several currencies, never summed together
+
+
+def test_a_second_run_with_no_ledger_change_writes_nothing(erp, warehouse):
+    path, _ = erp
+    source = SqlLedgerSource(url=f"sqlite:///{path}")
+    sync(source, warehouse)
+    with warehouse.connect() as conn:
+        before = conn.execute(sa.text("SELECT MAX(synced_at) FROM invoices")).scalar()
+    again = sync(source, warehouse, "run-2")
+    assert all(r.inserted == r.updated == r.quarantined == r.deleted == 0 for r in again.values())
+    assert all(r.read <= 5 for r in again.values())  # only rows stamped at the watermark are re-read
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text("SELECT MAX(synced_at) FROM invoices")).scalar() == before
+
+
+def invoice_rows(engine):
+    with engine.connect() as conn:
+        return {r[0]: tuple(r) for r in conn.execute(sa.text(
+            "SELECT invoice_number, open_cents, status, disputed, promise_to_pay_date, row_hash FROM invoices"))}
+
+
+def test_after_one_percent_of_invoices_change_only_those_are_touched(erp, warehouse):
+    path, _ = erp
+    source = SqlLedgerSource(url=f"sqlite:///{path}")
+    sync(source, warehouse)
+    before = invoice_rows(warehouse)
+    changed = touch_invoices(path, fraction=0.01, seed=5, now=datetime(2026, 11, 23, 9, 0))
+    touched_in_ledger = {r[0] for r in erp_sql(path, "SELECT doc_no FROM invoice WHERE updated_at = '2026-11-23 09:00:00'")}
+    new_payments = erp_sql(path, "SELECT COUNT(*) FROM payment WHERE updated_at = '2026-11-23 09:00:00'")[0][0]
+
+    results = sync(source, warehouse, "run-2")
+    assert changed == 20
+    assert results["invoices"].updated == changed and results["invoices"].inserted == 0
+    assert results["payments"].inserted == new_payments > 0
+    assert results["allocations"].inserted == new_payments
+    assert results["customers"].updated == results["contacts"].updated == 0
+    after = invoice_rows(warehouse)
+    assert {n for n in after if after[n] != before[n]} == touched_in_ledger
+
+
+def test_deleted_invoices_are_kept_as_deleted_and_a_fixed_row_loads_next_run(erp, warehouse):
+    path, _ = erp
+    source = SqlLedgerSource(url=f"sqlite:///{path}")
+    first = sync(source, warehouse)
+    bad_number = first["invoices"].quarantine_sample[0]["row_ref"].split("=", 1)[1]
+    victim = erp_sql(path, "SELECT doc_no FROM invoice WHERE status = 'open' AND doc_no NOT IN "
+                           "(SELECT invoice_doc_no FROM allocation) ORDER BY doc_no LIMIT 1")[0][0]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM invoice WHERE doc_no = ?", (victim,))
+        conn.execute("UPDATE invoice SET doc_date = '2026-01-01', due_date = '2026-01-31', total = 10, balance = 10, "
+                     "currency = 'USD', status = 'open', updated_at = '2026-11-23 10:00:00' WHERE doc_no = ?", (bad_number,))
+
+    second = sync(source, warehouse, "run-2")["invoices"]
+    assert second.deleted == 1
+    assert second.inserted == 1 and second.quarantined == 0
+    with warehouse.connect() as conn:
+        rows = dict(conn.execute(sa.text("SELECT invoice_number, status FROM invoices WHERE invoice_number IN (:a, :b)"),
+                                 {"a": victim, "b": bad_number}).all())
+    assert rows == {victim: "deleted", bad_number: "open"}
+
+
+def test_an_unreachable_ledger_names_the_source_and_never_the_password(warehouse):
+    source = SqlLedgerSource(source_name="erp-prod", url="postgresql+psycopg://ar_reader@127.0.0.1:9/erp",
+                             password=SecretStr("s3cret-Pa55"))
+    with pytest.raises(LedgerUnreachable) as err:
+        sync_entity(source, warehouse, ENTITIES[0], "run-1")
+    message = str(err.value)
+    assert "erp-prod" in message and "ar_reader:***@127.0.0.1:9/erp" in message
+    assert "s3cret" not in message and "s3cret" not in repr(err.value.__cause__)
