@@ -15,7 +15,7 @@ from pydantic import Field, SecretStr
 
 from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
-from tasks.warehouse import result_frame
+from tasks.warehouse import query_frame
 from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -74,7 +74,7 @@ class SqlLedgerSource(Block):
         engine = sa.create_engine(self._url())
         try:
             with engine.connect() as conn:
-                return result_frame(conn.execute(sa.text(sql), {"since": since}))
+                return query_frame(conn, sql, {"since": since})
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             reason = str(exc.orig) if exc.orig is not None else str(exc)
             if self.password:

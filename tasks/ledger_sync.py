@@ -7,6 +7,8 @@ Per entity: rows read = inserted + updated + unchanged + quarantined.
 
 from __future__ import annotations
 
+import gc
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 
 import pandas as pd
@@ -109,12 +111,34 @@ def _mark_deleted(conn: Connection, ledger_numbers: set[str], at: str) -> int:
     return len(gone)
 
 
+@contextmanager
+def _bulk_work():
+    """Pause the cyclic garbage collector while millions of short-lived rows are built.
+
+    Sync work makes no reference cycles, but the collector would still walk the whole heap every few
+    thousand allocations: at a million invoices that is a third of the sync's time.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
                 default_currency: str | None = None) -> EntitySync:
     """Sync one entity from ``source`` into the warehouse behind ``engine``.
 
     ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
     """
+    with _bulk_work():
+        return _sync_entity(source, engine, entity, run_id, default_currency)
+
+
+def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
+                 default_currency: str | None) -> EntitySync:
     name = source.ledger_name()
     with engine.connect() as conn:
         state = wh.read_sync_state(conn, name, entity.name)
@@ -125,7 +149,7 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
     at = wh.utcnow()
     with engine.begin() as conn:
 
-        def known_keys(target: str, keys: list[str]) -> set[str]:
+        def known_keys(target: str, keys: list[str]) -> pd.Series:
             target_entity = BY_NAME[target]
             return wh.existing_keys(conn, target_entity.table, target_entity.key, keys)
 
@@ -138,11 +162,14 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
         stored = wh.row_hashes(conn, entity.table, entity.key, clean[entity.key].tolist())
         is_new, is_changed = changes(clean, entity.key, fingerprints, stored)
         to_write = is_new | is_changed
-        wh.upsert(conn, entity.table, entity.key, _warehouse_rows(entity, clean[to_write], fingerprints[to_write], at))
+        rows = _warehouse_rows(entity, clean[to_write], fingerprints[to_write], at)
+        had_rows = not stored.empty or conn.exec_driver_sql(f"SELECT 1 FROM {entity.table} LIMIT 1").first() is not None
+        wh.insert(conn, entity.table, rows[is_new[to_write]])
+        wh.upsert(conn, entity.table, entity.key, rows[is_changed[to_write]])
         quarantine = _quarantine_rows(run_id, name, entity.name, extract, validated, at)
         wh.insert(conn, "quarantine", quarantine)
         deleted = 0
-        if entity is INVOICES:
+        if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
             numbers = source.invoice_numbers()
             deleted = _mark_deleted(conn, numbers, at) if numbers is not None else 0
         wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint)

@@ -44,8 +44,9 @@ class Validated:
     notes: list[str] = field(default_factory=list)
 
 
-KnownKeys = Callable[[str, Iterable[str]], set[str]]
-"""known_keys(entity_name, candidate_keys) -> the candidates that exist (in the warehouse)."""
+KnownKeys = Callable[[str, list[str]], Iterable[str]]
+"""known_keys(entity_name, candidate_keys) -> keys that exist (in the warehouse): every candidate that
+exists, and possibly other keys too."""
 
 
 TEXT = pd.StringDtype("pyarrow")  # Arrow-backed text: vectorised string kernels, pd.NA for blanks
@@ -100,7 +101,9 @@ def _as_text(values: pd.Series) -> pd.Series:
 def is_in(values: pd.Series, candidates: Iterable[str]) -> pd.Series:
     """Membership that stays fast for large candidate sets (pandas boxes each candidate of an Arrow isin)."""
     arrow = pa.array(values.astype(TEXT), from_pandas=True)
-    value_set = pa.array(list(candidates), type=pa.string()).cast(arrow.type)
+    if not isinstance(candidates, pd.Series):
+        candidates = list(candidates)
+    value_set = pa.array(candidates, type=pa.string(), from_pandas=True).cast(arrow.type)
     return pd.Series(pc.is_in(arrow, value_set=value_set).fill_null(False).to_numpy(zero_copy_only=False),
                      index=values.index)
 
