@@ -15,6 +15,7 @@ from pydantic import Field, SecretStr
 
 from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
+from tasks.ledger_validation import TEXT
 from tasks.warehouse import query_frame
 from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 
@@ -32,12 +33,17 @@ def project_path(path: str) -> Path:
     return p if p.is_absolute() else PROJECT_ROOT / p
 
 
+def _trimmed(numbers: pd.Series) -> pd.Series:
+    return numbers.dropna().astype(TEXT).str.strip()
+
+
 class SqlLedgerSource(Block):
     """An ERP or accounting database read with the extraction queries in a folder of .sql files.
 
     Each query is named after the entity it extracts (invoices.sql, customers.sql, ...), returns arpilot's
     field names as column aliases plus ``source_updated_at``, and takes ``:since`` so that a night reads
-    only what changed. A missing query file means the ledger has no such entity.
+    only what changed. A missing query file means the ledger has no such entity. An optional
+    ``invoice_numbers.sql`` lists every invoice number, so invoices deleted in the ledger are noticed.
     """
 
     _block_type_name = "arpilot SQL ledger"
@@ -48,9 +54,6 @@ class SqlLedgerSource(Block):
     url: str = Field(..., description="SQLAlchemy URL without the password, e.g. postgresql+psycopg://ar@erp-db/erp")
     password: SecretStr | None = Field(None, description="Database password, kept out of the URL and logs.")
     queries: str = Field("sql/ledger/sample_erp", description="Folder of extraction queries (relative to the checkout).")
-    detect_deleted_invoices: bool = Field(
-        True, description="List every invoice number each night to notice invoices deleted in the ledger."
-    )
     retries: int = Field(3, ge=0, description="Retries when the database cannot be reached.")
     retry_delay_seconds: float = Field(10.0, ge=0, description="Wait before the first retry; doubles each time.")
 
@@ -70,11 +73,11 @@ class SqlLedgerSource(Block):
     def provides(self, entity: str) -> bool:
         return self._query(entity).exists()
 
-    def _fetch(self, sql: str, since: str) -> pd.DataFrame:
+    def _fetch(self, sql: str, params: dict) -> pd.DataFrame:
         engine = sa.create_engine(self._url())
         try:
             with engine.connect() as conn:
-                return query_frame(conn, sql, {"since": since})
+                return query_frame(conn, sql, params)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             reason = str(exc.orig) if exc.orig is not None else str(exc)
             if self.password:
@@ -89,17 +92,18 @@ class SqlLedgerSource(Block):
 
     def extract(self, entity: str, state: dict | None) -> LedgerExtract:
         since = (state or {}).get("watermark") or _EPOCH
-        rows = self._fetch(self._query(entity).read_text(), since)
+        rows = self._fetch(self._query(entity).read_text(), {"since": since})
         stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
         key = BY_NAME[entity].key
         rows["row_ref"] = f"{entity} {key}=" + rows[key].astype(str) if len(rows) else pd.Series(dtype=object)
         return LedgerExtract(entity, rows, watermark=max(stamps.max() if len(stamps) else since, since))
 
-    def invoice_numbers(self) -> set[str] | None:
-        if not self.detect_deleted_invoices:
+    def invoice_numbers(self) -> pd.Series | None:
+        """From ``invoice_numbers.sql`` (every invoice number, changed or not); without it, no deletion check."""
+        query = self._query("invoice_numbers")
+        if not query.exists():
             return None
-        sql = f"SELECT invoice_number FROM ({self._query(INVOICES.name).read_text()}) AS ledger_invoices"
-        return set(self._fetch(sql, _EPOCH)["invoice_number"].dropna().astype(str).str.strip())
+        return _trimmed(self._fetch(query.read_text(), {})["invoice_number"])
 
 
 class FileLedgerSource(Block):
@@ -153,9 +157,9 @@ class FileLedgerSource(Block):
             options=options, fingerprint=fp, notes=notes,
         )
 
-    def invoice_numbers(self) -> set[str] | None:
+    def invoice_numbers(self) -> pd.Series:
         mapping = self._mapping()
         invoices = mapping.entity(INVOICES.name)
         _, fmt = mapping.options(INVOICES.name)
         read = read_export(self._mapping_file.parent / invoices.file, invoices, fmt, INVOICES)
-        return set(read.rows[invoices.columns["invoice_number"]].dropna().astype(str).str.strip())
+        return _trimmed(read.rows[invoices.columns["invoice_number"]])

@@ -41,5 +41,5 @@ class LedgerSource(Protocol):
     def extract(self, entity: str, state: dict | None) -> LedgerExtract:
         """Rows of ``entity`` changed since ``state`` (the sync_state row of the last sync, or None)."""
 
-    def invoice_numbers(self) -> set[str] | None:
+    def invoice_numbers(self) -> pd.Series | None:
         """Every invoice number the ledger holds now, to notice deleted invoices; None if unknown."""

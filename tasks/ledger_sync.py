@@ -23,7 +23,7 @@ from blocks.ledger import LedgerUnreachable
 from tasks import warehouse as wh
 from tasks.ledger_entities import BY_NAME, INVOICES, Entity, Kind
 from tasks.ledger_extract import LedgerExtract, LedgerSource
-from tasks.ledger_validation import TEXT, Validated, validate
+from tasks.ledger_validation import TEXT, Validated, is_in, validate
 
 QUARANTINE_ARTIFACT_ROWS = 500  # the rest stay in the warehouse's quarantine table
 
@@ -97,10 +97,10 @@ def _quarantine_rows(run_id: str, source: str, entity: str, extract: LedgerExtra
     return rows
 
 
-def _mark_deleted(conn: Connection, ledger_numbers: set[str], at: str) -> int:
+def _mark_deleted(conn: Connection, ledger_numbers: pd.Series, at: str) -> int:
     """Invoices gone from the ledger stay in the warehouse as 'deleted' with nothing open (history kept)."""
-    active = wh.all_keys(conn, INVOICES.table, INVOICES.key, "status <> 'deleted'")
-    gone = sorted(active - ledger_numbers)
+    active = wh.query_frame(conn, "SELECT invoice_number FROM invoices WHERE status <> 'deleted'")["invoice_number"]
+    gone = active[~is_in(active, ledger_numbers)].tolist()
     if gone:
         mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
         conn.exec_driver_sql(

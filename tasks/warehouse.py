@@ -189,11 +189,6 @@ def existing_keys(conn: Connection, table: str, key: str, keys: Sequence[str]) -
     return pd.Series(row_hashes(conn, table, key, unique).index, dtype=object)
 
 
-def all_keys(conn: Connection, table: str, key: str, where: str = "") -> set[str]:
-    sql = f"SELECT {key} FROM {table}" + (f" WHERE {where}" if where else "")
-    return set(query_frame(conn, sql)[key])
-
-
 def read_sync_state(conn: Connection, source: str, entity: str) -> dict | None:
     row = conn.execute(
         sa.text("SELECT watermark, fingerprint FROM sync_state WHERE source = :s AND entity = :e"),
