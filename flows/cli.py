@@ -60,7 +60,7 @@ def demo(invoices: int, seed: int) -> int:
     from flows.nightly import nightly
     from tasks.sample_erp import generate, touch_invoices
 
-    console = Console()
+    console = Console() if sys.stdout.isatty() else Console(width=100)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     erp, warehouse = DEMO_DIR / "erp.sqlite", DEMO_DIR / "warehouse.sqlite"

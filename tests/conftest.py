@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import uuid
+from pathlib import Path
+
+# Prefect's state stays inside the checkout, also when pytest is run without `make test`.
+os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent / "var" / "prefect"))
 
 import pytest
 import sqlalchemy as sa
