@@ -22,7 +22,7 @@ TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 
 # The demo prints its own summary; Prefect's per-task log lines stay in the UI (make ui), warnings still show.
 demo: system-packages-demo $(INSTALLED)
-	PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL=WARNING $(BIN)/arpilot demo
+	PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/arpilot demo
 
 test: system-packages-test $(INSTALLED)
 	$(BIN)/python -m pytest
