@@ -15,9 +15,9 @@ from pydantic import Field, SecretStr
 
 from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
+from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 from tasks.ledger_validation import TEXT
 from tasks.warehouse import query_frame
-from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _EPOCH = "0001-01-01 00:00:00"

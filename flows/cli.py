@@ -68,7 +68,7 @@ def demo(invoices: int, seed: int) -> int:
     console.rule("[bold]arpilot demo")
     console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in {erp.relative_to(PROJECT_ROOT)}")
     summary = generate(erp, invoices=invoices, seed=seed, progress=True)
-    console.print(f"   {summary}")
+    console.print(summary.report(), highlight=False)
     save_demo_blocks(erp, warehouse)
     console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse) in the Prefect API")
 

@@ -7,10 +7,10 @@ field names; validation, the warehouse and every later stage speak only this voc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     TEXT = "text"
     DATE = "date"
     MONEY = "money"  # parsed exactly into integer cents

@@ -212,7 +212,8 @@ def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id
         result.quarantined, result.deleted, result.note,
     )
     if result.quarantined:
-        logger.warning("%d %s row(s) quarantined: see the ledger-quarantine artifact", result.quarantined, entity_name)
+        logger.warning("%d %s row%s quarantined: see the ledger-quarantine artifact", result.quarantined, entity_name,
+                       "" if result.quarantined == 1 else "s")
     return result
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa

@@ -6,7 +6,7 @@ or per-row dicts cost five times more at a million invoices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 

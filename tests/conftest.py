@@ -11,9 +11,9 @@ os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent
 
 import pytest
 import sqlalchemy as sa
+from postgres_server import postgres_server
 from prefect.testing.utilities import prefect_test_harness
 
-from postgres_server import postgres_server
 from tasks.warehouse import create_warehouse_engine, migrate
 
 

@@ -89,7 +89,7 @@ def test_an_unchanged_export_is_not_read_again_and_a_changed_one_touches_only_it
 def test_an_invoice_gone_from_the_export_is_marked_deleted(tmp_path, warehouse):
     source = write_export(tmp_path)
     sync_all(source, warehouse)
-    write_export(tmp_path, export="\n".join(l for l in EXPORT.splitlines() if "611365" not in l) + "\n")
+    write_export(tmp_path, export="\n".join(line for line in EXPORT.splitlines() if "611365" not in line) + "\n")
     result = sync_all(source, warehouse, "run-2")["invoices"]
     assert result.deleted == 1
     with warehouse.connect() as conn:

@@ -11,8 +11,16 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tasks.sample_erp import (BAD_CONTACT_KINDS, BAD_ROW_KINDS, COUNTRIES, CURRENCIES, CUSTOMER_FLAG_RATES,
-                              generate, main, touch_invoices)
+from tasks.sample_erp import (
+    BAD_CONTACT_KINDS,
+    BAD_ROW_KINDS,
+    COUNTRIES,
+    CURRENCIES,
+    CUSTOMER_FLAG_RATES,
+    generate,
+    main,
+    touch_invoices,
+)
 
 AS_OF = date(2026, 11, 23)
 TABLES = ("customer", "contact", "invoice", "payment", "credit_note", "allocation")
