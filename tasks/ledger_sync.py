@@ -217,7 +217,7 @@ def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id
     return result
 
 
-@task(cache_policy=NO_CACHE)
+@task(task_run_name="publish-sync-artifacts", cache_policy=NO_CACHE)
 def publish_sync_artifacts(results: list[EntitySync], source_description: str, run_id: str) -> None:
     """The two tables a controller reads: what the sync did per entity, and which rows it refused and why."""
     table = [{k: v for k, v in asdict(r).items() if not k.startswith("quarantine_")} | {"quarantined": r.quarantined}
