@@ -66,7 +66,10 @@ def run(args, env):
     return result.stdout
 
 
-def test_prefect_deploy_all_creates_the_nightly_deployment_with_its_schedule(prefect_server):
+def test_blocks_register_and_deploy_all_creates_the_nightly_deployment_with_its_schedule(prefect_server):
+    registered = run([PREFECT, "block", "register", "-m", "blocks"], prefect_server)
+    assert all(name in registered for name in ("arpilot SQL ledger", "arpilot file ledger", "arpilot AR warehouse",
+                                               "arpilot company profile"))
     run([PREFECT, "work-pool", "create", "arpilot", "--type", "process"], prefect_server)
     run([PREFECT, "--no-prompt", "deploy", "--all"], prefect_server)
     deployment = json.loads(run([sys.executable, "-c", READ_DEPLOYMENT], prefect_server))
