@@ -90,11 +90,18 @@ class SqlLedgerSource(Block):
         finally:
             engine.dispose()
 
-    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
+    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
         since = (state or {}).get("watermark") or _EPOCH
-        rows = self._fetch(self._query(entity).read_text(), {"since": since})
-        stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
+        query = self._query(entity).read_text()
         key = BY_NAME[entity].key
+        rows = self._fetch(query, {"since": since})
+        stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
+        again = sorted(set(awaiting) - set(rows[key].astype(str))) if len(rows) else sorted(awaiting)
+        for start in range(0, len(again), 500):
+            chunk = {f"k{i}": k for i, k in enumerate(again[start : start + 500])}
+            keyed = self._fetch(f"SELECT * FROM ({query}) AS ledger_rows WHERE ledger_rows.{key} IN "
+                                f"({', '.join(':' + name for name in chunk)})", {"since": _EPOCH, **chunk})
+            rows = pd.concat([rows, keyed.drop(columns="source_updated_at", errors="ignore")], ignore_index=True)
         rows["row_ref"] = f"{entity} {key}=" + rows[key].astype(str) if len(rows) else pd.Series(dtype=object)
         return LedgerExtract(entity, rows, watermark=max(stamps.max() if len(stamps) else since, since))
 
@@ -136,7 +143,7 @@ class FileLedgerSource(Block):
     def provides(self, entity: str) -> bool:
         return entity == CUSTOMERS.name or self._mapping().entity(entity) is not None
 
-    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
+    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
         mapping = self._mapping()
         own = mapping.entity(entity)
         # Without a customers export, customers are the ids the invoices name.
@@ -145,17 +152,20 @@ class FileLedgerSource(Block):
         options, fmt = mapping.options(source_entity)
         path = self._mapping_file.parent / entity_mapping.file
         fp = fingerprint(self._mapping_file, path)
-        if state and state.get("fingerprint") == fp:
+        unchanged = bool(state) and state.get("fingerprint") == fp
+        if unchanged and not awaiting:
             return LedgerExtract(entity, pd.DataFrame(), fingerprint=fp, unchanged=True, options=options)
         read = read_export(path, entity_mapping, fmt, BY_NAME[source_entity])
         rows = to_canonical(read, entity_mapping)
-        notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
         if own is None:
             return LedgerExtract(entity, derived_customers(rows, path.name), fingerprint=fp, options=options)
-        return LedgerExtract(
-            entity, rows, raw=read.rows.drop(columns="row_ref"), rejected=read.rejected,
-            options=options, fingerprint=fp, notes=notes,
-        )
+        raw, rejected = read.rows.drop(columns="row_ref"), read.rejected
+        notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
+        if unchanged:  # only the rows still waiting for a reference
+            wanted = rows[BY_NAME[entity].key].astype(str).str.strip().isin(set(awaiting))
+            rows, raw, rejected = rows[wanted], raw[wanted], None
+            notes = [f"{path.name} unchanged: re-checked {len(rows)} row(s) waiting for a reference"]
+        return LedgerExtract(entity, rows, raw=raw, rejected=rejected, options=options, fingerprint=fp, notes=notes)
 
     def invoice_numbers(self) -> pd.Series:
         mapping = self._mapping()

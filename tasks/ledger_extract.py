@@ -38,8 +38,9 @@ class LedgerSource(Protocol):
 
     def provides(self, entity: str) -> bool: ...
 
-    def extract(self, entity: str, state: dict | None) -> LedgerExtract:
-        """Rows of ``entity`` changed since ``state`` (the sync_state row of the last sync, or None)."""
+    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
+        """Rows of ``entity`` changed since ``state`` (the sync_state row of the last sync, or None),
+        plus the rows keyed ``awaiting`` (refused last time for a reference not yet in the warehouse)."""
 
     def invoice_numbers(self) -> pd.Series | None:
         """Every invoice number the ledger holds now, to notice deleted invoices; None if unknown."""

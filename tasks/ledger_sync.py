@@ -87,8 +87,10 @@ def _warehouse_rows(entity: Entity, clean: pd.DataFrame, fingerprints: pd.Series
 
 def _quarantine_rows(run_id: str, source: str, entity: str, extract: LedgerExtract, validated: Validated,
                      at: str) -> pd.DataFrame:
-    parts = [p[["row_ref", "reason", "raw_row"]] for p in (extract.rejected, validated.quarantined) if p is not None]
+    columns = ["row_ref", "row_key", "reason", "awaits_reference", "raw_row"]
+    parts = [p.reindex(columns=columns) for p in (extract.rejected, validated.quarantined) if p is not None]
     rows = pd.concat(parts, ignore_index=True)
+    rows["awaits_reference"] = rows["awaits_reference"].eq(True)
     rows.insert(0, "seq", range(len(rows)))
     rows.insert(0, "entity", entity)
     rows.insert(0, "source", source)
@@ -142,7 +144,8 @@ def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: s
     name = source.ledger_name()
     with engine.connect() as conn:
         state = wh.read_sync_state(conn, name, entity.name)
-    extract = source.extract(entity.name, state)
+        awaiting = wh.awaiting_reference(conn, name, entity.name, (state or {}).get("run_id"))
+    extract = source.extract(entity.name, state, awaiting)
     if extract.unchanged:
         return EntitySync(entity.name, note="export unchanged since the last sync: not read")
 
@@ -172,7 +175,7 @@ def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: s
         if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
             numbers = source.invoice_numbers()
             deleted = _mark_deleted(conn, numbers, at) if numbers is not None else 0
-        wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint)
+        wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint, run_id)
 
     sample = quarantine.head(QUARANTINE_ARTIFACT_ROWS)[["entity", "row_ref", "reason", "raw_row"]]
 

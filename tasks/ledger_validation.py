@@ -62,14 +62,17 @@ class _Problems:
     def __init__(self, index: pd.Index):
         self.reasons = pd.Series("", index=index, dtype=object)
         self.bad = pd.Series(False, index=index)
+        self.only_missing_references = pd.Series(False, index=index)
 
-    def add(self, mask: pd.Series, message: Message) -> None:
+    def add(self, mask: pd.Series, message: Message, missing_reference: bool = False) -> None:
         mask = mask.fillna(False).astype(bool)
         if not mask.any():
             return
         text = message(mask) if callable(message) else message
         current = self.reasons[mask]
         self.reasons[mask] = current.where(current == "", current + "; ") + text
+        self.only_missing_references = (self.only_missing_references | mask) if missing_reference else (
+            self.only_missing_references & ~mask)
         self.bad |= mask
 
 
@@ -228,7 +231,9 @@ def validate(
     quarantined = pd.DataFrame(
         {
             "row_ref": rows.loc[bad, "row_ref"].astype(str),
+            "row_key": out.loc[bad, entity.key].astype(object),
             "reason": problems.reasons[bad],
+            "awaits_reference": problems.only_missing_references[bad],
             "raw_row": [json.dumps(r, default=str, ensure_ascii=False)
                         for r in source_rows.where(source_rows.notna(), None).to_dict("records")],
         },
@@ -292,4 +297,5 @@ def _check_references(entity: Entity, out: pd.DataFrame, problems: _Problems, kn
         found = known_keys(target, out.loc[scope, column].unique().tolist())
         missing = scope & ~is_in(out[column], found)
         label = kind or target.rstrip("s")
-        problems.add(missing, _said(column, out[column], f"names no known {label.replace('_', ' ')}"))
+        problems.add(missing, _said(column, out[column], f"names no known {label.replace('_', ' ')}"),
+                     missing_reference=True)

@@ -191,16 +191,25 @@ def existing_keys(conn: Connection, table: str, key: str, keys: Sequence[str]) -
 
 def read_sync_state(conn: Connection, source: str, entity: str) -> dict | None:
     row = conn.execute(
-        sa.text("SELECT watermark, fingerprint FROM sync_state WHERE source = :s AND entity = :e"),
+        sa.text("SELECT watermark, fingerprint, run_id FROM sync_state WHERE source = :s AND entity = :e"),
         {"s": source, "e": entity},
     ).mappings().first()
     return dict(row) if row else None
 
 
-def write_sync_state(conn: Connection, source: str, entity: str, watermark: str | None, fingerprint: str | None) -> None:
-    frame = pd.DataFrame(
-        [{"source": source, "entity": entity, "watermark": watermark, "fingerprint": fingerprint, "synced_at": utcnow()}]
-    )
+def awaiting_reference(conn: Connection, source: str, entity: str, run_id: str | None) -> list[str]:
+    """Keys of the rows the given sync refused only for a reference that was not in the warehouse yet."""
+    if run_id is None:
+        return []
+    sql = ("SELECT row_key FROM quarantine WHERE run_id = :r AND source = :s AND entity = :e "
+           "AND awaits_reference AND row_key IS NOT NULL")
+    return [r[0] for r in conn.execute(sa.text(sql), {"r": run_id, "s": source, "e": entity})]
+
+
+def write_sync_state(conn: Connection, source: str, entity: str, watermark: str | None, fingerprint: str | None,
+                     run_id: str) -> None:
+    frame = pd.DataFrame([{"source": source, "entity": entity, "watermark": watermark, "fingerprint": fingerprint,
+                           "run_id": run_id, "synced_at": utcnow()}])
     # sync_state has a composite key; delete-then-insert keeps the statement portable.
     conn.execute(sa.text("DELETE FROM sync_state WHERE source = :s AND entity = :e"), {"s": source, "e": entity})
     insert(conn, "sync_state", frame)

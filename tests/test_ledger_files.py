@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from blocks.ledger import FileLedgerSource
-from tasks.ledger_entities import CUSTOMERS, INVOICES
+from tasks.ledger_entities import CUSTOMERS, ENTITIES, INVOICES
 from tasks.ledger_files import MappingError, load_mapping
 from tasks.ledger_sync import sync_entity
 
@@ -189,3 +189,27 @@ def test_excel_and_parquet_exports_use_the_same_mapping(tmp_path, warehouse):
         rows = conn.execute(sa.text("SELECT invoice_number, due_date, amount_cents, currency FROM invoices ORDER BY 1")).all()
     assert [(r[0], str(r[1]), r[2], r[3]) for r in rows] == [("E-1", "2026-03-31", 120050, "GBP"),
                                                                ("E-2", "2026-04-04", 9999, "JPY")]
+
+
+def test_an_unchanged_export_still_rechecks_rows_waiting_for_a_reference(tmp_path, warehouse):
+    """Payments file names an invoice the invoice export does not have yet; it loads once the invoice appears."""
+    (tmp_path / "payments.csv").write_text("payment,customer,date,amount\nP1,8976-AMJEO,20/02/2026,\"61,74\"\n")
+    (tmp_path / "allocations.csv").write_text("id,kind,doc,invoice,amount\nA1,payment,P1,LATE-1,\"61,74\"\n")
+    mapping = MAPPING + textwrap.dedent("""\
+        payments:
+          file: payments.csv
+          columns: {payment_id: payment, customer_id: customer, received_on: date, amount: amount}
+        allocations:
+          file: allocations.csv
+          columns: {allocation_id: id, document_kind: kind, document_id: doc, invoice_number: invoice, amount: amount}
+        """)
+    source = write_export(tmp_path, mapping=mapping)
+    first = {e.name: sync_entity(source, warehouse, e, "run-1") for e in ENTITIES}
+    assert first["allocations"].quarantine_sample[0]["reason"] == "invoice_number 'LATE-1' names no known invoice"
+
+    write_export(tmp_path, export=EXPORT + "406,8976-AMJEO,x,LATE-1,26/01/2026,25/02/2026,\"61,74\",No,,Paper,,\n",
+                 mapping=mapping)
+    second = {e.name: sync_entity(source, warehouse, e, "run-2") for e in ENTITIES}
+    assert second["invoices"].inserted == 1
+    assert (second["allocations"].read, second["allocations"].inserted) == (1, 1)
+    assert "re-checked 1 row(s) waiting for a reference" in second["allocations"].note

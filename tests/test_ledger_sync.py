@@ -70,8 +70,14 @@ def test_a_second_run_with_no_ledger_change_writes_nothing(erp, warehouse):
     with warehouse.connect() as conn:
         before = conn.execute(sa.text("SELECT MAX(synced_at) FROM invoices")).scalar()
     again = sync(source, warehouse, "run-2")
-    assert all(r.inserted == r.updated == r.quarantined == r.deleted == 0 for r in again.values())
-    assert all(r.read <= 5 for r in again.values())  # only rows stamped at the watermark are re-read
+    assert all(r.inserted == r.updated == r.deleted == 0 for r in again.values())
+    # Nothing new is refused; rows still waiting for a missing invoice are re-checked and reported again.
+    with warehouse.connect() as conn:
+        awaiting = conn.execute(sa.text("SELECT COUNT(*) FROM quarantine WHERE run_id = 'run-1' AND awaits_reference")).scalar()
+    assert awaiting > 0
+    assert again["allocations"].quarantined == awaiting
+    assert all(r.quarantined == 0 for name, r in again.items() if name != "allocations")
+    assert all(r.read <= 5 + r.quarantined for r in again.values())  # plus rows stamped at the watermark
     with warehouse.connect() as conn:
         assert conn.execute(sa.text("SELECT MAX(synced_at) FROM invoices")).scalar() == before
 
@@ -130,3 +136,32 @@ def test_an_unreachable_ledger_names_the_source_and_never_the_password(warehouse
     message = str(err.value)
     assert "erp-prod" in message and "ar_reader:***@127.0.0.1:9/erp" in message
     assert "s3cret" not in message and "s3cret" not in repr(err.value.__cause__)
+
+
+def test_a_row_refused_for_a_reference_not_yet_synced_loads_when_the_reference_arrives(erp, warehouse):
+    """A payment allocated to an invoice the ERP stamped after our invoice pass must not be lost."""
+    path, _ = erp
+    source = SqlLedgerSource(url=f"sqlite:///{path}")
+    sync(source, warehouse)
+    customer, currency = erp_sql(path, "SELECT cust_no, currency FROM customer LIMIT 1")[0]
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO payment VALUES ('PAY-LATE', ?, '2026-11-23', ?, 50, 'wire', '2026-11-23 10:00:00')",
+                     (customer, currency))
+        conn.execute("INSERT INTO allocation (doc_kind, doc_ref, invoice_doc_no, amount, updated_at) "
+                     "VALUES ('payment', 'PAY-LATE', 'INV-LATE', 50, '2026-11-23 10:00:00')")
+    sync(source, warehouse, "run-2")
+    waiting = "SELECT run_id FROM quarantine WHERE awaits_reference AND raw_row LIKE '%INV-LATE%' ORDER BY run_id"
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text(waiting)).scalars().all() == ["run-2"]
+
+    # The invoice arrives with a later stamp; the allocation itself does not change in the ledger.
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO invoice VALUES ('INV-LATE', ?, '2026-11-01', '2026-12-01', ?, 50, 0, 'paid', 0, NULL, "
+                     "'2026-11-23 11:00:00')", (customer, currency))
+    third = sync(source, warehouse, "run-3")
+    assert third["invoices"].inserted == 1
+    assert third["allocations"].inserted == 1
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text("SELECT amount_cents FROM allocations WHERE invoice_number = 'INV-LATE'")).scalar() == 5000
+        assert conn.execute(sa.text(waiting)).scalars().all() == ["run-2"]  # not refused again
+    assert sync(source, warehouse, "run-4")["allocations"].inserted == 0

@@ -104,18 +104,23 @@ CREATE TABLE sync_state (
     entity              VARCHAR(32)  NOT NULL,
     watermark           VARCHAR(64),
     fingerprint         VARCHAR(64),
+    run_id              VARCHAR(64),
     synced_at           TIMESTAMP    NOT NULL,
     PRIMARY KEY (source, entity)
 );
 
 -- Ledger rows that failed validation, with the reason and the raw row, per run.
+-- awaits_reference: refused only because a row it names (an invoice, a customer) is not in the warehouse
+-- yet; the next sync reads it again by row_key, so it loads once that row arrives.
 CREATE TABLE quarantine (
     run_id              VARCHAR(64)  NOT NULL,
     source              VARCHAR(128) NOT NULL,
     entity              VARCHAR(32)  NOT NULL,
     seq                 INTEGER      NOT NULL,
     row_ref             VARCHAR(255) NOT NULL,
+    row_key             VARCHAR(255),
     reason              TEXT         NOT NULL,
+    awaits_reference    BOOLEAN      NOT NULL DEFAULT FALSE,
     raw_row             TEXT         NOT NULL,
     quarantined_at      TIMESTAMP    NOT NULL,
     PRIMARY KEY (run_id, entity, seq)
