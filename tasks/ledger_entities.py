@@ -24,11 +24,11 @@ class Field:
     name: str
     kind: Kind = Kind.TEXT
     required: bool = False
-    column: str | None = None  # warehouse column when it differs (money fields gain "_cents")
 
     @property
     def warehouse_column(self) -> str:
-        return self.column or (f"{self.name}_cents" if self.kind is Kind.MONEY else self.name)
+        """Money is stored as integer cents, so its column says so."""
+        return f"{self.name}_cents" if self.kind is Kind.MONEY else self.name
 
 
 @dataclass(frozen=True)
@@ -50,16 +50,9 @@ class Entity:
     def table(self) -> str:
         return self.name
 
-    def field(self, name: str) -> Field:
-        return next(f for f in self.fields if f.name == name)
-
     @property
     def required(self) -> tuple[str, ...]:
         return tuple(f.name for f in self.fields if f.required)
-
-    @property
-    def warehouse_columns(self) -> tuple[str, ...]:
-        return tuple(f.warehouse_column for f in self.fields)
 
 
 CUSTOMERS = Entity(

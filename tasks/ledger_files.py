@@ -14,7 +14,7 @@ from typing import Annotated
 
 import pandas as pd
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from tasks.ledger_entities import ENTITIES, Entity
 from tasks.ledger_validation import ParseOptions, strptime_format
@@ -51,11 +51,6 @@ class LedgerMapping(_Format):
     payments: EntityMapping | None = None
     credit_notes: EntityMapping | None = None
     allocations: EntityMapping | None = None
-
-    @field_validator("currency")
-    @classmethod
-    def _upper(cls, v: str | None) -> str | None:
-        return v.upper() if v else v
 
     @model_validator(mode="after")
     def _fields_exist(self) -> LedgerMapping:

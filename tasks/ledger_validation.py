@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,6 @@ class Validated:
     clean: pd.DataFrame  # canonical fields, warehouse-ready: dates ISO text, money int cents, bools
     quarantined: pd.DataFrame  # row_ref, reason, raw_row (JSON)
     rows_in: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 KnownKeys = Callable[[str, list[str]], Iterable[str]]
