@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, replace
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import sqlalchemy as sa
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -104,11 +105,10 @@ def _mark_deleted(conn: Connection, ledger_numbers: pd.Series, at: str) -> int:
     active = wh.query_frame(conn, "SELECT invoice_number FROM invoices WHERE status <> 'deleted'")["invoice_number"]
     gone = active[~is_in(active, ledger_numbers)].tolist()
     if gone:
-        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"UPDATE invoices SET status = 'deleted', open_cents = 0, row_hash = 0, synced_at = {mark} "
-            f"WHERE invoice_number = {mark}",
-            [(at, n) for n in gone],
+        conn.execute(
+            sa.text("UPDATE invoices SET status = 'deleted', open_cents = 0, row_hash = 0, synced_at = :at "
+                    "WHERE invoice_number = :number"),
+            [{"at": at, "number": n} for n in gone],
         )
     return len(gone)
 
@@ -166,7 +166,7 @@ def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: s
         is_new, is_changed = changes(clean, entity.key, fingerprints, stored)
         to_write = is_new | is_changed
         rows = _warehouse_rows(entity, clean[to_write], fingerprints[to_write], at)
-        had_rows = not stored.empty or conn.exec_driver_sql(f"SELECT 1 FROM {entity.table} LIMIT 1").first() is not None
+        had_rows = not stored.empty or not wh.is_empty(conn, entity.table)
         wh.insert(conn, entity.table, rows[is_new[to_write]])
         wh.upsert(conn, entity.table, entity.key, rows[is_changed[to_write]])
         quarantine = _quarantine_rows(run_id, name, entity.name, extract, validated, at)

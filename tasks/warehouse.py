@@ -112,7 +112,7 @@ def insert(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     columns = list(frame.columns)
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_placeholders(conn, len(columns))})"
     deferred = []
-    if len(frame) >= _BULK_LOAD_ROWS and conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None:
+    if len(frame) >= _BULK_LOAD_ROWS and is_empty(conn, table):
         deferred = _secondary_indexes(conn, table)
         for name, _ in deferred:
             conn.exec_driver_sql(f"DROP INDEX {name}")
@@ -120,6 +120,10 @@ def insert(conn: Connection, table: str, frame: pd.DataFrame) -> int:
     for _, ddl in deferred:
         conn.exec_driver_sql(ddl)
     return len(frame)
+
+
+def is_empty(conn: Connection, table: str) -> bool:
+    return conn.exec_driver_sql(f"SELECT 1 FROM {table} LIMIT 1").first() is None
 
 
 def _secondary_indexes(conn: Connection, table: str) -> list[tuple[str, str]]:
