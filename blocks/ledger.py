@@ -17,7 +17,7 @@ from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
 from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
 from tasks.ledger_validation import TEXT
-from tasks.warehouse import query_frame
+from tasks.warehouse import IN_CHUNK, query_frame
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 _EPOCH = "0001-01-01 00:00:00"
@@ -97,8 +97,8 @@ class SqlLedgerSource(Block):
         rows = self._fetch(query, {"since": since})
         stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
         again = sorted(set(awaiting) - set(rows[key].astype(str))) if len(rows) else sorted(awaiting)
-        for start in range(0, len(again), 500):
-            chunk = {f"k{i}": k for i, k in enumerate(again[start : start + 500])}
+        for start in range(0, len(again), IN_CHUNK):
+            chunk = {f"k{i}": k for i, k in enumerate(again[start : start + IN_CHUNK])}
             keyed = self._fetch(f"SELECT * FROM ({query}) AS ledger_rows WHERE ledger_rows.{key} IN "
                                 f"({', '.join(':' + name for name in chunk)})", {"since": _EPOCH, **chunk})
             rows = pd.concat([rows, keyed.drop(columns="source_updated_at", errors="ignore")], ignore_index=True)
@@ -160,16 +160,15 @@ class FileLedgerSource(Block):
         if own is None:
             return LedgerExtract(entity, derived_customers(rows, path.name), fingerprint=fp, options=options)
         raw, rejected = read.rows.drop(columns="row_ref"), read.rejected
+        keys = _trimmed(read.rows[entity_mapping.columns[BY_NAME[entity].key]])  # a full snapshot's keys
         notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
         if unchanged:  # only the rows still waiting for a reference
             wanted = rows[BY_NAME[entity].key].astype(str).str.strip().isin(set(awaiting))
             rows, raw, rejected = rows[wanted], raw[wanted], None
             notes = [f"{path.name} unchanged: re-checked {len(rows)} row(s) waiting for a reference"]
-        return LedgerExtract(entity, rows, raw=raw, rejected=rejected, options=options, fingerprint=fp, notes=notes)
+        return LedgerExtract(entity, rows, raw=raw, rejected=rejected, options=options, fingerprint=fp, notes=notes,
+                             ledger_keys=keys)
 
-    def invoice_numbers(self) -> pd.Series:
-        mapping = self._mapping()
-        invoices = mapping.entity(INVOICES.name)
-        _, fmt = mapping.options(INVOICES.name)
-        read = read_export(self._mapping_file.parent / invoices.file, invoices, fmt, INVOICES)
-        return _trimmed(read.rows[invoices.columns["invoice_number"]])
+    def invoice_numbers(self) -> None:
+        """Not needed: every read of an export is a full snapshot and carries its keys (ledger_keys)."""
+        return None

@@ -20,6 +20,7 @@ class LedgerExtract:
     watermark: str | None = None  # newest change seen (SQL sources)
     fingerprint: str | None = None  # content hash (file exports)
     unchanged: bool = False  # the source says nothing changed since the last sync
+    ledger_keys: pd.Series | None = None  # every key the ledger holds now, when the source read them all
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -43,4 +44,5 @@ class LedgerSource(Protocol):
         plus the rows keyed ``awaiting`` (refused last time for a reference not yet in the warehouse)."""
 
     def invoice_numbers(self) -> pd.Series | None:
-        """Every invoice number the ledger holds now, to notice deleted invoices; None if unknown."""
+        """Every invoice number the ledger holds now, to notice deleted invoices, for sources whose
+        invoice extract does not carry ``ledger_keys``; None if unknown."""

@@ -173,7 +173,7 @@ def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: s
         wh.insert(conn, "quarantine", quarantine)
         deleted = 0
         if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
-            numbers = source.invoice_numbers()
+            numbers = extract.ledger_keys if extract.ledger_keys is not None else source.invoice_numbers()
             deleted = _mark_deleted(conn, numbers, at) if numbers is not None else 0
         wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint, run_id)
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "warehouse"
-_IN_CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
+IN_CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 _SCAN_ABOVE = 20_000  # from this many keys on, one scan of the table beats chunked lookups
 _BULK_LOAD_ROWS = 50_000  # from this many new rows into an empty table, indexes are built after the load
 
@@ -177,8 +177,8 @@ def row_hashes(conn: Connection, table: str, key: str, keys: Sequence[str]) -> p
         frame = query_frame(conn, f"SELECT {key} AS k, row_hash AS h FROM {table}")
     else:
         parts = []
-        for start in range(0, len(unique), _IN_CHUNK):
-            chunk = tuple(unique[start : start + _IN_CHUNK])
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = tuple(unique[start : start + IN_CHUNK])
             sql = f"SELECT {key}, row_hash FROM {table} WHERE {key} IN ({_placeholders(conn, len(chunk))})"
             parts.extend(conn.exec_driver_sql(sql, chunk).fetchall())
         frame = pd.DataFrame({"k": [r[0] for r in parts], "h": [r[1] for r in parts]}, dtype=object)
