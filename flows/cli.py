@@ -1,6 +1,7 @@
 """`arpilot`: the command line a finance-ops engineer uses before and beside the Prefect deployments.
 
-  arpilot demo         generate a sample ERP, sync it twice (full, then a day of changes), print what happened
+  arpilot demo         generate a sample ERP, run the nightly job twice (full, then a day of changes): sync,
+                       AP contact checks and the sending gate; print what happened
   arpilot sample-erp   write a sample ERP database (see tasks/sample_erp.py)
 """
 
@@ -24,6 +25,7 @@ BLOCK_NAME = "arpilot"
 def save_demo_blocks(erp: Path, warehouse: Path) -> None:
     """The blocks the nightly deployment reads, pointing at the demo's sample ERP and warehouse."""
     from blocks.company import CompanyProfile
+    from blocks.contact_policy import ContactPolicy
     from blocks.ledger import SqlLedgerSource
     from blocks.warehouse import ArWarehouse
 
@@ -33,6 +35,7 @@ def save_demo_blocks(erp: Path, warehouse: Path) -> None:
     ).save(BLOCK_NAME, overwrite=True)
     SqlLedgerSource(source_name="sample-erp", url=f"sqlite:///{erp}").save(BLOCK_NAME, overwrite=True)
     ArWarehouse(url=f"sqlite:///{warehouse}").save(BLOCK_NAME, overwrite=True)
+    ContactPolicy(output_dir=str(DEMO_DIR / "output" / "contact-quality")).save(BLOCK_NAME, overwrite=True)
 
 
 def _sync_table(title: str, results) -> Table:
@@ -56,11 +59,53 @@ def _reasons_table(results) -> Table:
     return table
 
 
+def _contact_table(title: str, check) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in ("check", "gates", "evaluated", "failed", "pass rate", "change"):
+        table.add_column(column, justify="left" if column in ("check", "gates") else "right")
+    for c in check.checks:
+        table.add_row(c.check, ", ".join(c.gates) or "report only", f"{c.evaluated:,}", f"{c.failed:,}",
+                      f"{c.pass_rate:.1%}", c.change or "")
+    return table
+
+
+def _worklist_table(check, rows: int = 8) -> Table:
+    """The first rows of the first collectors' cleanup worklists, read back from the CSVs the run wrote."""
+    import pandas as pd
+
+    table = Table(title=f"Cleanup worklists ({check.worklist_rows:,} contacts; the first of each collector)",
+                  title_justify="left")
+    for column in ("collector", "customer", "contact", "what is wrong", "suggested fix", "blocked"):
+        table.add_column(column, overflow="fold")
+    shown = 0
+    for csv in sorted(check.worklists.glob("*.csv")):
+        for r in pd.read_csv(csv, keep_default_na=False).head(1).itertuples():
+            table.add_row(r.collector, f"{r.customer} ({r.customer_id})", f"{r.contact} {r.address}".strip(),
+                          r.problems, r.fixes, r.blocked_channels)
+            shown += 1
+            if shown == rows:
+                return table
+    return table
+
+
+def _print_contacts(console: Console, check) -> None:
+    d = check.decision
+    console.print(_contact_table("AP contact checks (Great Expectations suite 'ap_contacts')", check))
+    state = "[red]closed: dunning would not run" if d.closed else "[green]open"
+    console.print(f"Contact gate {state}[/]: {d.failing_rows:,} of {d.roster_rows:,} AP contacts of customers with "
+                  f"an open balance fail a gating check ({d.failing_share:.1%}; limit {d.max_failing_share:.0%})")
+    console.print("Customers with no usable contact, on their collector's manual list: "
+                  + ", ".join(f"{channel} {n:,}" for channel, n in d.manual_customers.items()))
+    console.print(_worklist_table(check))
+    console.print(f"Worklists per collector (CSV): {check.worklists.relative_to(PROJECT_ROOT)}")
+    console.print(f"GX Data Docs: {(check.data_docs / 'index.html').relative_to(PROJECT_ROOT)}")
+
+
 def demo(invoices: int, seed: int) -> int:
     from flows.nightly import nightly
-    from tasks.sample_erp import generate, touch_invoices
+    from tasks.sample_erp import generate, touch_contacts, touch_invoices
 
-    console = Console() if sys.stdout.isatty() else Console(width=100)
+    console = Console() if sys.stdout.isatty() else Console(width=150)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
     erp, warehouse = DEMO_DIR / "erp.sqlite", DEMO_DIR / "warehouse.sqlite"
@@ -75,22 +120,27 @@ def demo(invoices: int, seed: int) -> int:
     console.print("3. Nightly run: full sync of the ledger into an empty warehouse")
     started = time.perf_counter()
     first = nightly()
-    console.print(_sync_table(f"First sync ({time.perf_counter() - started:.1f} s)", first))
-    console.print(_reasons_table(first))
+    console.print(_sync_table(f"First run ({time.perf_counter() - started:.1f} s): sync", first.sync))
+    console.print(_reasons_table(first.sync))
+    _print_contacts(console, first.contacts)
 
     changed = touch_invoices(erp, fraction=0.01, seed=seed + 1)
-    console.print(f"4. A day of ledger activity: {changed:,} invoices changed (payments, disputes, promises)")
+    verified = touch_contacts(erp, fraction=0.02, seed=seed + 2)
+    console.print(f"4. A day of ledger activity: {changed:,} invoices changed (payments, disputes, promises), "
+                  f"{verified:,} contacts re-verified by collectors")
     started = time.perf_counter()
     second = nightly()
-    console.print(_sync_table(f"Second sync: only what changed ({time.perf_counter() - started:.1f} s)", second))
+    console.print(_sync_table(f"Second run ({time.perf_counter() - started:.1f} s): only what changed", second.sync))
+    console.print(_contact_table("AP contact checks, with the change since the first run", second.contacts))
 
-    reconciled = all(r.reconciles for r in first + second)
+    reconciled = all(r.reconciles for r in first.sync + second.sync)
     console.print(
         f"\nEvery entity reconciles (read = inserted + updated + unchanged + quarantined): "
         f"{'[green]yes' if reconciled else '[red]NO'}[/]"
     )
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
-    console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine):")
+    console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
+                  "contact-cleanup-<collector>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     return 0 if reconciled else 1
 

@@ -17,7 +17,7 @@ import sqlite3
 import sys
 import unicodedata
 from collections.abc import Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -295,17 +295,36 @@ def touch_invoices(path: str | Path, fraction: float, seed: int = 11, now: datet
     resolved or a new promise-to-pay date. Every changed or new row gets updated_at = now, which must be later
     than every existing updated_at (default: the current time, or one second after the latest stamp).
     """
+    with _touching(path, fraction, "invoice") as (conn, changes):
+        if changes:
+            _record_activity(conn, changes, np.random.default_rng(seed), _activity_time(conn, now))
+    return changes
+
+
+def touch_contacts(path: str | Path, fraction: float, seed: int = 13, now: datetime | None = None) -> int:
+    """Simulate collectors re-verifying contacts: round(fraction * contact count) contacts get verified_on =
+    today and a fresh updated_at (rules for ``now`` as in touch_invoices); return contacts changed."""
+    with _touching(path, fraction, "contact") as (conn, changes):
+        if changes:
+            at = _activity_time(conn, now)
+            ids = [r[0] for r in conn.execute("SELECT contact_id FROM contact ORDER BY contact_id")]
+            picked = np.random.default_rng(seed).choice(len(ids), changes, replace=False)
+            conn.executemany("UPDATE contact SET verified_on = ?, updated_at = ? WHERE contact_id = ?",
+                             [(at.date().isoformat(), at.strftime("%Y-%m-%d %H:%M:%S"), ids[i]) for i in picked])
+    return changes
+
+
+@contextmanager
+def _touching(path: str | Path, fraction: float, table: str):
+    """An open transaction on the sample ERP and how many rows of ``table`` to change (at least 1 if any)."""
     if not 0 <= fraction <= 1:
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sample ERP at {path}")
     with closing(sqlite3.connect(path)) as conn, conn:
-        invoice_count = conn.execute("SELECT count(*) FROM invoice").fetchone()[0]
-        changes = max(1, round(fraction * invoice_count)) if fraction > 0 else 0
-        if changes:
-            _record_activity(conn, changes, np.random.default_rng(seed), _activity_time(conn, now))
-    return changes
+        count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        yield conn, (max(1, round(fraction * count)) if fraction > 0 else 0)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -469,7 +488,7 @@ def _contacts(rng: np.random.Generator, customers: _Customers, as_of_day: int) -
     email = local + "@" + domain
     phone = _phones(rng, customers, owner, role)
     phone[noreply] = None
-    verified = as_of_day - rng.integers(2, 331, count)
+    verified = as_of_day - rng.integers(2, 171, count)  # within the default 180-day policy
     bounced = np.full(count, -1)
 
     at = {kind: ap_contact[rows] for kind, rows in bad.items()}
@@ -510,10 +529,10 @@ def _personal_mailbox(first: str, last: str, style: int) -> str:
 
 
 def _misspell(email: str, gmail_local: str, variant: int) -> str:
-    """The AP-email typos people really make: gmial.com, a lost '@', a doubled dot, a trailing space."""
+    """The AP-email typos people really make: gmial.com, a lost '@', a doubled dot, a comma for a dot."""
     local, domain = email.split("@")
     return (f"{gmail_local}@gmial.com", f"{local}.{domain}", f"{local}@{domain.replace('.', '..', 1)}",
-            f"{email} ")[variant]
+            f"{local}@{domain.replace('.', ',', 1)}")[variant]
 
 
 def _phones(rng: np.random.Generator, customers: _Customers, owner: np.ndarray, role: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import uuid
+from contextlib import closing
 
 import pytest
 from prefect.client.orchestration import get_client
@@ -11,6 +13,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from pydantic import SecretStr
 
 from blocks.company import CompanyProfile
+from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
 from flows.nightly import nightly
@@ -19,16 +22,22 @@ from tasks.sample_erp import generate
 
 @pytest.fixture
 def blocks(prefect_api, tmp_path):
-    """Saved blocks under a unique name: company in Tokyo, a sample ERP, a fresh SQLite warehouse."""
+    """Saved blocks under a unique name: company in Tokyo, a sample ERP, a fresh SQLite warehouse, the default
+    contact policy."""
     name = f"t-{uuid.uuid4().hex[:8]}"
     generate(tmp_path / "erp.sqlite", invoices=500, seed=9)
     CompanyProfile(legal_name="Test Co", time_zone="Asia/Tokyo").save(name)
     SqlLedgerSource(source_name="test-erp", url=f"sqlite:///{tmp_path / 'erp.sqlite'}").save(name)
     ArWarehouse(url=f"sqlite:///{tmp_path / 'warehouse.sqlite'}").save(name)
+    ContactPolicy(output_dir=str(tmp_path / "out")).save(name)
     return {
-        "ledger": f"arpilot-sql-ledger/{name}",
-        "warehouse": f"arpilot-ar-warehouse/{name}",
-        "company": f"arpilot-company-profile/{name}",
+        "erp": tmp_path / "erp.sqlite",
+        "params": {
+            "ledger": f"arpilot-sql-ledger/{name}",
+            "warehouse": f"arpilot-ar-warehouse/{name}",
+            "company": f"arpilot-company-profile/{name}",
+            "contact_policy": f"arpilot-contact-policy/{name}",
+        },
     }
 
 
@@ -43,14 +52,14 @@ async def _run_details(flow_run_id):
 
 
 def test_nightly_run_is_named_by_the_company_date_and_leaves_its_artifacts(blocks):
-    state = nightly(**blocks, return_state=True)
+    state = nightly(**blocks["params"], return_state=True)
     assert state.is_completed()
-    results = state.result()
+    results = state.result().sync
     assert [r.entity for r in results] == ["customers", "contacts", "invoices", "payments", "credit_notes", "allocations"]
     assert all(r.reconciles for r in results)
 
     run, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
-    today_in_tokyo = CompanyProfile.load(blocks["company"].split("/")[1]).today()
+    today_in_tokyo = CompanyProfile.load(blocks["params"]["company"].split("/")[1]).today()
     assert run.name == f"nightly-{today_in_tokyo}"
     assert sorted(t.name for t in task_runs if t.name.startswith("sync-")) == sorted(
         f"sync-{r.entity}" for r in results)
@@ -65,10 +74,10 @@ def test_nightly_run_is_named_by_the_company_date_and_leaves_its_artifacts(block
 
 
 def test_an_unreachable_ledger_fails_the_run_after_bounded_retries_without_leaking_the_password(blocks, caplog):
-    name = blocks["ledger"].split("/")[1]
+    name = blocks["params"]["ledger"].split("/")[1]
     SqlLedgerSource(source_name="erp-prod", url="postgresql+psycopg://ar@127.0.0.1:9/erp",
                     password=SecretStr("s3cret-Pa55"), retries=1, retry_delay_seconds=0).save(name, overwrite=True)
-    state = nightly(**blocks, return_state=True)
+    state = nightly(**blocks["params"], return_state=True)
     assert state.is_failed()
     assert "ledger source erp-prod (postgresql+psycopg://ar:***@127.0.0.1:9/erp) is unreachable" in state.message
     assert "Check that the database is up" in state.message
@@ -76,3 +85,35 @@ def test_an_unreachable_ledger_fails_the_run_after_bounded_retries_without_leaki
     customers = next(t for t in task_runs if t.name == "sync-customers")
     assert customers.run_count == 2  # the first try and one retry
     assert "s3cret" not in caplog.text and "s3cret" not in str(state.result(raise_on_failure=False))
+
+
+def _break_every_contact(erp) -> None:
+    """Nobody has verified a contact for years: every AP contact fails verified_recently."""
+    with closing(sqlite3.connect(erp)) as conn, conn:
+        conn.execute("UPDATE contact SET verified_on = '2019-01-31'")
+
+
+def test_a_broken_contact_list_fails_the_run_before_dunning_and_says_where_the_worklist_is(blocks):
+    _break_every_contact(blocks["erp"])
+    state = nightly(**blocks["params"], return_state=True)
+    assert state.is_failed()
+    assert "Contact gate closed" in state.message and "Dunning did not run and nothing was sent" in state.message
+    assert "the limit is 20% (max_failing_share in block arpilot-contact-policy/" in state.message
+    assert "verified_recently" in state.message and "contact-cleanup-" in state.message
+    _, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    state_of = {name: t.state for t in task_runs for name in ("check-contacts", "contact-gate")
+                if t.name.startswith(name)}
+    assert state_of["check-contacts"].is_completed() and state_of["contact-gate"].is_failed()
+    assert "**Gate closed**" in artifacts["contact-quality"].data
+    assert any(key.startswith("contact-cleanup-") for key in artifacts)
+
+
+def test_a_healthy_contact_list_opens_the_gate_and_the_run_goes_on(blocks):
+    state = nightly(**blocks["params"], return_state=True)
+    assert state.is_completed()
+    result = state.result()
+    assert not result.gate.closed and result.gate.failing_share <= 0.20
+    assert result.contacts.worklist_rows > 0  # the generator's bad contacts are on the worklist
+    _, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    assert any(t.name.startswith("contact-gate") and t.state.is_completed() for t in task_runs)
+    assert "**Gate open**" in artifacts["contact-quality"].data

@@ -1,0 +1,243 @@
+"""The nightly contact stage as Prefect tasks: normalise changed contacts, check every contact a reminder could
+go to, record the results, publish the summary and the collectors' worklists, and close the gate if needed.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from blocks.contact_policy import CHANNELS, ContactPolicy
+from blocks.ledger import PROJECT_ROOT, project_path
+from blocks.warehouse import ArWarehouse
+from tasks import warehouse as wh
+from tasks.contact_normalization import PROFILE_COLUMNS, normalize_contacts
+from tasks.contact_quality import (
+    GateDecision,
+    build_roster,
+    channel_verdicts,
+    failures,
+    gate_decision,
+    worklist,
+)
+from tasks.ledger_sync import row_fingerprints
+
+QUERIES = PROJECT_ROOT / "sql" / "contacts"
+WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
+SUITE_COLUMNS = ["row_id", "contact_id", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
+                 "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_e164"]
+
+
+class ContactGateClosed(RuntimeError):
+    """Too many contacts of customers with an open balance fail: dunning must not run on this list."""
+
+
+@dataclass
+class CheckSummary:
+    check: str
+    gates: list[str]
+    evaluated: int
+    failed: int
+    previous_pass_rate: float | None
+
+    @property
+    def pass_rate(self) -> float:
+        return 1 - self.failed / self.evaluated if self.evaluated else 1.0
+
+    @property
+    def change(self) -> str | None:
+        """The pass rate's change since the last run, in percentage points; None on the first run."""
+        if self.previous_pass_rate is None:
+            return None
+        return f"{100 * (self.pass_rate - self.previous_pass_rate):+.1f} pp"
+
+
+@dataclass
+class ContactCheck:
+    as_of: date
+    decision: GateDecision
+    checks: list[CheckSummary]
+    worklist_rows: int
+    data_docs: Path
+    worklists: Path
+    policy_name: str
+    worklist_by_collector: dict[str, int] = field(default_factory=dict)
+
+    def gate_message(self) -> str:
+        d = self.decision
+        reasons = ", ".join(f"{check} {rows:,}" for check, rows in list(d.top_reasons.items())[:4])
+        return (
+            f"Contact gate closed: {d.failing_rows:,} of {d.roster_rows:,} AP contacts of customers with an open "
+            f"balance ({d.failing_share:.1%}) fail a check that gates {', '.join(d.manual_customers) or 'sending'}; "
+            f"the limit is {d.max_failing_share:.0%} (max_failing_share in block {self.policy_name}). "
+            f"Dunning did not run and nothing was sent. Most common failures: {reasons}. "
+            f"Worklists per collector: artifacts 'contact-cleanup-*' of this run and {self.worklists}; "
+            f"GX Data Docs: {self.data_docs / 'index.html'}. Fix the contacts in the ERP (or change the policy), "
+            f"then run the nightly flow again."
+        )
+
+
+def _sql(name: str) -> str:
+    return (QUERIES / f"{name}.sql").read_text()
+
+
+@task(name="normalize-contacts", cache_policy=NO_CACHE)
+def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> pd.DataFrame:
+    """Every contact with its profile, normalising only contacts (or customer addresses) changed since last time."""
+    logger = get_run_logger()
+    engine = store.engine()
+    with engine.begin() as conn:
+        contacts = wh.query_frame(conn, _sql("contacts"))
+        source = contacts[["row_hash", "country", "customer_time_zone"]].assign(company_zone=company_zone)
+        hashes = row_fingerprints(source, list(source.columns))
+        fresh = contacts["source_hash"].astype("Int64").eq(hashes.astype("Int64")).fillna(False).astype(bool)
+        stale = contacts[~fresh]
+        profiles = normalize_contacts(stale, company_zone)
+        rows = pd.concat([stale[["contact_id", "customer_id"]], hashes[~fresh].rename("source_hash"), profiles], axis=1)
+        rows["normalized_at"] = wh.utcnow()
+        wh.upsert(conn, "contact_profiles", "contact_id", rows)
+    engine.dispose()
+    contacts = contacts.astype(object).where(contacts.notna(), None)  # plain values: None for every blank
+    contacts.loc[~fresh, list(PROFILE_COLUMNS)] = profiles
+    logger.info("Normalised %s new or changed contacts of %s", f"{len(stale):,}", f"{len(contacts):,}")
+    return contacts
+
+
+@task(name="check-contacts", cache_policy=NO_CACHE)
+def check_contacts(contacts: pd.DataFrame, store: ArWarehouse, policy: ContactPolicy, policy_name: str,
+                   as_of: date, run_id: str, locale: str = "en_US") -> ContactCheck:
+    """Run the expectation suite on tonight's contact roster; record and publish the results and the verdicts."""
+    from tasks.contact_expectations import build_suite, run_suite
+
+    engine = store.engine()
+    with engine.connect() as conn:
+        balances = wh.query_frame(conn, _sql("open_balances"))
+    open_customers = balances.drop_duplicates("customer_id")[["customer_id", "customer_name", "collector"]]
+    roster = build_roster(contacts, open_customers, policy)
+
+    out = project_path(policy.output_dir)
+    docs = out / "data-docs"
+    shutil.rmtree(docs, ignore_errors=True)  # tonight's results only; the history is in the warehouse
+    suite = build_suite(policy, as_of)
+    outcomes = run_suite(roster[SUITE_COLUMNS], suite, docs)
+    failed = failures(roster, {o.check: o.failed_rows for o in outcomes}, policy)
+    verdicts = channel_verdicts(roster, failed, policy)
+    decision = gate_decision(roster, failed, verdicts, policy)
+    work = worklist(roster, failed, verdicts, balances, policy, as_of, locale)
+
+    with engine.begin() as conn:
+        previous = _previous_pass_rates(conn, run_id)
+        checks = [CheckSummary(o.check, [c for c in CHANNELS if o.check in policy.gates.get(c, ())], o.evaluated,
+                               len(o.failed_rows), previous.get(o.check)) for o in outcomes]
+        _record(conn, run_id, as_of, checks, failed, verdicts)
+    engine.dispose()
+
+    worklists = _write_worklists(work, out / "worklists" / as_of.isoformat())
+    result = ContactCheck(as_of, decision, checks, len(work), docs, worklists, policy_name,
+                          work["collector"].value_counts().to_dict())
+    _publish(result, work, len(roster))
+    return result
+
+
+@task(name="contact-gate")
+def enforce_contact_gate(check: ContactCheck) -> GateDecision:
+    """Fail the run before dunning when the contact list is too broken to send from."""
+    d = check.decision
+    if d.closed:
+        raise ContactGateClosed(check.gate_message())
+    get_run_logger().info("Contact gate open: %s of %s AP contacts of customers with an open balance fail (%.1f%%, "
+                          "limit %.0f%%)", f"{d.failing_rows:,}", f"{d.roster_rows:,}", 100 * d.failing_share,
+                          100 * d.max_failing_share)
+    return d
+
+
+def _previous_pass_rates(conn, run_id: str) -> dict[str, float]:
+    last = conn.execute(sa.text("SELECT run_id FROM contact_check_runs WHERE run_id <> :r "
+                                "ORDER BY checked_at DESC, run_id LIMIT 1"), {"r": run_id}).scalar()
+    if last is None:
+        return {}
+    rows = conn.execute(sa.text("SELECT check_name, evaluated, failed FROM contact_check_runs WHERE run_id = :r"),
+                        {"r": last})
+    return {name: 1 - failed / evaluated if evaluated else 1.0 for name, evaluated, failed in rows}
+
+
+def _record(conn, run_id: str, as_of: date, checks: list[CheckSummary], failed: pd.DataFrame,
+            verdicts: pd.DataFrame) -> None:
+    """History rows for this run, and the gate table brought up to date (only verdicts that changed)."""
+    at = wh.utcnow()
+    for table in ("contact_check_runs", "contact_check_failures"):
+        conn.execute(sa.text(f"DELETE FROM {table} WHERE run_id = :r"), {"r": run_id})  # a retried task
+    wh.insert(conn, "contact_check_runs", pd.DataFrame(
+        [{"run_id": run_id, "checked_on": as_of.isoformat(), "check_name": c.check, "gates": ",".join(c.gates),
+          "evaluated": c.evaluated, "failed": c.failed, "checked_at": at} for c in checks]))
+    history = failed.drop(columns="row_id").assign(run_id=run_id, checked_on=as_of.isoformat())
+    history.insert(0, "seq", range(len(history)))
+    wh.insert(conn, "contact_check_failures", history)
+
+    ok = [f"{c}_ok" for c in CHANNELS]
+    stored = wh.query_frame(conn, f"SELECT contact_id, {', '.join(ok)} FROM contact_gate").set_index("contact_id")
+    now = verdicts.set_index("contact_id")
+    gone = stored.index.difference(now.index)
+    for start in range(0, len(gone), wh.IN_CHUNK):
+        chunk = list(gone[start:start + wh.IN_CHUNK])
+        conn.execute(sa.text("DELETE FROM contact_gate WHERE contact_id IN :ids").bindparams(
+            sa.bindparam("ids", expanding=True)), {"ids": chunk})
+    before = stored.reindex(now.index)[ok].astype("boolean")
+    changed = before.ne(now[ok].astype("boolean")).fillna(True).any(axis=1)
+    rows = now[changed].reset_index().assign(run_id=run_id, decided_on=as_of.isoformat())
+    wh.upsert(conn, "contact_gate", "contact_id", rows)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "unassigned"
+
+
+def _write_worklists(work: pd.DataFrame, folder: Path) -> Path:
+    """One CSV per collector (addresses masked as in the artifacts; the ERP holds them in full)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    for collector, rows in work.groupby("collector"):
+        rows.to_csv(folder / f"{_slug(collector)}.csv", index=False)
+    return folder
+
+
+def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
+    d = check.decision
+    verdict = (f"**Gate closed**: {d.failing_share:.1%} of AP contacts fail, above the {d.max_failing_share:.0%} "
+               "limit. Dunning will not run." if d.closed else
+               f"**Gate open**: {d.failing_share:.1%} of AP contacts fail (limit {d.max_failing_share:.0%}). "
+               "Failing contacts are skipped per channel.")
+    lines = [
+        f"# AP contact quality, {check.as_of}", "", verdict, "",
+        f"{roster_rows:,} contacts on the roster; {d.roster_rows:,} belong to customers with an open balance, "
+        f"{d.failing_rows:,} of those fail a gating check.", "",
+        "| check | gates | evaluated | failed | pass rate | change since last run |",
+        "| --- | --- | ---: | ---: | ---: | ---: |",
+    ]
+    for c in check.checks:
+        lines.append(f"| {c.check} | {', '.join(c.gates) or 'report only'} | {c.evaluated:,} | {c.failed:,} | "
+                     f"{c.pass_rate:.1%} | {c.change or 'first run'} |")
+    lines += ["", "Customers with an open balance and no usable contact go to their collector's manual list:", ""]
+    lines += [f"- {channel}: {n:,} customers" for channel, n in d.manual_customers.items()]
+    lines += ["", "Cleanup worklists (artifacts `contact-cleanup-<collector>`; full lists as CSV):", ""]
+    lines += [f"- {collector}: {n:,} contacts to fix" for collector, n in sorted(check.worklist_by_collector.items())]
+    lines += ["", f"- CSV folder: `{check.worklists}`",
+              f"- GX Data Docs: [{check.data_docs / 'index.html'}]({(check.data_docs / 'index.html').as_uri()})"]
+    create_markdown_artifact("\n".join(lines), key="contact-quality",
+                             description=f"AP contact checks and the sending gate, {check.as_of}")
+    for collector, rows in work.groupby("collector"):
+        shown = rows.head(WORKLIST_ARTIFACT_ROWS).drop(columns="collector").astype(object)
+        create_table_artifact(
+            shown.where(shown.notna(), "").astype(str).to_dict("records"), key=f"contact-cleanup-{_slug(collector)}",
+            description=f"Contacts for {collector} to fix, most overdue first ({len(shown):,} of {len(rows):,}; "
+                        f"all in {check.worklists / (_slug(collector) + '.csv')}). Addresses are masked.",
+        )
