@@ -71,7 +71,7 @@ def nightly(
     ]
     publish_sync_artifacts(results, source.describe(), run_id)
 
-    contacts = normalize_changed_contacts(store, profile.time_zone)
-    check = check_contacts(contacts, store, policy, contact_policy, as_of, run_id, profile.locale)
+    normalize_changed_contacts(store, profile.time_zone)
+    check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
     return NightlyResult(results, check, gate)

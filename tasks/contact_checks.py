@@ -20,20 +20,21 @@ from blocks.contact_policy import CHANNELS, ContactPolicy
 from blocks.ledger import PROJECT_ROOT, project_path
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
-from tasks.contact_normalization import PROFILE_COLUMNS, normalize_contacts
+from tasks.contact_normalization import normalize_contacts
 from tasks.contact_quality import (
     GateDecision,
     build_roster,
     channel_verdicts,
+    customer_batch,
     failures,
     gate_decision,
+    open_balances,
     worklist,
 )
-from tasks.ledger_sync import row_fingerprints
 
 QUERIES = PROJECT_ROOT / "sql" / "contacts"
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
-SUITE_COLUMNS = ["row_id", "contact_id", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
+SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
                  "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_e164"]
 
 
@@ -91,44 +92,51 @@ def _sql(name: str) -> str:
 
 
 @task(name="normalize-contacts", cache_policy=NO_CACHE)
-def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> pd.DataFrame:
-    """Every contact with its profile, normalising only contacts (or customer addresses) changed since last time."""
-    logger = get_run_logger()
+def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
+    """Normalise the contacts that are new or changed (or whose customer's address changed) since last time."""
     engine = store.engine()
-    with engine.begin() as conn:
-        contacts = wh.query_frame(conn, _sql("contacts"))
-        source = contacts[["row_hash", "country", "customer_time_zone"]].assign(company_zone=company_zone)
-        hashes = row_fingerprints(source, list(source.columns))
-        fresh = contacts["source_hash"].astype("Int64").eq(hashes.astype("Int64")).fillna(False).astype(bool)
-        stale = contacts[~fresh]
+    with wh.bulk_work(), engine.begin() as conn:
+        stale = wh.query_frame(conn, _sql("contacts_to_normalize"), {"company_time_zone": company_zone})
+        stale = stale.astype(object).where(stale.notna(), None)
         profiles = normalize_contacts(stale, company_zone)
-        rows = pd.concat([stale[["contact_id", "customer_id"]], hashes[~fresh].rename("source_hash"), profiles], axis=1)
-        rows["normalized_at"] = wh.utcnow()
+        rows = pd.concat([stale[["contact_id", "customer_id"]], profiles], axis=1).assign(
+            contact_row_hash=stale["row_hash"], customer_country=stale["country"],
+            customer_time_zone=stale["customer_time_zone"], company_time_zone=company_zone,
+            normalized_at=wh.utcnow())
         wh.upsert(conn, "contact_profiles", "contact_id", rows)
     engine.dispose()
-    contacts = contacts.astype(object).where(contacts.notna(), None)  # plain values: None for every blank
-    contacts.loc[~fresh, list(PROFILE_COLUMNS)] = profiles
-    logger.info("Normalised %s new or changed contacts of %s", f"{len(stale):,}", f"{len(contacts):,}")
-    return contacts
+    ambiguous = int(profiles["time_zone_ambiguous"].sum()) if len(profiles) else 0
+    get_run_logger().info("Normalised %s new or changed contacts (%s with an ambiguous time zone)",
+                          f"{len(stale):,}", f"{ambiguous:,}")
+    return len(stale)
 
 
 @task(name="check-contacts", cache_policy=NO_CACHE)
-def check_contacts(contacts: pd.DataFrame, store: ArWarehouse, policy: ContactPolicy, policy_name: str,
-                   as_of: date, run_id: str, locale: str = "en_US") -> ContactCheck:
-    """Run the expectation suite on tonight's contact roster; record and publish the results and the verdicts."""
-    from tasks.contact_expectations import build_suite, run_suite
+def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, as_of: date, run_id: str,
+                   locale: str = "en_US") -> ContactCheck:
+    """Run the expectation suites on tonight's contact roster; record and publish the results and verdicts."""
+    with wh.bulk_work():
+        return _check_contacts(store, policy, policy_name, as_of, run_id, locale)
+
+
+def _check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, as_of: date, run_id: str,
+                    locale: str) -> ContactCheck:
+    from tasks.contact_expectations import build_suites, run_suites
 
     engine = store.engine()
     with engine.connect() as conn:
-        balances = wh.query_frame(conn, _sql("open_balances"))
-    open_customers = balances.drop_duplicates("customer_id")[["customer_id", "customer_name", "collector"]]
-    roster = build_roster(contacts, open_customers, policy)
+        contacts = wh.query_frame(conn, _sql("contacts"))
+        contacts = contacts.astype(object).where(contacts.notna(), None)
+        customers = wh.query_frame(conn, _sql("customers"))
+        balances = open_balances(wh.query_frame(conn, _sql("open_invoices")))
+    roster = build_roster(contacts, customers, balances["customer_id"].drop_duplicates(), policy)
 
     out = project_path(policy.output_dir)
     docs = out / "data-docs"
     shutil.rmtree(docs, ignore_errors=True)  # tonight's results only; the history is in the warehouse
-    suite = build_suite(policy, as_of)
-    outcomes = run_suite(roster[SUITE_COLUMNS], suite, docs)
+    contact_suite, customer_suite = build_suites(policy, as_of)
+    contact_rows = roster.loc[roster["contact_id"].notna(), SUITE_COLUMNS]
+    outcomes = run_suites([(customer_suite, customer_batch(roster)), (contact_suite, contact_rows)], docs)
     failed = failures(roster, {o.check: o.failed_rows for o in outcomes}, policy)
     verdicts = channel_verdicts(roster, failed, policy)
     decision = gate_decision(roster, failed, verdicts, policy)
@@ -138,7 +146,7 @@ def check_contacts(contacts: pd.DataFrame, store: ArWarehouse, policy: ContactPo
         previous = _previous_pass_rates(conn, run_id)
         checks = [CheckSummary(o.check, [c for c in CHANNELS if o.check in policy.gates.get(c, ())], o.evaluated,
                                len(o.failed_rows), previous.get(o.check)) for o in outcomes]
-        _record(conn, run_id, as_of, checks, failed, verdicts)
+        _record(conn, run_id, as_of, checks, failed, verdicts.table(roster))
     engine.dispose()
 
     worklists = _write_worklists(work, out / "worklists" / as_of.isoformat())
@@ -179,7 +187,7 @@ def _record(conn, run_id: str, as_of: date, checks: list[CheckSummary], failed: 
     wh.insert(conn, "contact_check_runs", pd.DataFrame(
         [{"run_id": run_id, "checked_on": as_of.isoformat(), "check_name": c.check, "gates": ",".join(c.gates),
           "evaluated": c.evaluated, "failed": c.failed, "checked_at": at} for c in checks]))
-    history = failed.drop(columns="row_id").assign(run_id=run_id, checked_on=as_of.isoformat())
+    history = failed.drop(columns="row").assign(run_id=run_id, checked_on=as_of.isoformat())
     history.insert(0, "seq", range(len(history)))
     wh.insert(conn, "contact_check_failures", history)
 

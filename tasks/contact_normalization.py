@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import numpy as np
 import pandas as pd
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -34,6 +35,8 @@ KNOWN_MAILBOX_DOMAINS = frozenset(MAILBOX_PROVIDERS) | {
 NO_REPLY_MAILBOXES = ("noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "do_not_reply",
                       "mailer-daemon", "postmaster", "bounce", "bounces")
 SALES_ROLES = ("sales", "account manager", "sales rep", "business development")
+
+ARROW_TEXT = "string[pyarrow]"  # vectorised string operations in Arrow, not per-row Python
 
 LINE_TYPES = {
     PhoneNumberType.MOBILE: "mobile",
@@ -185,17 +188,19 @@ def _same_clock(zones: tuple[str, ...]) -> bool:
     return len({tuple(t.astimezone(ZoneInfo(z)).utcoffset() for t in probes) for z in zones}) == 1
 
 
-def addressee(role: str | None, email: str | None, ap_roles: tuple[str, ...]) -> str:
-    """Who a reminder to this contact reaches: accounts_payable, no_reply, sales, or other."""
-    mailbox = email.split("@")[0].split("+")[0].strip().casefold() if isinstance(email, str) else ""
-    if mailbox in NO_REPLY_MAILBOXES:
-        return "no_reply"
-    kind = role.strip().casefold() if isinstance(role, str) else ""
-    if kind in {r.strip().casefold() for r in ap_roles}:
-        return "accounts_payable"
-    if kind.replace("-", "").replace(" ", "") in {"noreply", "donotreply"}:
-        return "no_reply"
-    return "sales" if kind in SALES_ROLES else "other"
+def addressees(roles: pd.Series, emails: pd.Series, ap_roles: tuple[str, ...]) -> pd.Series:
+    """Who a reminder to each contact reaches: accounts_payable, no_reply, sales, or other.
+
+    A no-reply mailbox is no-reply whatever its role says.
+    """
+    mailbox = emails.astype(ARROW_TEXT).fillna("").str.replace(r"[+@].*$", "", regex=True).str.strip().str.lower()
+    role = roles.astype(ARROW_TEXT).fillna("").str.strip().str.lower()
+    squashed = role.str.replace(r"[\s_-]", "", regex=True)
+    conditions = [mailbox.isin(NO_REPLY_MAILBOXES), role.isin([r.strip().lower() for r in ap_roles]),
+                  squashed.isin(("noreply", "donotreply")), role.isin(SALES_ROLES)]
+    kind = np.select([c.to_numpy(bool) for c in conditions], ["no_reply", "accounts_payable", "no_reply", "sales"],
+                     default="other")
+    return pd.Series(kind, index=roles.index, dtype=object)
 
 
 PROFILE_COLUMNS = ("email", "email_problem", "email_fix", "phone_e164", "phone_extension", "phone_line_type",

@@ -2,7 +2,8 @@
 contacts automated sends may use per channel, and when the whole list is too broken to send from.
 
 Great Expectations decides *which* roster rows fail *which* check (tasks/contact_expectations.py); these
-functions turn that into worklist rows, per-channel verdicts and the go/no-go for dunning.
+functions turn that into worklist rows, per-channel verdicts and the go/no-go for dunning. Roster rows are
+addressed by position (``row``), so a night with 150,000 contacts stays in vectorised array operations.
 """
 
 from __future__ import annotations
@@ -11,13 +12,127 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 import pandas as pd
 from babel.numbers import format_currency
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
-from tasks.contact_normalization import addressee
+from tasks.contact_normalization import addressees
 
 ADDRESSEE_TEXT = {"sales": "a sales contact", "no_reply": "a no-reply mailbox"}
+
+# check -> (what is wrong, suggested fix) for the worklist; email_valid and phone_valid say it per contact.
+CHECK_TEXT = {
+    "ap_contact_exists": ("no contact on file for a customer with an open balance",
+                          "add the customer's accounts-payable contact in the ERP"),
+    "email_valid": ("email address unusable", "correct the address in the ERP"),
+    "phone_valid": ("phone number unusable", "correct the number in the ERP, in international form"),
+    "verified_recently": ("contact not verified in the last {days} days (or never)",
+                          "confirm the contact with the customer and record the verification date"),
+    "no_bounce_since_verification": ("email hard-bounced since the last verification",
+                                     "ask the customer for a working AP mailbox, then re-verify"),
+    "email_not_shared": ("the same email is on file for unrelated customers",
+                         "find out whose mailbox it is and correct the other customer's contact"),
+    "addressee_is_ap": ("contact is {addressee}, not the accounts-payable desk",
+                        "add the customer's AP or billing contact; reminders never go to sales or no-reply"),
+    "opt_out_consistent_email": ("email opted out on one record and not on another",
+                                 "apply the opt-out to every record with this address"),
+    "opt_out_consistent_sms": ("phone opted out of SMS on one record and not on another",
+                               "apply the SMS opt-out to every record with this number"),
+    "opt_out_consistent_voice": ("phone opted out of calls on one record and not on another",
+                                 "apply the call opt-out to every record with this number"),
+}
+
+
+def mask_email(email: str | None) -> str:
+    """j***@example.com: enough for a collector who knows the customer, not a harvestable address."""
+    if not isinstance(email, str) or not email:
+        return ""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}***@{domain}" if local else "***"
+
+
+def mask_phone(phone: str | None) -> str:
+    """+44*******0000."""
+    if not isinstance(phone, str) or not phone:
+        return ""
+    return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}" if len(phone) > 7 else "***"
+
+
+def open_balances(invoices: pd.DataFrame) -> pd.DataFrame:
+    """Open balance per customer and currency (never summed across currencies) and its oldest due date."""
+    return invoices.groupby(["customer_id", "currency"], as_index=False).agg(
+        open_cents=("open_cents", "sum"), oldest_due=("due_date", "min"))
+
+
+def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Series,
+                 policy: ContactPolicy) -> pd.DataFrame:
+    """One row per contact a reminder could go to, plus one per customer with an open balance and no contact.
+
+    A customer's roster contacts are its AP/billing contacts; a customer with none of those is represented
+    by all its contacts, which then fail ``addressee_is_ap``. ``contacts`` holds the warehouse contacts with
+    their profiles, ``customers`` every customer (customer_id, customer_name, collector, has_contacts),
+    ``owing`` the ids of customers with an open balance.
+    """
+    kind = addressees(contacts["role"], contacts["email"], tuple(policy.ap_roles))
+    is_ap = kind.eq("accounts_payable")
+    has_ap = is_ap.groupby(contacts["customer_id"]).transform("any")
+    roster = contacts[is_ap | ~has_ap].assign(addressee=kind[is_ap | ~has_ap])
+    details = customers.set_index("customer_id")
+    for column in ("customer_name", "collector"):
+        roster[column] = roster["customer_id"].map(details[column])
+    contactless = customers[~customers["has_contacts"].astype(bool) & customers["customer_id"].isin(owing)]
+    if len(contactless):
+        placeholders = contactless[["customer_id", "customer_name", "collector"]].assign(addressee="none")
+        roster = pd.concat([roster, placeholders])
+    roster = roster.reset_index(drop=True)
+    roster["contact_id"] = roster["contact_id"].astype(object).where(roster["contact_id"].notna(), None)
+    roster.insert(0, "row", np.arange(len(roster)))
+    roster["open_balance"] = roster["customer_id"].isin(owing).to_numpy(bool)
+    roster["customer_group"] = roster["customer_id"]  # customers are unrelated unless the ledger says otherwise
+    roster["email_key"] = roster["email"].astype(object).str.casefold()
+    for column in ("verified_on", "bounced_on"):
+        roster[column] = pd.to_datetime(roster[column], format="ISO8601")
+    return roster
+
+
+def customer_batch(roster: pd.DataFrame) -> pd.DataFrame:
+    """Customers with an open balance and how many roster contacts each has (what ap_customers validates).
+
+    ``row`` is the roster row of a customer without contacts (-1 for the others, which cannot fail).
+    """
+    owing = roster[roster["open_balance"]]
+    counts = owing.groupby("customer_id", sort=False).agg(contacts_on_file=("contact_id", "count"), row=("row", "max"))
+    counts.loc[counts["contacts_on_file"] > 0, "row"] = -1
+    return counts.reset_index()[["row", "customer_id", "contacts_on_file"]]
+
+
+def failures(roster: pd.DataFrame, failed_rows: dict[str, np.ndarray], policy: ContactPolicy) -> pd.DataFrame:
+    """Failed checks as rows (row, customer_id, contact_id, check_name, problem, fix), by roster row.
+
+    Email and phone problems come from the contact's profile, which says exactly what is wrong.
+    """
+    parts = []
+    for check, rows in failed_rows.items():
+        hit = roster.iloc[np.asarray(rows, dtype=np.int64)]
+        what, fix = CHECK_TEXT[check]
+        if check in ("email_valid", "phone_valid"):
+            channel = check.split("_")[0]
+            problem, fixes = hit[f"{channel}_problem"].fillna(what), hit[f"{channel}_fix"].fillna(fix)
+        elif check == "addressee_is_ap":
+            problem = [what.format(addressee=_addressee_text(a, r))
+                       for a, r in zip(hit["addressee"], hit["role"], strict=True)]
+            fixes = fix
+        else:
+            problem, fixes = what.format(days=policy.verification_max_age_days), fix
+        parts.append(pd.DataFrame({"row": hit["row"].to_numpy(), "customer_id": hit["customer_id"].to_numpy(),
+                                   "contact_id": hit["contact_id"].to_numpy(), "check_name": check,
+                                   "problem": problem if isinstance(problem, str) else list(problem),
+                                   "fix": fixes if isinstance(fixes, str) else list(fixes)}))
+    columns = ["row", "customer_id", "contact_id", "check_name", "problem", "fix"]
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    return pd.concat(parts, ignore_index=True).sort_values("row", kind="stable").reset_index(drop=True)[columns]
 
 
 def _addressee_text(kind: str, role: str | None) -> str:
@@ -26,100 +141,33 @@ def _addressee_text(kind: str, role: str | None) -> str:
     return f"the {role.strip()!r} contact" if isinstance(role, str) and role.strip() else "a contact without a role"
 
 
-def mask_email(email: str | None) -> str:
-    """j***@example.com: enough for a collector who knows the customer, not a harvestable address."""
-    if not isinstance(email, str) or not email:
-        return ""
-    if "@" not in email:
-        return "***"
-    local, domain = email.rsplit("@", 1)
-    return f"{local[:1]}***@{domain}"
+@dataclass
+class Verdicts:
+    """Per roster row and channel: may automated sends use this contact, and can its customer be reached?"""
+
+    usable: dict[str, np.ndarray]  # channel -> bool per row (False for channels dunning does not use)
+    customer_reachable: dict[str, np.ndarray]  # channel -> bool per row: some contact of its customer is usable
+
+    def table(self, roster: pd.DataFrame) -> pd.DataFrame:
+        """The contact_gate rows: one per roster contact."""
+        contacts = roster["contact_id"].notna().to_numpy()
+        table = pd.DataFrame({"contact_id": roster["contact_id"].to_numpy()[contacts],
+                              "customer_id": roster["customer_id"].to_numpy()[contacts]})
+        for channel in CHANNELS:
+            table[f"{channel}_ok"] = self.usable[channel][contacts]
+        return table
 
 
-def mask_phone(phone: str | None) -> str:
-    """+44*******0000."""
-    if not isinstance(phone, str) or not phone:
-        return ""
-    text = phone
-    return f"{text[:3]}{'*' * max(len(text) - 7, 0)}{text[-4:]}" if len(text) > 7 else "***"
-
-
-def build_roster(contacts: pd.DataFrame, open_customers: pd.DataFrame, policy: ContactPolicy) -> pd.DataFrame:
-    """One row per contact a reminder could go to, plus one per customer with an open balance and no contact.
-
-    A customer's roster contacts are its AP/billing contacts; a customer with none of those is represented
-    by all its contacts, which then fail ``addressee_is_ap``. ``contacts`` holds the warehouse contacts with
-    their profiles; ``open_customers`` one row per customer with an open balance (customer_id, customer_name,
-    collector).
-    """
-    ap_roles = tuple(policy.ap_roles)
-    contacts = contacts.copy()
-    contacts["addressee"] = [addressee(role, email if isinstance(email, str) else raw, ap_roles) for role, email, raw in
-                             zip(contacts["role"], contacts["email"], contacts["raw_email"], strict=True)]
-    is_ap = contacts["addressee"].eq("accounts_payable")
-    has_ap = is_ap.groupby(contacts["customer_id"]).transform("any")
-    roster = contacts[is_ap | ~has_ap].copy()
-    roster["row_id"] = roster["contact_id"].astype(str)
-
-    missing = open_customers[~open_customers["customer_id"].isin(contacts["customer_id"])]
-    placeholders = pd.DataFrame({"row_id": "customer:" + missing["customer_id"].astype(str),
-                                 "customer_id": missing["customer_id"], "customer_name": missing["customer_name"],
-                                 "collector": missing["collector"], "addressee": "none"})
-    roster = pd.concat([roster, placeholders]) if len(placeholders) else roster
-    roster = roster.reset_index(drop=True)
-    roster["contact_id"] = roster["contact_id"].astype(object).where(roster["contact_id"].notna(), None)
-    roster["open_balance"] = roster["customer_id"].isin(open_customers["customer_id"])
-    roster["customer_group"] = roster["customer_id"]  # customers are unrelated unless the ledger says otherwise
-    roster["email_key"] = roster["email"].astype(object).str.casefold()
-    for column in ("verified_on", "bounced_on"):
-        roster[column] = pd.to_datetime(roster[column])
-    for column in ("opt_out_email", "opt_out_sms", "opt_out_voice"):
-        roster[column] = roster[column].astype(object).where(roster["contact_id"].notna(), None)
-    return roster
-
-
-def failures(roster: pd.DataFrame, failed_rows: dict[str, list[str]], policy: ContactPolicy) -> pd.DataFrame:
-    """Failed checks as rows (row_id, customer_id, contact_id, check_name, problem, fix), in roster order."""
-    from tasks.contact_expectations import CHECK_TEXT
-
-    by_row = roster.set_index("row_id")
-    parts = []
-    for check, rows in failed_rows.items():
-        if not rows:
-            continue
-        hit = by_row.loc[rows]
-        what, fix = CHECK_TEXT[check]
-        if check in ("email_valid", "phone_valid"):
-            kind = check.split("_")[0]
-            problem, fixes = hit[f"{kind}_problem"].fillna(what), hit[f"{kind}_fix"].fillna(fix)
-        else:
-            text = what.format(days=policy.verification_max_age_days, addressee="")
-            problem = pd.Series(text, index=hit.index)
-            if check == "addressee_is_ap":
-                problem = [what.format(addressee=_addressee_text(a, r))
-                           for a, r in zip(hit["addressee"], hit["role"], strict=True)]
-            fixes = pd.Series(fix, index=hit.index)
-        parts.append(pd.DataFrame({"row_id": hit.index, "customer_id": hit["customer_id"].to_numpy(),
-                                   "contact_id": hit["contact_id"].to_numpy(), "check_name": check,
-                                   "problem": list(problem), "fix": list(fixes)}))
-    columns = ["row_id", "customer_id", "contact_id", "check_name", "problem", "fix"]
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    order = {row_id: i for i, row_id in enumerate(roster["row_id"])}
-    out = pd.concat(parts, ignore_index=True)
-    return out.sort_values("row_id", key=lambda s: s.map(order), kind="stable").reset_index(drop=True)[columns]
-
-
-def channel_verdicts(roster: pd.DataFrame, failed: pd.DataFrame, policy: ContactPolicy) -> pd.DataFrame:
-    """Per roster contact: may automated sends use it on each channel? A channel dunning does not use: no."""
-    contacts = roster[roster["contact_id"].notna()]
-    verdicts = pd.DataFrame({"contact_id": contacts["contact_id"].to_numpy(),
-                             "customer_id": contacts["customer_id"].to_numpy()})
+def channel_verdicts(roster: pd.DataFrame, failed: pd.DataFrame, policy: ContactPolicy) -> Verdicts:
+    has_contact = roster["contact_id"].notna().to_numpy()
+    codes, _ = pd.factorize(roster["customer_id"])
+    usable, reachable = {}, {}
     for channel in CHANNELS:
-        gating = set(policy.gates.get(channel, ()))
-        blocked = set(failed.loc[failed["check_name"].isin(gating), "row_id"])
-        verdicts[f"{channel}_ok"] = (channel in policy.gates) & ~contacts["row_id"].isin(blocked).to_numpy()
-    return verdicts
+        blocked = np.zeros(len(roster), dtype=bool)
+        blocked[failed.loc[failed["check_name"].isin(policy.gates.get(channel, ())), "row"].to_numpy(np.int64)] = True
+        usable[channel] = has_contact & ~blocked & (channel in policy.gates)
+        reachable[channel] = np.bincount(codes, weights=usable[channel], minlength=codes.max() + 1)[codes] > 0
+    return Verdicts(usable, reachable)
 
 
 @dataclass
@@ -139,66 +187,77 @@ class GateDecision:
         return self.failing_share > self.max_failing_share
 
 
-def gate_decision(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: pd.DataFrame,
+def gate_decision(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts,
                   policy: ContactPolicy) -> GateDecision:
-    in_scope = roster.loc[roster["open_balance"], "row_id"]
-    gating = failed[failed["check_name"].isin(policy.gating_checks()) & failed["row_id"].isin(in_scope)]
-    owing = set(roster.loc[roster["open_balance"], "customer_id"])
-    manual = {}
-    for channel in policy.channels:
-        reachable = set(verdicts.loc[verdicts[f"{channel}_ok"], "customer_id"])
-        manual[channel] = len(owing - reachable)
+    owing = roster["open_balance"].to_numpy()
+    gating = failed[failed["check_name"].isin(policy.gating_checks())]
+    gating = gating[owing[gating["row"].to_numpy(np.int64)]]
+    customers = roster["customer_id"].to_numpy()
+    manual = {channel: len(pd.unique(customers[owing & ~verdicts.customer_reachable[channel]]))
+              for channel in policy.channels}
     reasons = gating["check_name"].value_counts()
-    return GateDecision(len(in_scope), gating["row_id"].nunique(), policy.max_failing_share, manual,
+    return GateDecision(int(owing.sum()), gating["row"].nunique(), policy.max_failing_share, manual,
                         {str(k): int(v) for k, v in reasons.items()})
 
 
-def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: pd.DataFrame, balances: pd.DataFrame,
+def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, balances: pd.DataFrame,
              policy: ContactPolicy, as_of: date, locale: str = "en_US") -> pd.DataFrame:
     """The cleanup worklist: one row per roster row with a failed check, for its collector.
 
     Blocked channels say where automated sends will skip this contact; ``manual`` marks customers with no
-    usable contact on a channel dunning uses, whom the collector must chase by hand. Most overdue first.
+    usable contact on a channel dunning uses, whom the collector must chase by hand. Open balances are shown
+    per currency, never summed across currencies. Most overdue first.
     """
     columns = ["collector", "customer_id", "customer", "contact", "address", "open_balance", "days_past_due",
                "blocked_channels", "manual", "problems", "fixes"]
     if failed.empty:
         return pd.DataFrame(columns=columns)
-    by_row = failed.groupby("row_id", sort=False).agg(
-        problems=("problem", "; ".join), fixes=("fix", lambda f: "; ".join(dict.fromkeys(f))))
-    rows = roster.set_index("row_id").loc[by_row.index]
-    blocked = verdicts.set_index("contact_id")
-    ok_cols = [f"{c}_ok" for c in policy.channels]
-    owing_reachable = {c: set(verdicts.loc[verdicts[f"{c}_ok"], "customer_id"]) for c in policy.channels}
+    positions, problems, fixes = _joined_per_row(failed)
+    rows = roster.iloc[positions]
+    channels = list(policy.channels)
+    blocked = np.column_stack([~verdicts.usable[c][positions] for c in channels])
+    manual = np.column_stack([rows["open_balance"].to_numpy() & ~verdicts.customer_reachable[c][positions]
+                              for c in channels])
     out = pd.DataFrame({
         "collector": rows["collector"].fillna("(unassigned)").to_numpy(),
         "customer_id": rows["customer_id"].to_numpy(),
         "customer": rows["customer_name"].to_numpy(),
-        "contact": rows["contact_name"].fillna("").to_numpy() if "contact_name" in rows else "",
-        "address": [mask_email(e if isinstance(e, str) else raw) or mask_phone(p if isinstance(p, str) else rp)
-                    for e, raw, p, rp in
-                    zip(rows["email"], rows["raw_email"], rows["phone_e164"], rows["raw_phone"], strict=True)],
-        "problems": by_row["problems"].to_numpy(),
-        "fixes": by_row["fixes"].to_numpy(),
+        "contact": rows["contact_name"].fillna("").to_numpy(),
+        "address": [mask_email(e) or mask_phone(p) for e, p in zip(rows["email"], rows["phone_e164"], strict=True)],
+        "blocked_channels": [_channels(channels, flags) for flags in blocked],
+        "manual": [_channels(channels, flags) for flags in manual],
+        "problems": problems,
+        "fixes": fixes,
     })
-    out["blocked_channels"] = [
-        ", ".join(c for c, col in zip(policy.channels, ok_cols, strict=True)
-                  if contact is None or not blocked.at[contact, col])
-        for contact in rows["contact_id"]
-    ]
-    out["manual"] = [", ".join(c for c in policy.channels if owes and customer not in owing_reachable[c])
-                     for customer, owes in zip(rows["customer_id"], rows["open_balance"], strict=True)]
-    due = balances.groupby("customer_id").agg(oldest_due=("oldest_due", "min"))
-    text = balances.groupby("customer_id").apply(_balance_text, locale=locale, include_groups=False)
-    out["open_balance"] = out["customer_id"].map(text).fillna("")
-    oldest = pd.to_datetime(out["customer_id"].map(due["oldest_due"]))
+    mine = balances[balances["customer_id"].isin(out["customer_id"])].sort_values(["customer_id", "currency"])
+    amounts = np.array([format_currency(Decimal(int(cents)) / 100, currency, locale=locale)
+                        for currency, cents in zip(mine["currency"], mine["open_cents"], strict=True)], dtype=object)
+    owed_by, owed = _join_runs(mine["customer_id"].to_numpy(), amounts)
+    out["open_balance"] = out["customer_id"].map(pd.Series(owed, index=owed_by)).fillna("")
+    oldest_due = mine.groupby("customer_id")["oldest_due"].min()
+    oldest = pd.to_datetime(out["customer_id"].map(oldest_due), format="ISO8601")
     out["days_past_due"] = (pd.Timestamp(as_of) - oldest).dt.days.clip(lower=0).astype("Int64")
     out = out.sort_values(["collector", "days_past_due", "customer_id"], ascending=[True, False, True],
                           na_position="last", kind="stable")
     return out[columns].reset_index(drop=True)
 
 
-def _balance_text(rows: pd.DataFrame, locale: str) -> str:
-    """Open balance per currency, never summed across currencies: '€1,200.00; $35.10; ¥143,394'."""
-    return "; ".join(format_currency(Decimal(int(cents)) / 100, currency, locale=locale)
-                     for currency, cents in sorted(zip(rows["currency"], rows["open_cents"], strict=True)))
+def _joined_per_row(failed: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
+    """(rows, problems, fixes): each failing row once, its problems joined and its fixes joined without repeats."""
+    rows, problems = _join_runs(failed["row"].to_numpy(np.int64), failed["problem"].to_numpy())
+    _, fixes = _join_runs(failed["row"].to_numpy(np.int64), failed["fix"].to_numpy(), unique=True)
+    return rows, problems, fixes
+
+
+def _join_runs(keys: np.ndarray, texts: np.ndarray, unique: bool = False) -> tuple[np.ndarray, list[str]]:
+    """Texts joined with '; ' per run of equal keys (keys sorted). Most runs hold one text, so this walks
+    runs instead of grouping, which would call Python per group."""
+    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]]) if len(keys) else np.array([], dtype=np.int64)
+    ends = np.r_[starts[1:], len(keys)]
+    joined = [texts[a] if b - a == 1 else "; ".join(dict.fromkeys(texts[a:b]) if unique else texts[a:b])
+              for a, b in zip(starts, ends, strict=True)]
+    return keys[starts], joined
+
+
+def _channels(channels: list[str], flags) -> str:
+    return ", ".join(c for c, flag in zip(channels, flags, strict=True) if flag)

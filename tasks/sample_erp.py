@@ -261,14 +261,18 @@ class GenerationSummary:
 
 
 def generate(path: str | Path, invoices: int, seed: int = 7, as_of: date | None = None, bad_rows: float = 0.002,
-             progress: bool = False) -> GenerationSummary:
+             progress: bool = False, customers: int | None = None) -> GenerationSummary:
     """Write a fresh sample ERP with `invoices` invoices to `path` (overwritten) and say what is in it.
 
-    Customers are invoices // 10. `bad_rows` is the fraction of invoices written as sloppy ledger rows,
-    split evenly over BAD_ROW_KINDS (the first kinds take the remainder).
+    Customers are invoices // 10 unless given (at most one per invoice). `bad_rows` is the fraction of
+    invoices written as sloppy ledger rows, split evenly over BAD_ROW_KINDS (the first kinds take the
+    remainder).
     """
     if not 10 <= invoices <= 1_000_000:
         raise ValueError(f"invoices must be between 10 and 1,000,000, got {invoices:,}")
+    customer_count = max(1, invoices // 10) if customers is None else customers
+    if not 1 <= customer_count <= invoices:
+        raise ValueError(f"customers must be between 1 and the number of invoices ({invoices:,}), got {customers:,}")
     if not 0 <= bad_rows <= 0.1:
         raise ValueError(f"bad_rows is a fraction of invoices between 0 and 0.1, got {bad_rows}")
     as_of = as_of or date.today()
@@ -277,7 +281,7 @@ def generate(path: str | Path, invoices: int, seed: int = 7, as_of: date | None 
     bad_counts = {kind: bad_total // len(BAD_ROW_KINDS) + (i < bad_total % len(BAD_ROW_KINDS))
                   for i, kind in enumerate(BAD_ROW_KINDS)}
     rng = np.random.default_rng(seed)
-    customers = _customers(rng, max(1, invoices // 10), as_of_day)
+    customers = _customers(rng, customer_count, as_of_day)
     contacts, bad_contacts = _contacts(rng, customers, as_of_day)
     ledger = _ledger(rng, customers, invoices, as_of_day, bad_counts["orphan_allocation"])
     _spoil_invoices(rng, ledger["invoice"], {kind: n for kind, n in bad_counts.items() if kind != "orphan_allocation"})

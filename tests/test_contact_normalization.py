@@ -8,7 +8,7 @@ import pytest
 
 from tasks.contact_normalization import (
     TimeZone,
-    addressee,
+    addressees,
     normalize_contacts,
     normalize_email,
     normalize_phone,
@@ -102,10 +102,11 @@ def test_time_zone_comes_from_the_most_specific_source(args, zone, source, ambig
     ("No-reply", None, "no_reply"),
     ("Sales", "tom@acme.com", "sales"),
     ("Owner", "owner@acme.com", "other"),
+    ("do_not_reply", "ops@acme.com", "no_reply"),
     (None, "x@acme.com", "other"),
 ])
 def test_addressee_tells_the_ap_desk_from_sales_and_no_reply(role, email, kind):
-    assert addressee(role, email, AP_ROLES) == kind
+    assert addressees(pd.Series([role]), pd.Series([email]), AP_ROLES).tolist() == [kind]
 
 
 def test_normalize_contacts_keeps_the_frame_index_and_reads_national_numbers_in_the_customer_country():

@@ -275,6 +275,14 @@ def test_generate_scales_down_to_ten_invoices_and_refuses_fewer(tmp_path):
         generate(tmp_path / "none.sqlite", 9)
 
 
+def test_the_number_of_customers_can_be_chosen(tmp_path):
+    summary = generate(tmp_path / "wide.sqlite", 100, customers=60, as_of=AS_OF)
+    db = read(summary.path)
+    assert summary.rows["customer"] == 60 and db["invoice"]["cust_no"].nunique() <= 60
+    with pytest.raises(ValueError, match="customers must be between 1 and the number of invoices"):
+        generate(tmp_path / "none.sqlite", 100, customers=101)
+
+
 def test_cli_generates_and_touches(tmp_path, capsys):
     out = tmp_path / "demo" / "erp.sqlite"
     assert main(["--invoices", "200", "--seed", "7", "--out", str(out), "--as-of", "2026-11-23"]) == 0

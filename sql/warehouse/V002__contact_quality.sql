@@ -1,11 +1,16 @@
 -- arpilot AR warehouse, version 2: AP contact quality.
 
 -- Each contact normalised once per change: canonical email, E.164 phone, the time zone its local hour is
--- judged in (and where that came from). source_hash fingerprints the raw fields it was computed from.
+-- judged in (and where that came from). The contact's row_hash and its customer's country and time zone
+-- (and the company's zone, the last fallback) record what it was computed from; when one changes, the
+-- contact is normalised again.
 CREATE TABLE contact_profiles (
     contact_id          VARCHAR(64)  PRIMARY KEY,
     customer_id         VARCHAR(64)  NOT NULL,
-    source_hash         BIGINT       NOT NULL,
+    contact_row_hash    BIGINT       NOT NULL,
+    customer_country    VARCHAR(2),
+    customer_time_zone  VARCHAR(64),
+    company_time_zone   VARCHAR(64)  NOT NULL,
     email               VARCHAR(320),
     email_problem       TEXT,
     email_fix           TEXT,
