@@ -50,6 +50,11 @@ class ContactPolicy(Block):
         description="Channel (email, sms, voice) -> checks a contact must pass to be written to on it. "
                     "Leave a channel out when dunning does not use it; its checks then do not gate anything.",
     )
+    check_all_customers: bool = Field(
+        False,
+        description="Also check the contacts of customers who owe nothing tonight. Off: the checks, the "
+                    "worklists and the gate cover the customers dunning can write to, those with an open balance.",
+    )
     output_dir: str = Field(
         "var/output/contact-quality",
         description="Where GX Data Docs and the collectors' cleanup worklists (CSV) are written; relative "

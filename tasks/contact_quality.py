@@ -70,10 +70,13 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     """One row per contact a reminder could go to, plus one per customer with an open balance and no contact.
 
     A customer's roster contacts are its AP/billing contacts; a customer with none of those is represented
-    by all its contacts, which then fail ``addressee_is_ap``. ``contacts`` holds the warehouse contacts with
-    their profiles, ``customers`` every customer (customer_id, customer_name, collector, has_contacts),
-    ``owing`` the ids of customers with an open balance.
+    by all its contacts, which then fail ``addressee_is_ap``. Only customers with an open balance are on it,
+    unless the policy says to check all customers. ``contacts`` holds the warehouse contacts with
+    their profiles, ``customers`` every customer (customer_id, customer_name, collector), ``owing``
+    the ids of customers with an open balance.
     """
+    if not policy.check_all_customers:
+        contacts = contacts[contacts["customer_id"].isin(owing)]
     kind = addressees(contacts["role"], contacts["email"], tuple(policy.ap_roles))
     is_ap = kind.eq("accounts_payable")
     has_ap = is_ap.groupby(contacts["customer_id"]).transform("any")
@@ -81,7 +84,8 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     details = customers.set_index("customer_id")
     for column in ("customer_name", "collector"):
         roster[column] = roster["customer_id"].map(details[column])
-    contactless = customers[~customers["has_contacts"].astype(bool) & customers["customer_id"].isin(owing)]
+    ids = customers["customer_id"]
+    contactless = customers[~ids.isin(contacts["customer_id"]) & ids.isin(owing)]
     if len(contactless):
         placeholders = contactless[["customer_id", "customer_name", "collector"]].assign(addressee="none")
         roster = pd.concat([roster, placeholders])

@@ -59,13 +59,17 @@ CASES = {
                                                               opt_out_email=True)],
                {"opt_out_consistent_email"}),
 }
-PAID_UP = "PAID-NO-CONTACT"  # no open balance and no contact: nobody to remind, nothing to fix
+PAID_UP = {  # no open balance: nobody to remind tonight
+    "PAID-NO-CONTACT": ("US", []),
+    "PAID-STALE": ("US", [contact(email="ap@paid-up.com", verified_on=(AS_OF - timedelta(days=500)).isoformat())]),
+}
 
 
 def load_ledger(engine) -> None:
     at = wh.utcnow()
     customers, contacts, invoices = [], [], []
-    for n, (customer_id, (country, people, _)) in enumerate([*CASES.items(), (PAID_UP, ("US", [], set()))]):
+    everyone = [*CASES.items(), *((c, (country, people, set())) for c, (country, people) in PAID_UP.items())]
+    for n, (customer_id, (country, people, _)) in enumerate(everyone):
         customers.append({"customer_id": customer_id, "name": f"{customer_id} Ltd", "country": country,
                           "collector": ("Dana Whitfield", "Marco Rossi")[n % 2], "row_hash": n, "synced_at": at})
         for i, person in enumerate(people):
@@ -74,8 +78,8 @@ def load_ledger(engine) -> None:
                              "synced_at": at, **person})
         invoices.append({"invoice_number": f"INV-{n}", "customer_id": customer_id, "issue_date": "2026-09-01",
                          "due_date": "2026-10-01", "currency": "EUR" if country in ("DE", "FR") else "USD",
-                         "amount_cents": 150000, "open_cents": 0 if customer_id == PAID_UP else 120050,
-                         "status": "paid" if customer_id == PAID_UP else "open", "row_hash": n, "synced_at": at})
+                         "amount_cents": 150000, "open_cents": 0 if customer_id in PAID_UP else 120050,
+                         "status": "paid" if customer_id in PAID_UP else "open", "row_hash": n, "synced_at": at})
     frame = pd.DataFrame(contacts)
     for flag in ("opt_out_email", "opt_out_sms", "opt_out_voice"):
         frame[flag] = frame.get(flag, pd.Series(False, index=frame.index)).fillna(False).astype(bool)
@@ -144,6 +148,16 @@ def test_each_failure_kind_is_caught_with_its_reason_and_valid_international_con
     assert set(work["collector"]) == {"Dana Whitfield", "Marco Rossi"}
 
 
+def test_customers_who_owe_nothing_are_checked_only_when_the_policy_asks(stage):
+    store, policy, engine = stage
+    default_run, all_run = str(uuid.uuid4()), str(uuid.uuid4())
+    contact_stage(store, policy, default_run)
+    assert not set(PAID_UP) & set(failed_checks(engine, default_run))
+    contact_stage(store, policy.model_copy(update={"check_all_customers": True}), all_run)
+    found = failed_checks(engine, all_run)
+    assert found["PAID-STALE"] == {"verified_recently"} and "PAID-NO-CONTACT" not in found
+
+
 def test_verdicts_gate_each_channel_and_unreachable_customers_go_to_the_manual_list(stage):
     store, policy, engine = stage
     check = contact_stage(store, policy, str(uuid.uuid4()))
@@ -182,7 +196,8 @@ def test_only_changed_contacts_are_normalised_again_and_the_summary_shows_the_ch
     check = contact_stage(store, policy, second_run)
     again = read(engine, "SELECT contact_id FROM contact_profiles "
                          "WHERE normalized_at <> '2000-01-01 00:00:00'")["contact_id"]
-    assert list(again) == ["TYPO-0"] and len(stamps) == sum(len(p) for _, p, _ in CASES.values())
+    every_contact = [*(p for _, p, _ in CASES.values()), *(p for _, p in PAID_UP.values())]
+    assert list(again) == ["TYPO-0"] and len(stamps) == sum(len(p) for p in every_contact)  # all normalised once
     assert "TYPO" not in failed_checks(engine, second_run)
     email = next(c for c in check.checks if c.check == "email_valid")
     assert email.failed == 3 - 1 and email.pass_rate > email.previous_pass_rate
