@@ -90,7 +90,8 @@ def _worklist_table(check, rows: int = 8) -> Table:
 
 def _print_contacts(console: Console, check) -> None:
     d = check.decision
-    console.print(_contact_table("AP contact checks (Great Expectations suite 'ap_contacts')", check))
+    console.print(_contact_table("AP contact checks of customers with an open balance (Great Expectations suites "
+                                 "ap_customers, ap_contacts)", check))
     state = "[red]closed: dunning would not run" if d.closed else "[green]open"
     console.print(f"Contact gate {state}[/]: {d.failing_rows:,} of {d.roster_rows:,} AP contacts of customers with "
                   f"an open balance fail a gating check ({d.failing_share:.1%}; limit {d.max_failing_share:.0%})")
@@ -111,11 +112,13 @@ def demo(invoices: int, seed: int) -> int:
     erp, warehouse = DEMO_DIR / "erp.sqlite", DEMO_DIR / "warehouse.sqlite"
 
     console.rule("[bold]arpilot demo")
-    console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in {erp.relative_to(PROJECT_ROOT)}")
+    console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in "
+                  f"{erp.relative_to(PROJECT_ROOT)}")
     summary = generate(erp, invoices=invoices, seed=seed, progress=True)
     console.print(summary.report(), highlight=False)
     save_demo_blocks(erp, warehouse)
-    console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse) in the Prefect API")
+    console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact policy) in the "
+                  "Prefect API")
 
     console.print("3. Nightly run: full sync of the ledger into an empty warehouse")
     started = time.perf_counter()

@@ -59,7 +59,8 @@ class CheckSummary:
         """The pass rate's change since the last run, in percentage points; None on the first run."""
         if self.previous_pass_rate is None:
             return None
-        return f"{100 * (self.pass_rate - self.previous_pass_rate):+.1f} pp"
+        points = round(100 * (self.pass_rate - self.previous_pass_rate), 1)
+        return f"{points:+.1f} pp" if points else "no change"
 
 
 @dataclass

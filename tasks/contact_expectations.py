@@ -22,7 +22,6 @@ import pandas as pd
 from great_expectations.data_context.types.base import ProgressBarsConfig
 from great_expectations.execution_engine import PandasExecutionEngine
 from great_expectations.expectations.expectation import ColumnMapExpectation, ColumnPairMapExpectation
-from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 from great_expectations.expectations.metrics.map_metric_provider import (
     ColumnMapMetricProvider,
     ColumnPairMapMetricProvider,
@@ -119,36 +118,34 @@ def build_suites(policy: ContactPolicy, as_of: date) -> tuple[gx.ExpectationSuit
         expectation.meta = {"check": name}
         return expectation
 
+    phone = policy.uses_phone
     contacts = [
-        check("email_valid", gxe.ExpectColumnValuesToBeNull(
-            column="email_problem", description="The email address is well-formed and not a known misspelling")),
+        check("addressee_is_ap", gxe.ExpectColumnValuesToBeInSet(
+            column="addressee", value_set=["accounts_payable"],
+            description="The contact is the AP or billing desk, not sales or a no-reply mailbox")),
         check("verified_recently", ExpectContactVerifiedWithinDays(
             column="verified_on", max_age_days=policy.verification_max_age_days, as_of=as_of.isoformat(),
             description=f"Verified within the last {policy.verification_max_age_days} days")),
+        check("email_valid", gxe.ExpectColumnValuesToBeNull(
+            column="email_problem", description="The email address is well-formed and not a known misspelling")),
         check("no_bounce_since_verification", ExpectNoHardBounceSinceVerification(
             column_A="bounced_on", column_B="verified_on",
             description="No hard bounce since the last verification")),
         check("email_not_shared", ExpectOneValueOfBPerValueOfA(
             column_A="email_key", column_B="customer_group",
             description="The email address is not shared by unrelated customers")),
-        check("addressee_is_ap", gxe.ExpectColumnValuesToBeInSet(
-            column="addressee", value_set=["accounts_payable"],
-            description="The contact is the AP or billing desk, not sales or a no-reply mailbox")),
+        *([check("phone_valid", gxe.ExpectColumnValuesToBeNull(
+            column="phone_problem", description="The phone number is a valid number (E.164)"))] if phone else []),
         check("opt_out_consistent_email", ExpectOneValueOfBPerValueOfA(
             column_A="email_key", column_B="opt_out_email",
             description="Every record of an email address agrees on its email opt-out")),
+        *([check("opt_out_consistent_sms", ExpectOneValueOfBPerValueOfA(
+            column_A="phone_e164", column_B="opt_out_sms",
+            description="Every record of a phone number agrees on its SMS opt-out")),
+           check("opt_out_consistent_voice", ExpectOneValueOfBPerValueOfA(
+               column_A="phone_e164", column_B="opt_out_voice",
+               description="Every record of a phone number agrees on its call opt-out"))] if phone else []),
     ]
-    if policy.uses_phone:
-        contacts += [
-            check("phone_valid", gxe.ExpectColumnValuesToBeNull(
-                column="phone_problem", description="The phone number is a valid number (E.164)")),
-            check("opt_out_consistent_sms", ExpectOneValueOfBPerValueOfA(
-                column_A="phone_e164", column_B="opt_out_sms",
-                description="Every record of a phone number agrees on its SMS opt-out")),
-            check("opt_out_consistent_voice", ExpectOneValueOfBPerValueOfA(
-                column_A="phone_e164", column_B="opt_out_voice",
-                description="Every record of a phone number agrees on its call opt-out")),
-        ]
     customers = [check("ap_contact_exists", gxe.ExpectColumnValuesToBeBetween(
         column="contacts_on_file", min_value=1,
         description="Every customer with an open balance has a contact on file"))]
@@ -158,15 +155,6 @@ def build_suites(policy: ContactPolicy, as_of: date) -> tuple[gx.ExpectationSuit
 
 def suite_checks(suite: gx.ExpectationSuite) -> list[str]:
     return [e.meta["check"] for e in suite.expectations]
-
-
-def load_suite(document: dict) -> gx.ExpectationSuite:
-    """A suite from its JSON form, refusing unknown expectation types (GX itself would drop them silently)."""
-    expectations = [
-        ExpectationConfiguration(type=e["type"], kwargs=e["kwargs"], meta=e.get("meta")).to_domain_obj()
-        for e in document["expectations"]
-    ]
-    return gx.ExpectationSuite(name=document["name"], expectations=expectations)
 
 
 # --- running it ------------------------------------------------------------------------------------------

@@ -16,9 +16,13 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
 
 from blocks.contact_policy import ContactPolicy
+from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
 from tasks.contact_checks import check_contacts, normalize_changed_contacts
+from tasks.ledger_entities import CONTACTS, CUSTOMERS, INVOICES
+from tasks.ledger_sync import sync_entity
+from tasks.sample_erp import generate
 
 AS_OF = date(2026, 11, 23)
 RECENT = (AS_OF - timedelta(days=30)).isoformat()
@@ -220,3 +224,37 @@ def test_artifacts_show_the_summary_and_a_masked_worklist_per_collector(stage):
     cleanup = found["contact-cleanup-dana-whitfield"].data + found["contact-cleanup-marco-rossi"].data
     assert "gmial.com" in cleanup and "jane@" not in cleanup and "***@" in cleanup
     assert (policy_docs := (state.result().data_docs / "index.html")).is_file() and policy_docs.stat().st_size > 0
+
+
+def test_the_sample_erp_bad_contacts_are_caught_and_its_valid_international_contacts_pass(
+        prefect_api, tmp_path):
+    """Every kind of bad AP contact the generator plants is caught by its check, and nothing else fails:
+    the generator's valid contacts span IDN domains, plus-addressing, and national and international numbers
+    with extensions in many countries."""
+    summary = generate(tmp_path / "erp.sqlite", invoices=2_000, seed=5, as_of=AS_OF)
+    store = ArWarehouse(url=f"sqlite:///{tmp_path / 'warehouse.sqlite'}")
+    engine = store.engine()
+    source = SqlLedgerSource(source_name="sample", url=f"sqlite:///{tmp_path / 'erp.sqlite'}")
+    for entity in (CUSTOMERS, CONTACTS, INVOICES):
+        sync_entity(source, engine, entity, "sync")
+    policy = ContactPolicy(output_dir=str(tmp_path / "out"), check_all_customers=True)
+    run_id = str(uuid.uuid4())
+    check = contact_stage(store, policy, run_id)
+
+    failed = {c.check: c.failed for c in check.checks}
+    bad = summary.bad_contacts
+    assert failed["email_valid"] == bad["email_typo"] + bad["missing_email"]
+    assert failed["phone_valid"] == bad["missing_phone"] + bad["noreply_only"]  # no-reply mailboxes have no phone
+    assert failed["verified_recently"] == bad["stale_verification"]
+    assert failed["no_bounce_since_verification"] == bad["bounced"]
+    assert failed["email_not_shared"] == bad["shared_email"]
+    assert failed["addressee_is_ap"] == bad["sales_only"] + bad["noreply_only"]
+    owing_without_contact = read(engine, "SELECT COUNT(DISTINCT customer_id) AS n FROM invoices WHERE status = 'open' "
+                                         "AND open_cents > 0 AND customer_id NOT IN (SELECT customer_id FROM contacts)")
+    assert failed["ap_contact_exists"] == owing_without_contact["n"].item() > 0
+    # A shared mailbox may also carry disagreeing opt-outs; nothing else may.
+    rows = read(engine, "SELECT contact_id, check_name FROM contact_check_failures WHERE run_id = :r", r=run_id)
+    shared = set(rows.loc[rows["check_name"] == "email_not_shared", "contact_id"])
+    assert set(rows.loc[rows["check_name"] == "opt_out_consistent_email", "contact_id"]) <= shared
+    assert failed["opt_out_consistent_sms"] == failed["opt_out_consistent_voice"] == 0
+    assert all(n > 0 for n in bad.values())
