@@ -73,13 +73,14 @@ class ContactCheck:
     worklists: Path
     policy_name: str
     worklist_by_collector: dict[str, int] = field(default_factory=dict)
+    time_zone_sources: dict[str, tuple[int, int]] = field(default_factory=dict)  # source -> (contacts, ambiguous)
 
     def gate_message(self) -> str:
         d = self.decision
         reasons = ", ".join(f"{check} {rows:,}" for check, rows in list(d.top_reasons.items())[:4])
         return (
             f"Contact gate closed: {d.failing_rows:,} of {d.roster_rows:,} AP contacts of customers with an open "
-            f"balance ({d.failing_share:.1%}) fail a check that gates {', '.join(d.manual_customers) or 'sending'}; "
+            f"balance ({d.failing_share:.1%}) fail a check that gates sending; "
             f"the limit is {d.max_failing_share:.0%} (max_failing_share in block {self.policy_name}). "
             f"Dunning did not run and nothing was sent. Most common failures: {reasons}. "
             f"Worklists per collector: artifacts 'contact-cleanup-*' of this run and {self.worklists}; "
@@ -130,6 +131,7 @@ def _check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str,
         # Plain values, None for every blank: a column that is NULL throughout has no type to combine with.
         contacts, customers = (f.astype(object).where(f.notna(), None) for f in (contacts, customers))
         balances = open_balances(wh.query_frame(conn, _sql("open_invoices")))
+        zones = wh.query_frame(conn, _sql("time_zone_sources"))
     roster = build_roster(contacts, customers, balances["customer_id"].drop_duplicates(), policy)
 
     out = project_path(policy.output_dir)
@@ -152,7 +154,9 @@ def _check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str,
 
     worklists = _write_worklists(work, out / "worklists" / as_of.isoformat())
     result = ContactCheck(as_of, decision, checks, len(work), docs, worklists, policy_name,
-                          work["collector"].value_counts().to_dict())
+                          work["collector"].value_counts().to_dict(),
+                          {s: (int(n), int(a)) for s, n, a in zip(zones["source"], zones["contacts"],
+                                                                  zones["ambiguous"], strict=True)})
     _publish(result, work, len(roster))
     return result
 
@@ -237,6 +241,9 @@ def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
                      f"{c.pass_rate:.1%} | {c.change or 'first run'} |")
     lines += ["", "Customers with an open balance and no usable contact go to their collector's manual list:", ""]
     lines += [f"- {channel}: {n:,} customers" for channel, n in d.manual_customers.items()]
+    lines += ["", "Where contacts' time zones come from (the hour a reminder arrives depends on it):", ""]
+    lines += [f"- {source}: {n:,} contacts" + (f", {a:,} ambiguous (several clocks; the first was taken)" if a else "")
+              for source, (n, a) in check.time_zone_sources.items()]
     lines += ["", "Cleanup worklists (artifacts `contact-cleanup-<collector>`; full lists as CSV):", ""]
     lines += [f"- {collector}: {n:,} contacts to fix" for collector, n in sorted(check.worklist_by_collector.items())]
     lines += ["", f"- CSV folder: `{check.worklists}`",

@@ -62,10 +62,13 @@ class ExpectContactVerifiedWithinDays(ColumnMapExpectation):
     success_keys: ClassVar[tuple[str, ...]] = ("max_age_days", "as_of", "mostly")
 
 
+# What a column-pair metric is computed over: ignore_row_if decides which rows with missing values count.
+PAIR_DOMAIN_KEYS = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser", "ignore_row_if")
+
+
 class NoHardBounceSinceVerification(ColumnPairMapMetricProvider):
     condition_metric_name = "arpilot.no_hard_bounce_since_verification"
-    condition_domain_keys = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser",
-                             "ignore_row_if")
+    condition_domain_keys = PAIR_DOMAIN_KEYS
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):
@@ -87,8 +90,7 @@ class ExpectNoHardBounceSinceVerification(ColumnPairMapExpectation):
 
 class OneValueOfBPerValueOfA(ColumnPairMapMetricProvider):
     condition_metric_name = "arpilot.one_value_of_b_per_value_of_a"
-    condition_domain_keys = ("batch_id", "table", "column_A", "column_B", "row_condition", "condition_parser",
-                             "ignore_row_if")
+    condition_domain_keys = PAIR_DOMAIN_KEYS
 
     @column_pair_condition_partial(engine=PandasExecutionEngine)
     def _pandas(cls, column_A, column_B, **kwargs):

@@ -221,6 +221,7 @@ def test_artifacts_show_the_summary_and_a_masked_worklist_per_collector(stage):
     assert {"contact-quality", "contact-cleanup-dana-whitfield", "contact-cleanup-marco-rossi"} <= set(found)
     summary = found["contact-quality"].data
     assert "| email_valid | email |" in summary and "first run" in summary and "index.html" in summary
+    assert "- country: " in summary and "- contact: " not in summary  # no contact in the test set names its zone
     cleanup = found["contact-cleanup-dana-whitfield"].data + found["contact-cleanup-marco-rossi"].data
     assert "gmial.com" in cleanup and "jane@" not in cleanup and "***@" in cleanup
     assert (policy_docs := (state.result().data_docs / "index.html")).is_file() and policy_docs.stat().st_size > 0
