@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "prefect"))
+os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "bench-prefect"))  # not the demo's runs
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from prefect import flow  # noqa: E402

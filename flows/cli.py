@@ -79,9 +79,10 @@ def _worklist_table(check, rows: int = 8) -> Table:
         table.add_column(column, overflow="fold")
     shown = 0
     for csv in sorted(check.worklists.glob("*.csv")):
-        for r in pd.read_csv(csv, keep_default_na=False).head(1).itertuples():
-            table.add_row(r.collector, f"{r.customer} ({r.customer_id})", f"{r.contact} {r.address}".strip(),
-                          r.problems, r.fixes, r.blocked_channels)
+        for _, r in pd.read_csv(csv, keep_default_na=False).head(1).iterrows():
+            table.add_row(r["Collector"], f"{r['Customer']} ({r['Customer id']})",
+                          f"{r['Contact']} {r['Address (masked)']}".strip(), r["What is wrong"], r["Suggested fix"],
+                          r["Automated sends blocked on"])
             shown += 1
             if shown == rows:
                 return table

@@ -22,6 +22,7 @@ from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
 from tasks.contact_normalization import normalize_contacts
 from tasks.contact_quality import (
+    WORKLIST_COLUMNS,
     GateDecision,
     build_roster,
     channel_verdicts,
@@ -35,7 +36,7 @@ from tasks.contact_quality import (
 QUERIES = PROJECT_ROOT / "sql" / "contacts"
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
-                 "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_e164"]
+                 "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_key"]
 
 
 class ContactGateClosed(RuntimeError):
@@ -219,7 +220,7 @@ def _write_worklists(work: pd.DataFrame, folder: Path) -> Path:
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     for collector, rows in work.groupby("collector"):
-        rows.to_csv(folder / f"{_slug(collector)}.csv", index=False)
+        rows.rename(columns=WORKLIST_COLUMNS).to_csv(folder / f"{_slug(collector)}.csv", index=False)
     return folder
 
 
@@ -229,10 +230,12 @@ def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
                "limit. Dunning will not run." if d.closed else
                f"**Gate open**: {d.failing_share:.1%} of AP contacts fail (limit {d.max_failing_share:.0%}). "
                "Failing contacts are skipped per channel.")
+    owing = ("" if roster_rows == d.roster_rows else
+             f"; {d.roster_rows:,} of them belong to customers with an open balance")
     lines = [
         f"# AP contact quality, {check.as_of}", "", verdict, "",
-        f"{roster_rows:,} contacts on the roster; {d.roster_rows:,} belong to customers with an open balance, "
-        f"{d.failing_rows:,} of those fail a gating check.", "",
+        f"{roster_rows:,} contacts on tonight's roster (a placeholder row for a customer without any){owing}; "
+        f"{d.failing_rows:,} of those fail a check that gates a channel.", "",
         "| check | gates | evaluated | failed | pass rate | change since last run |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
@@ -251,7 +254,8 @@ def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
     create_markdown_artifact("\n".join(lines), key="contact-quality",
                              description=f"AP contact checks and the sending gate, {check.as_of}")
     for collector, rows in work.groupby("collector"):
-        shown = rows.head(WORKLIST_ARTIFACT_ROWS).drop(columns="collector").astype(object)
+        shown = rows.head(WORKLIST_ARTIFACT_ROWS).drop(columns="collector").rename(columns=WORKLIST_COLUMNS)
+        shown = shown.astype(object)
         create_table_artifact(
             shown.where(shown.notna(), "").astype(str).to_dict("records"), key=f"contact-cleanup-{_slug(collector)}",
             description=f"Contacts for {collector} to fix, most overdue first ({len(shown):,} of {len(rows):,}; "

@@ -142,10 +142,10 @@ def build_suites(policy: ContactPolicy, as_of: date) -> tuple[gx.ExpectationSuit
             column_A="email_key", column_B="opt_out_email",
             description="Every record of an email address agrees on its email opt-out")),
         *([check("opt_out_consistent_sms", ExpectOneValueOfBPerValueOfA(
-            column_A="phone_e164", column_B="opt_out_sms",
+            column_A="phone_key", column_B="opt_out_sms",
             description="Every record of a phone number agrees on its SMS opt-out")),
            check("opt_out_consistent_voice", ExpectOneValueOfBPerValueOfA(
-               column_A="phone_e164", column_B="opt_out_voice",
+               column_A="phone_key", column_B="opt_out_voice",
                description="Every record of a phone number agrees on its call opt-out"))] if phone else []),
     ]
     customers = [check("ap_contact_exists", gxe.ExpectColumnValuesToBeBetween(

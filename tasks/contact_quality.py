@@ -94,10 +94,19 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     roster.insert(0, "row", np.arange(len(roster)))
     roster["open_balance"] = roster["customer_id"].isin(owing).to_numpy(bool)
     roster["customer_group"] = roster["customer_id"]  # customers are unrelated unless the ledger says otherwise
-    roster["email_key"] = roster["email"].astype(object).str.casefold()
+    # The cross-record checks compare addresses through a fingerprint, so Data Docs never show an address.
+    roster["email_key"] = _fingerprint(roster["email"].astype(object).str.casefold())
+    roster["phone_key"] = _fingerprint(roster["phone_e164"])
     for column in ("verified_on", "bounced_on"):
         roster[column] = pd.to_datetime(roster[column], format="ISO8601")
     return roster
+
+
+def _fingerprint(values: pd.Series) -> pd.Series:
+    """A 64-bit hash of each value (None stays None): equal addresses stay equal, nobody can read them."""
+    present = values.notna()
+    hashed = pd.util.hash_pandas_object(values[present].astype(str), index=False).astype(str)
+    return hashed.reindex(values.index).astype(object).where(present, None)
 
 
 def customer_batch(roster: pd.DataFrame) -> pd.DataFrame:
@@ -204,6 +213,15 @@ def gate_decision(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts
                         {str(k): int(v) for k, v in reasons.items()})
 
 
+# Worklist columns, as collectors read them (CSV headers and artifact columns), in the order they work.
+WORKLIST_COLUMNS = {
+    "collector": "Collector", "customer": "Customer", "contact": "Contact", "problems": "What is wrong",
+    "fixes": "Suggested fix", "blocked_channels": "Automated sends blocked on", "manual": "On the manual list for",
+    "open_balance": "Open balance", "days_past_due": "Days past due", "address": "Address (masked)",
+    "customer_id": "Customer id",
+}
+
+
 def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, balances: pd.DataFrame,
              policy: ContactPolicy, as_of: date, locale: str = "en_US") -> pd.DataFrame:
     """The cleanup worklist: one row per roster row with a failed check, for its collector.
@@ -212,8 +230,7 @@ def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, bal
     usable contact on a channel dunning uses, whom the collector must chase by hand. Open balances are shown
     per currency, never summed across currencies. Most overdue first.
     """
-    columns = ["collector", "customer_id", "customer", "contact", "address", "open_balance", "days_past_due",
-               "blocked_channels", "manual", "problems", "fixes"]
+    columns = list(WORKLIST_COLUMNS)
     if failed.empty:
         return pd.DataFrame(columns=columns)
     positions, problems, fixes = _joined_per_row(failed)

@@ -52,7 +52,7 @@ def contact_rows(**columns) -> pd.DataFrame:
             "verified_on": pd.to_datetime(["2026-11-01"] * n), "bounced_on": pd.to_datetime([None] * n),
             "email_key": [f"ap{i}@example.com" for i in range(n)], "customer_group": [f"C{i}" for i in range(n)],
             "addressee": ["accounts_payable"] * n, "opt_out_email": [False] * n, "opt_out_sms": [False] * n,
-            "opt_out_voice": [False] * n, "phone_e164": [f"+1212736{4000 + i}" for i in range(n)]}
+            "opt_out_voice": [False] * n, "phone_key": [f"+1212736{4000 + i}" for i in range(n)]}
     return pd.DataFrame(base | columns)
 
 
