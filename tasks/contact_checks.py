@@ -115,15 +115,10 @@ def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
 
 
 @task(name="check-contacts", cache_policy=NO_CACHE)
+@wh.bulk_work()
 def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, as_of: date, run_id: str,
                    locale: str = "en_US") -> ContactCheck:
     """Run the expectation suites on tonight's contact roster; record and publish the results and verdicts."""
-    with wh.bulk_work():
-        return _check_contacts(store, policy, policy_name, as_of, run_id, locale)
-
-
-def _check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, as_of: date, run_id: str,
-                    locale: str) -> ContactCheck:
     from tasks.contact_expectations import build_suites, run_suites
 
     engine = store.engine()
@@ -234,7 +229,7 @@ def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
              f"; {d.roster_rows:,} of them belong to customers with an open balance")
     lines = [
         f"# AP contact quality, {check.as_of}", "", verdict, "",
-        f"{roster_rows:,} contacts on tonight's roster (a placeholder row for a customer without any){owing}; "
+        f"{roster_rows:,} contacts on tonight's roster (a customer without any contact counts as one){owing}; "
         f"{d.failing_rows:,} of those fail a check that gates a channel.", "",
         "| check | gates | evaluated | failed | pass rate | change since last run |",
         "| --- | --- | ---: | ---: | ---: | ---: |",

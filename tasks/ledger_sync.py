@@ -111,18 +111,13 @@ def _mark_deleted(conn: Connection, ledger_numbers: pd.Series, at: str) -> int:
     return len(gone)
 
 
+@wh.bulk_work()
 def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
                 default_currency: str | None = None) -> EntitySync:
     """Sync one entity from ``source`` into the warehouse behind ``engine``.
 
     ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
     """
-    with wh.bulk_work():
-        return _sync_entity(source, engine, entity, run_id, default_currency)
-
-
-def _sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
-                 default_currency: str | None) -> EntitySync:
     name = source.ledger_name()
     with engine.connect() as conn:
         state = wh.read_sync_state(conn, name, entity.name)

@@ -25,7 +25,8 @@ _BULK_LOAD_ROWS = 50_000  # from this many new rows into an empty table, indexes
 
 @contextmanager
 def bulk_work():
-    """Pause the cyclic garbage collector while hundreds of thousands of short-lived rows are built.
+    """Pause the cyclic garbage collector while hundreds of thousands of short-lived rows are built
+    (a ``with`` block, or ``@bulk_work()`` on a function).
 
     Bulk reads and writes make no reference cycles, but the collector would still walk the whole heap
     every few thousand allocations: at a million invoices that is a third of a sync's time.
