@@ -124,8 +124,6 @@ def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, 
     engine = store.engine()
     with engine.connect() as conn:
         contacts, customers = (wh.query_frame(conn, _sql(name)) for name in ("contacts", "customers"))
-        # Plain values, None for every blank: a column that is NULL throughout has no type to combine with.
-        contacts, customers = (f.astype(object).where(f.notna(), None) for f in (contacts, customers))
         balances = open_balances(wh.query_frame(conn, _sql("open_invoices")))
         zones = wh.query_frame(conn, _sql("time_zone_sources"))
     roster = build_roster(contacts, customers, balances["customer_id"].drop_duplicates(), policy)

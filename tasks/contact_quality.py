@@ -77,6 +77,8 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     """
     if not policy.check_all_customers:
         contacts = contacts[contacts["customer_id"].isin(owing)]
+    # Plain values, None for every blank: a column that is NULL throughout has no type to combine with.
+    contacts, customers = (f.astype(object).where(f.notna(), None) for f in (contacts, customers))
     kind = addressees(contacts["role"], contacts["email"], tuple(policy.ap_roles))
     is_ap = kind.eq("accounts_payable")
     has_ap = is_ap.groupby(contacts["customer_id"]).transform("any")
