@@ -188,7 +188,7 @@ def channel_verdicts(roster: pd.DataFrame, failed: pd.DataFrame, policy: Contact
         blocked = np.zeros(len(roster), dtype=bool)
         blocked[failed.loc[failed["check_name"].isin(policy.gates.get(channel, ())), "row"].to_numpy(np.int64)] = True
         usable[channel] = has_contact & ~blocked & (channel in policy.gates)
-        reachable[channel] = np.bincount(codes, weights=usable[channel], minlength=codes.max() + 1)[codes] > 0
+        reachable[channel] = np.bincount(codes, weights=usable[channel], minlength=len(codes))[codes] > 0
     return Verdicts(usable, reachable)
 
 
@@ -242,7 +242,9 @@ def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, bal
     columns = list(WORKLIST_COLUMNS)
     if failed.empty:
         return pd.DataFrame(columns=columns)
-    positions, problems, fixes = _joined_per_row(failed)
+    failing = failed["row"].to_numpy(np.int64)
+    positions, problems = _join_runs(failing, failed["problem"].to_numpy())
+    _, fixes = _join_runs(failing, failed["fix"].to_numpy(), unique=True)
     rows = roster.iloc[positions]
     channels = list(policy.channels)
     blocked = np.column_stack([~verdicts.usable[c][positions] for c in channels])
@@ -270,13 +272,6 @@ def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, bal
     out = out.sort_values(["collector", "days_past_due", "customer_id"], ascending=[True, False, True],
                           na_position="last", kind="stable")
     return out[columns].reset_index(drop=True)
-
-
-def _joined_per_row(failed: pd.DataFrame) -> tuple[np.ndarray, list[str], list[str]]:
-    """(rows, problems, fixes): each failing row once, its problems joined and its fixes joined without repeats."""
-    rows, problems = _join_runs(failed["row"].to_numpy(np.int64), failed["problem"].to_numpy())
-    _, fixes = _join_runs(failed["row"].to_numpy(np.int64), failed["fix"].to_numpy(), unique=True)
-    return rows, problems, fixes
 
 
 def _join_runs(keys: np.ndarray, texts: np.ndarray, unique: bool = False) -> tuple[np.ndarray, list[str]]:

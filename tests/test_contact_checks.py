@@ -265,3 +265,14 @@ def test_the_sample_erp_bad_contacts_are_caught_and_its_valid_international_cont
     assert set(rows.loc[rows["check_name"] == "opt_out_consistent_email", "contact_id"]) <= shared
     assert failed["opt_out_consistent_sms"] == failed["opt_out_consistent_voice"] == 0
     assert all(n > 0 for n in bad.values())
+
+
+def test_a_ledger_with_nothing_owed_and_no_contacts_checks_nothing_and_keeps_the_gate_open(prefect_api, warehouse,
+                                                                                             warehouse_url, tmp_path):
+    with warehouse.begin() as conn:
+        wh.insert(conn, "customers", pd.DataFrame([{"customer_id": "C1", "name": "Quiet Ltd", "row_hash": 1,
+                                                    "synced_at": wh.utcnow()}]))
+    store = ArWarehouse(url=warehouse_url)
+    check = contact_stage(store, ContactPolicy(output_dir=str(tmp_path / "out")), str(uuid.uuid4()))
+    assert check.decision.roster_rows == 0 and not check.decision.closed and check.worklist_rows == 0
+    assert all(c.evaluated == 0 and c.failed == 0 for c in check.checks)
