@@ -36,8 +36,8 @@ DEFAULT_GATES = {
 class ContactPolicy(Block):
     _block_type_name = "arpilot contact policy"
     _block_type_slug = "arpilot-contact-policy"
-    _description = "Which AP-contact checks gate email, SMS and voice, how fresh a verification must be, and " \
-                   "the share of failing contacts at which the nightly run stops before dunning."
+    _description = ("Which AP-contact checks gate email, SMS and voice, how fresh a verification must be, and "
+                    "the share of failing contacts at which the nightly run stops before dunning.")
 
     verification_max_age_days: int = Field(180, ge=1, description="A contact verified longer ago than this fails.")
     max_failing_share: float = Field(

@@ -154,7 +154,7 @@ def _zone(name: str | None) -> str | None:
     return str(name).strip()
 
 
-@cache
+@lru_cache(maxsize=65_536)
 def _phone_zones(e164: str | None) -> tuple[str, ...]:
     if not e164:
         return ()

@@ -4,6 +4,7 @@ that cannot run is an error."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import great_expectations as gx
@@ -44,6 +45,15 @@ def test_phone_checks_are_left_out_when_dunning_sends_email_only():
     checks = suite_checks(contacts) + suite_checks(customers)
     assert "phone_valid" not in checks and "opt_out_consistent_sms" not in checks
     assert "email_valid" in checks and "ap_contact_exists" in checks
+
+
+@pytest.mark.parametrize(("gates", "message"), [
+    ({"fax": ["email_valid"]}, "unknown channels ['fax']"),
+    ({"email": ["email_valid", "email_is_pretty"]}, "gates['email'] names unknown checks ['email_is_pretty']"),
+])
+def test_the_policy_refuses_gates_it_cannot_enforce(gates, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        ContactPolicy(gates=gates)
 
 
 def contact_rows(**columns) -> pd.DataFrame:
