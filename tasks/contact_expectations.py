@@ -58,6 +58,7 @@ class ExpectContactVerifiedWithinDays(ColumnMapExpectation):
 
     max_age_days: int
     as_of: str
+    judges_missing: ClassVar[bool] = True  # rows without a date are evaluated (and fail), not skipped
     map_metric: ClassVar[str] = "arpilot.contact_verified_within_days"
     success_keys: ClassVar[tuple[str, ...]] = ("max_age_days", "as_of", "mostly")
 
@@ -173,18 +174,15 @@ class CheckOutcome:
     failed_rows: np.ndarray  # roster rows
 
 
-def run_suites(batches: list[tuple[gx.ExpectationSuite, pd.DataFrame]],
-               docs_dir: Path | None = None) -> list[CheckOutcome]:
-    """Validate each frame (with a ``row`` column) against its suite; with docs_dir, also write GX Data Docs
-    there (index.html)."""
+def run_suites(batches: list[tuple[gx.ExpectationSuite, pd.DataFrame]], docs_dir: Path) -> list[CheckOutcome]:
+    """Validate each frame (with a ``row`` column) against its suite and write GX Data Docs to docs_dir."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    if docs_dir is not None:
-        context.add_data_docs_site(site_name=DOCS_SITE, site_config={
-            "class_name": "SiteBuilder",
-            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
-        })
+    context.add_data_docs_site(site_name=DOCS_SITE, site_config={
+        "class_name": "SiteBuilder",
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": str(docs_dir)},
+    })
     source = context.data_sources.add_pandas("warehouse")
     # Unexpected rows come back as index positions, mapped to roster rows here: asking GX for id columns
     # costs a row lookup per failure.
@@ -193,27 +191,25 @@ def run_suites(batches: list[tuple[gx.ExpectationSuite, pd.DataFrame]],
     for suite, frame in batches:
         frame = frame.reset_index(drop=True)
         batch = source.add_dataframe_asset(suite.name).add_batch_definition_whole_dataframe("tonight")
-        if docs_dir is None:
-            result = batch.get_batch(batch_parameters={"dataframe": frame}).validate(suite, result_format=result_format)
-        else:  # a validation definition stores its result, which the docs are built from
-            definition = context.validation_definitions.add(
-                gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite)))
-            result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
+        # A validation definition stores its result, which the docs are built from.
+        definition = context.validation_definitions.add(
+            gx.ValidationDefinition(name=suite.name, data=batch, suite=context.suites.add(suite)))
+        result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
         outcomes += _outcomes(result, suite, frame[ROW].to_numpy())
-    if docs_dir is not None:
-        context.build_data_docs(site_names=[DOCS_SITE])
+    context.build_data_docs(site_names=[DOCS_SITE])
     return outcomes
 
 
 def _outcomes(result, suite: gx.ExpectationSuite, row_ids: np.ndarray) -> list[CheckOutcome]:
+    judges_missing = {e.meta["check"]: getattr(e, "judges_missing", False) for e in suite.expectations}
     outcomes = []
     for r in result.results:
         check = r.expectation_config.meta["check"]
         if r.exception_info and any(info.get("raised_exception") for info in _exception_infos(r.exception_info)):
             raise SuiteError(f"contact check {check!r} could not be evaluated: {_exception_message(r.exception_info)}")
         rows = row_ids[np.asarray(r.result.get("unexpected_index_list") or [], dtype=np.int64)]
-        # Rows missing the checked value are skipped, except by the verification check, which fails them.
-        skipped = 0 if check == "verified_recently" else int(r.result.get("missing_count", 0))
+        # Rows missing the checked value were skipped, unless the expectation judges them.
+        skipped = 0 if judges_missing[check] else int(r.result.get("missing_count", 0))
         outcomes.append(CheckOutcome(check, int(r.result.get("element_count", 0)) - skipped, rows))
     evaluated, expected = sorted(o.check for o in outcomes), sorted(suite_checks(suite))
     if evaluated != expected:
