@@ -29,6 +29,9 @@ class CompanyProfile(Block):
     brand_color: str = Field("#1f4e79", description="Accent colour for messages and reports.")
     business_days: list[str] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working weekdays.")
     holidays: list[date] = Field(default_factory=list, description="Dates that are not business days.")
+    aging_buckets: list[int] = Field(
+        [30, 60, 90], description="Upper bounds in days past due of the overdue aging buckets; [30, 60, 90] gives "
+                                  "not_due, 1-30, 31-60, 61-90 and 90+.")
 
     @field_validator("time_zone")
     @classmethod
@@ -54,6 +57,13 @@ class CompanyProfile(Block):
         if unknown:
             raise ValueError(f"business_days {unknown} are not weekdays ({', '.join(WEEKDAYS)})")
         return days
+
+    @field_validator("aging_buckets")
+    @classmethod
+    def _rising_bounds(cls, v: list[int]) -> list[int]:
+        if not v or v[0] < 1 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError(f"aging_buckets {v} must be rising day counts from 1 up, such as [30, 60, 90]")
+        return v
 
     def today(self, now: datetime | None = None) -> date:
         """The company's calendar date at ``now`` (default: this instant)."""

@@ -1,7 +1,8 @@
 """`arpilot`: the command line a finance-ops engineer uses before and beside the Prefect deployments.
 
   arpilot demo         generate a sample ERP, run the nightly job twice (full, then a day of changes): sync,
-                       AP contact checks and the sending gate; print what happened
+                       AP contact checks and the sending gate, aging and dunning to a local SMTP relay and
+                       Twilio-compatible API; print what happened and where the messages are
   arpilot sample-erp   write a sample ERP database (see tasks/sample_erp.py)
 """
 
@@ -22,12 +23,16 @@ DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"
 
 
-def save_demo_blocks(erp: Path, warehouse: Path) -> None:
-    """The blocks the nightly deployment reads, pointing at the demo's sample ERP and warehouse."""
+def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str) -> None:
+    """The blocks the nightly deployment reads, pointing at the demo's sample ERP, warehouse and local servers."""
     from blocks.company import CompanyProfile
     from blocks.contact_policy import ContactPolicy
+    from blocks.dunning_policy import DunningPolicy
+    from blocks.email_channel import EmailChannel
     from blocks.ledger import SqlLedgerSource
+    from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
+    from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     CompanyProfile(
         legal_name="Northwind Components Ltd", time_zone="America/Chicago", default_currency="USD",
@@ -36,6 +41,15 @@ def save_demo_blocks(erp: Path, warehouse: Path) -> None:
     SqlLedgerSource(source_name="sample-erp", url=f"sqlite:///{erp}").save(BLOCK_NAME, overwrite=True)
     ArWarehouse(url=f"sqlite:///{warehouse}").save(BLOCK_NAME, overwrite=True)
     ContactPolicy(output_dir=str(DEMO_DIR / "output" / "contact-quality")).save(BLOCK_NAME, overwrite=True)
+    DunningPolicy(
+        output_dir=str(DEMO_DIR / "output" / "dunning"), escalation_to=["ar-manager@northwind.example"],
+        pay_url="https://pay.northwind.example/{customer_id}?currency={currency}", ar_phone="+1 312 555 0100",
+        unsubscribe_email="ar-optout@northwind.example",
+    ).save(BLOCK_NAME, overwrite=True)
+    EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
+                 reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
+    TwilioChannel(account_sid=SANDBOX_ACCOUNT_SID, auth_token=SANDBOX_AUTH_TOKEN, from_number="+13125550100",
+                  api_base_url=twilio_url).save(BLOCK_NAME, overwrite=True)
 
 
 def _sync_table(title: str, results) -> Table:
@@ -103,39 +117,101 @@ def _print_contacts(console: Console, check) -> None:
     console.print(f"GX Data Docs: {(check.data_docs / 'index.html').relative_to(PROJECT_ROOT)}")
 
 
+def _dunning_table(title: str, summary) -> Table:
+    """Per aging bucket and channel: sent, failed, cancelled since planning, and held back with the reasons."""
+    table = Table(title=title, title_justify="left")
+    for column in ("bucket", "channel", "sent", "failed", "cancelled", "held back", "why held back"):
+        table.add_column(column, justify="right" if column in ("sent", "failed", "cancelled", "held back") else "left",
+                         overflow="fold")
+    outcomes = summary.outcomes.groupby(["bucket", "channel", "status"])["messages"].sum()
+    skips = summary.skipped.groupby(["bucket", "channel"])["reason"].value_counts()
+    keys = sorted({k[:2] for k in outcomes.index} | {k[:2] for k in skips.index},
+                  key=lambda k: (BUCKETS.index(k[0]) if k[0] in BUCKETS else 99, k[1]))
+    for bucket, channel in keys:
+        def count(status: str, b=bucket, c=channel) -> str:
+            return f"{int(outcomes.get((b, c, status), 0)):,}"
+        held = skips[(bucket, channel)] if (bucket, channel) in skips.index.droplevel(2) else None
+        reasons = ", ".join(f"{reason} {n:,}" for reason, n in held.items()) if held is not None else ""
+        table.add_row(bucket, channel, count("sent"), count("failed"), count("cancelled"),
+                      f"{int(held.sum()) if held is not None else 0:,}", reasons)
+    return table
+
+
+BUCKETS = ["not_due", "1-30", "31-60", "61-90", "90+"]
+
+
+def _print_dunning(console: Console, summary, outbox: Path) -> None:
+    console.print(_dunning_table(f"Dunning on {summary.planned_on}: {summary.planned:,} messages planned", summary))
+    mails = sorted((outbox / "mail").glob("*.eml"))
+    texts = sorted((outbox / "twilio").glob("*.json"))
+    console.print(f"Rendered messages as received: {len(mails):,} emails in "
+                  f"{(outbox / 'mail').relative_to(PROJECT_ROOT)} (open any .eml in a mail program), {len(texts):,} "
+                  "SMS and calls in "
+                  f"{(outbox / 'twilio').relative_to(PROJECT_ROOT)}")
+    escalated = summary.count("sent", "escalation")
+    if escalated:
+        console.print(f"Escalations: the {escalated:,} accounts counted above went to the AR manager as one digest "
+                      "email (accounts attached as CSV), not one email each")
+    if summary.call_lists:
+        console.print(f"Collectors' call lists (CSV): {summary.call_lists.relative_to(PROJECT_ROOT)}")
+    console.print(f"Message log: {summary.message_log.relative_to(PROJECT_ROOT)}")
+
+
 def demo(invoices: int, seed: int) -> int:
-    from flows.nightly import nightly
-    from tasks.sample_erp import generate, touch_contacts, touch_invoices
+    from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, CaptureSmtpServer, TwilioTestServer
 
     console = Console() if sys.stdout.isatty() else Console(width=150)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
     DEMO_DIR.mkdir(parents=True)
-    erp, warehouse = DEMO_DIR / "erp.sqlite", DEMO_DIR / "warehouse.sqlite"
+    erp, warehouse, outbox = DEMO_DIR / "erp.sqlite", DEMO_DIR / "warehouse.sqlite", DEMO_DIR / "outbox"
+    with (CaptureSmtpServer(outbox / "mail") as smtp,
+          TwilioTestServer(outbox / "twilio", SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN) as twilio):
+        return _demo(console, invoices, seed, erp, warehouse, outbox, smtp.port, twilio.base_url)
+
+
+def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path, outbox: Path, smtp_port: int,
+          twilio_url: str) -> int:
+    from datetime import datetime
+    from datetime import time as clock
+    from zoneinfo import ZoneInfo
+
+    from flows.nightly import nightly
+    from tasks.sample_erp import generate, touch_contacts, touch_invoices
 
     console.rule("[bold]arpilot demo")
     console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in "
                   f"{erp.relative_to(PROJECT_ROOT)}")
     summary = generate(erp, invoices=invoices, seed=seed, progress=True)
     console.print(summary.report(), highlight=False)
-    save_demo_blocks(erp, warehouse)
-    console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact policy) in the "
-                  "Prefect API")
+    save_demo_blocks(erp, warehouse, smtp_port, twilio_url)
+    console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact and dunning "
+                  "policies, email and Twilio channels) in the Prefect API. Email goes to an SMTP relay on "
+                  f"127.0.0.1:{smtp_port}, SMS and calls to a Twilio-compatible API at {twilio_url}; both keep what "
+                  f"they receive in {outbox.relative_to(PROJECT_ROOT)}")
 
-    console.print("3. Nightly run: full sync of the ledger into an empty warehouse")
+    zone = ZoneInfo("America/Chicago")
+    morning = datetime.combine(datetime.now(zone).date(), clock(10), zone)
+    console.print(f"3. Nightly run: full sync of the ledger into an empty warehouse, contact checks, aging, then "
+                  f"dunning as if sent at {morning:%H:%M} company time (America/Chicago)")
     started = time.perf_counter()
-    first = nightly()
+    first = nightly(now=morning)
     console.print(_sync_table(f"First run ({time.perf_counter() - started:.1f} s): sync", first.sync))
     console.print(_reasons_table(first.sync))
     _print_contacts(console, first.contacts)
+    _print_dunning(console, first.dunning, outbox)
 
     changed = touch_invoices(erp, fraction=0.01, seed=seed + 1)
     verified = touch_contacts(erp, fraction=0.02, seed=seed + 2)
+    afternoon = morning.replace(hour=17)
     console.print(f"4. A day of ledger activity: {changed:,} invoices changed (payments, disputes, promises), "
-                  f"{verified:,} contacts re-verified by collectors")
+                  f"{verified:,} contacts re-verified by collectors. The nightly runs again at {afternoon:%H:%M}: "
+                  "nothing already sent goes twice; messages deferred for the contact's local hour may go now")
     started = time.perf_counter()
-    second = nightly()
+    second = nightly(now=afternoon)
     console.print(_sync_table(f"Second run ({time.perf_counter() - started:.1f} s): only what changed", second.sync))
     console.print(_contact_table("AP contact checks, with the change since the first run", second.contacts))
+    console.print(_dunning_table(f"Dunning, second run: {second.dunning.planned:,} messages planned",
+                                 second.dunning))
 
     reconciled = all(r.reconciles for r in first.sync + second.sync)
     console.print(
@@ -144,7 +220,7 @@ def demo(invoices: int, seed: int) -> int:
     )
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
     console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
-                  "contact-cleanup-<collector>):")
+                  "contact-cleanup-<collector>, aging-summary, dunning-plan, dunning-results, call-list-<collector>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     return 0 if reconciled else 1
 

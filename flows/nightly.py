@@ -1,9 +1,9 @@
-"""The nightly AR run: sync the ledger into the warehouse, then check the AP contacts and gate sending."""
+"""The nightly AR run: sync the ledger into the warehouse, check the AP contacts and gate sending, then dun."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from prefect import flow, get_run_logger
 from prefect.blocks.core import Block
@@ -12,8 +12,20 @@ from prefect.runtime import flow_run
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
+from flows.dunning import (
+    DEFAULT_COMPANY,
+    DEFAULT_CONTACT_POLICY,
+    DEFAULT_DUNNING_POLICY,
+    DEFAULT_EMAIL,
+    DEFAULT_TWILIO,
+    DEFAULT_WAREHOUSE,
+    dunning,
+    send_instant,
+)
 from tasks.contact_checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
 from tasks.contact_quality import GateDecision
+from tasks.dunning import DunningSummary
+from tasks.dunning_plan import DunningPlan
 from tasks.ledger_entities import ENTITIES
 from tasks.ledger_sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
 
@@ -23,18 +35,17 @@ class NightlyResult:
     sync: list[EntitySync]
     contacts: ContactCheck
     gate: GateDecision
+    dunning: DunningSummary | DunningPlan
 
 
 DEFAULT_LEDGER = "arpilot-sql-ledger/arpilot"
-DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
-DEFAULT_COMPANY = "arpilot-company-profile/arpilot"
-DEFAULT_CONTACT_POLICY = "arpilot-contact-policy/arpilot"
 
 
 def _run_name() -> str:
     """nightly-YYYY-MM-DD, by the company's calendar."""
     params = flow_run.parameters
-    day = params.get("run_date") or Block.load(params.get("company", DEFAULT_COMPANY)).today()
+    now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
+    day = params.get("run_date") or Block.load(params.get("company", DEFAULT_COMPANY)).today(now)
     return f"nightly-{day}"
 
 
@@ -44,19 +55,26 @@ def nightly(
     warehouse: str = DEFAULT_WAREHOUSE,
     company: str = DEFAULT_COMPANY,
     contact_policy: str = DEFAULT_CONTACT_POLICY,
+    dunning_policy: str = DEFAULT_DUNNING_POLICY,
+    email_channel: str | None = DEFAULT_EMAIL,
+    twilio_channel: str | None = DEFAULT_TWILIO,
     run_date: date | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
 ) -> NightlyResult:
-    """Sync the AR ledger into the warehouse, then check the AP contacts; a closed gate fails the run here.
+    """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), then
+    send today's reminders.
 
-    ledger, warehouse, company and contact_policy name block documents as "block-type-slug/name", editable
-    in the UI. run_date defaults to today in the company's time zone.
+    The other parameters name block documents as "block-type-slug/name", editable in the UI. run_date
+    defaults to today in the company's time zone; now is the instant send windows are judged at (default:
+    now, or noon of run_date). dry_run plans the reminders and sends nothing.
     """
     logger = get_run_logger()
     profile: CompanyProfile = Block.load(company)
     source = Block.load(ledger)
     store = Block.load(warehouse)
     policy: ContactPolicy = Block.load(contact_policy)
-    as_of = run_date or profile.today()
+    as_of = run_date or profile.today(now)
     logger.info("Nightly run for %s on %s: ledger %s -> warehouse %s", profile.legal_name, as_of,
                 source.describe(), store.describe())
 
@@ -74,4 +92,6 @@ def nightly(
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
-    return NightlyResult(results, check, gate)
+    reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
+                        send_instant(profile, now, run_date), dry_run)
+    return NightlyResult(results, check, gate, reminders)

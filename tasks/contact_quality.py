@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 
 import numpy as np
 import pandas as pd
-from babel.numbers import format_currency
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
 from tasks.contact_normalization import addressees
+from tasks.money import money
 
 ADDRESSEE_TEXT = {"sales": "a sales contact", "no_reply": "a no-reply mailbox"}
 
@@ -262,7 +261,7 @@ def worklist(roster: pd.DataFrame, failed: pd.DataFrame, verdicts: Verdicts, bal
         "fixes": fixes,
     })
     mine = balances[balances["customer_id"].isin(out["customer_id"])].sort_values(["customer_id", "currency"])
-    amounts = np.array([format_currency(Decimal(int(cents)) / 100, currency, locale=locale)
+    amounts = np.array([money(cents, currency, locale)
                         for currency, cents in zip(mine["currency"], mine["open_cents"], strict=True)], dtype=object)
     owed_by, owed = _join_runs(mine["customer_id"].to_numpy(), amounts)
     out["open_balance"] = out["customer_id"].map(pd.Series(owed, index=owed_by)).fillna("")

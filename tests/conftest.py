@@ -54,3 +54,26 @@ def warehouse(warehouse_url):
     migrate(engine)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def sandbox(tmp_path):
+    """A real SMTP relay (with login) and a Twilio-compatible API on loopback, and the channel blocks for them."""
+    from types import SimpleNamespace
+
+    from pydantic import SecretStr
+
+    from blocks.email_channel import EmailChannel
+    from blocks.twilio_channel import TwilioChannel
+    from flows.sandbox import CaptureSmtpServer, TwilioTestServer
+
+    sid, token = "AC" + "7" * 32, "twilio-test-token"
+    with (CaptureSmtpServer(tmp_path / "mail", "relay-login", "relay-pw") as smtp,
+          TwilioTestServer(tmp_path / "twilio", sid, token) as twilio):
+        yield SimpleNamespace(
+            smtp=smtp, twilio=twilio,
+            email=EmailChannel(host=smtp.host, port=smtp.port, security="none", username="relay-login",
+                               password=SecretStr("relay-pw"), from_address="ar@northwind.example",
+                               from_name="Northwind AR"),
+            phone=TwilioChannel(account_sid=sid, auth_token=SecretStr(token), from_number="+13125550100",
+                                api_base_url=twilio.base_url))

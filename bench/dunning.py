@@ -1,0 +1,167 @@
+"""Dunning at scale: plan time, send throughput, and how many task runs a whole nightly run creates.
+
+    .venv/bin/python bench/dunning.py --invoices 1000000
+
+1. A sample ERP with that many invoices is generated (untimed), and the embedded SMTP relay and Twilio API
+   (flows/sandbox.py) start in their own process on loopback.
+2. The nightly flow runs once, for real: sync into an empty SQLite warehouse, contact checks, then dunning,
+   which sends every planned message to those servers.
+     plan_s     the age-open-invoices and plan-dunning task runs (read open AR, age it, plan every customer)
+     messages   messages planned (email, SMS, voice, call-list entries, escalations)
+     task_runs  task runs of the nightly flow run and its dunning subflow run, read from the Prefect API
+3. Throughput of sending rendered reminders to the relay, as each send batch does it (one connection for the
+   batch) and naively (a new connection and login per message):
+     send_per_s_reuse, send_per_s_naive   messages per second
+The last line printed is a JSON object with these figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "bench-prefect"))  # not the demo's runs
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from prefect.client.orchestration import get_client  # noqa: E402
+from prefect.client.schemas.filters import (  # noqa: E402
+    FlowRunFilter,
+    FlowRunFilterId,
+    FlowRunFilterParentFlowRunId,
+)
+from pydantic import SecretStr  # noqa: E402
+
+from blocks.company import CompanyProfile  # noqa: E402
+from blocks.contact_policy import ContactPolicy  # noqa: E402
+from blocks.dunning_policy import DunningPolicy  # noqa: E402
+from blocks.email_channel import EmailChannel  # noqa: E402
+from blocks.ledger import SqlLedgerSource  # noqa: E402
+from blocks.twilio_channel import TwilioChannel  # noqa: E402
+from blocks.warehouse import ArWarehouse  # noqa: E402
+from flows.nightly import nightly  # noqa: E402
+from tasks.dunning_channels import EmailSender  # noqa: E402
+from tasks.dunning_messages import email_message, render  # noqa: E402
+from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient  # noqa: E402
+from tasks.sample_erp import generate  # noqa: E402
+
+NAME = "bench"
+SID, TOKEN = "AC" + "3" * 32, "bench-token"
+
+
+def start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
+    server = subprocess.Popen([sys.executable, "-m", "flows.sandbox", "--folder", str(folder), "--account-sid", SID,
+                               "--auth-token", TOKEN, "--smtp-user", "bench", "--smtp-password", "bench-pw"],
+                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    return server, json.loads(server.stdout.readline())
+
+
+async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
+    """Task runs of the nightly run and its subflows, and the seconds of the two planning task runs."""
+    async with get_client() as client:
+        children = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[nightly_id])))
+        ids = [nightly_id, *(c.id for c in children)]
+        runs, page = [], None
+        while page is None or len(page) == 200:  # the API returns at most 200 per call
+            page = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
+                                               limit=200, offset=len(runs))
+            runs += page
+    seconds = {}
+    for run in runs:
+        for name in ("age-open-invoices", "plan-dunning"):
+            if run.name.startswith(name) and run.total_run_time:
+                seconds[name] = run.total_run_time.total_seconds()
+    return len(runs), seconds
+
+
+def throughput(channel: EmailChannel, count: int) -> tuple[float, float]:
+    company = CompanyProfile(legal_name="Northwind Components Ltd")
+    policy = DunningPolicy()
+    mails = []
+    for n in range(count):
+        m = PlannedMessage(f"C{n}", f"Customer {n}", "Ann Lee", "USD", 30, "email", "firm", "31-60", date.today(),
+                           [CoveredInvoice(f"INV-{n}-{i}", date(2026, 10, 1), 12_345 * (i + 1), 35, 30)
+                            for i in range(3)], [Recipient(f"K{n}", "Pat Doe", f"ap@c{n}.example", "UTC")])
+        mails.append(email_message(m, render(m, company, policy), channel.from_address, "AR", None, policy,
+                                   datetime.now().astimezone()))
+    sender = EmailSender(channel, "bench")
+    started = time.perf_counter()
+    for mail in mails:
+        sender.send(mail, channel.from_address, [mail["To"]], lambda: None)
+    sender.close()
+    reuse = count / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for mail in mails:
+        client = channel.connect()
+        client.smtp.send_message(mail, channel.from_address, [mail["To"]])
+        client.smtp.quit()
+    naive = count / (time.perf_counter() - started)
+    return reuse, naive
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--invoices", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--send-sample", type=int, default=2_000, help="messages per throughput measurement")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="arpilot-bench-") as tmp:
+        tmp = Path(tmp)
+        print(f"Generating a sample ERP with {args.invoices:,} invoices ...", file=sys.stderr)
+        summary = generate(tmp / "erp.sqlite", invoices=args.invoices, seed=args.seed)
+        server, ports = start_sandbox(tmp / "received")
+        try:
+            company = CompanyProfile(legal_name="Northwind Components Ltd", time_zone="America/Chicago")
+            email = EmailChannel(host="127.0.0.1", port=ports["smtp_port"], security="none", username="bench",
+                                 password=SecretStr("bench-pw"), from_address="ar@northwind.example")
+            for block in (company, SqlLedgerSource(source_name="bench-erp", url=f"sqlite:///{tmp / 'erp.sqlite'}"),
+                          ArWarehouse(url=f"sqlite:///{tmp / 'warehouse.sqlite'}"),
+                          ContactPolicy(output_dir=str(tmp / "contacts")),
+                          DunningPolicy(output_dir=str(tmp / "dunning"),
+                                        escalation_to=["ar-manager@northwind.example"]),
+                          email, TwilioChannel(account_sid=SID, auth_token=SecretStr(TOKEN),
+                                               from_number="+13125550100", api_base_url=ports["twilio_url"])):
+                block.save(NAME, overwrite=True)
+            params = {"ledger": f"arpilot-sql-ledger/{NAME}", "warehouse": f"arpilot-ar-warehouse/{NAME}",
+                      "company": f"arpilot-company-profile/{NAME}", "contact_policy": f"arpilot-contact-policy/{NAME}",
+                      "dunning_policy": f"arpilot-dunning-policy/{NAME}",
+                      "email_channel": f"arpilot-email-channel/{NAME}",
+                      "twilio_channel": f"arpilot-twilio-channel/{NAME}",
+                      "now": datetime.combine(date.today(), datetime.min.time().replace(hour=11)).astimezone()}
+            print("Nightly run: sync, contact checks, dunning ...", file=sys.stderr)
+            started = time.perf_counter()
+            state = nightly(**params, return_state=True)
+            nightly_s = time.perf_counter() - started
+            result = state.result()
+            task_runs, seconds = asyncio.run(_task_runs(state.state_details.flow_run_id))
+            d = result.dunning
+            print(f"  nightly {nightly_s:.1f} s; {d.planned:,} messages planned, {d.count('sent'):,} sent, "
+                  f"{d.count('failed'):,} failed, {len(d.skipped):,} held back; aging "
+                  f"{seconds.get('age-open-invoices', 0):.2f} s, planning {seconds.get('plan-dunning', 0):.2f} s",
+                  file=sys.stderr)
+            print(f"Sending {args.send_sample:,} reminders to the local relay, reusing one connection and "
+                  f"then one connection per message ...", file=sys.stderr)
+            reuse, naive = throughput(email, args.send_sample)
+        finally:
+            server.terminate()
+            server.wait(10)
+    print(json.dumps({"invoices": args.invoices, "customers": summary.rows["customer"],
+                      "plan_s": round(seconds.get("age-open-invoices", 0) + seconds.get("plan-dunning", 0), 2),
+                      "messages": d.planned, "send_per_s_reuse": round(reuse, 1), "send_per_s_naive": round(naive, 1),
+                      "task_runs": task_runs}))
+
+
+if __name__ == "__main__":
+    main()

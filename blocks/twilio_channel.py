@@ -1,0 +1,58 @@
+"""The SMS and voice channel: Twilio, or a Twilio-compatible server named by ``api_base_url``."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from prefect.blocks.core import Block
+from pydantic import Field, SecretStr, model_validator
+from twilio.http.http_client import TwilioHttpClient
+from twilio.rest import Client
+
+TWILIO_API = "https://api.twilio.com"
+
+
+class _RedirectingHttpClient(TwilioHttpClient):
+    """The twilio library has no base-URL option; this sends its requests to another host instead."""
+
+    def __init__(self, base_url: str, timeout: float):
+        super().__init__(timeout=timeout)
+        self._base = urlsplit(base_url)
+
+    def request(self, method, url, *args, **kwargs):
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" == TWILIO_API:
+            url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path.rstrip("/") + parts.path,
+                              parts.query, parts.fragment))
+        return super().request(method, url, *args, **kwargs)
+
+
+class TwilioChannel(Block):
+    _block_type_name = "arpilot twilio channel"
+    _block_type_slug = "arpilot-twilio-channel"
+    _description = "Twilio account and sender for SMS and voice reminders."
+
+    account_sid: str = Field(..., description="Account SID (AC...).")
+    auth_token: SecretStr = Field(..., description="Auth token, or an API key secret.")
+    from_number: str | None = Field(None, description="Sender number in E.164 (+15551234567).")
+    messaging_service_sid: str | None = Field(None, description="Messaging service (MG...) for SMS instead of "
+                                                                "from_number; calls still need from_number.")
+    voice: str = Field("Polly.Joanna", description="Text-to-speech voice for voice reminders.")
+    voice_language: str = Field("en-US", description="Language of voice reminders.")
+    api_base_url: str | None = Field(None, description="Only for a Twilio-compatible test server; empty for "
+                                                       "Twilio itself.")
+    timeout_seconds: float = Field(30, gt=0, description="HTTP timeout per request.")
+
+    @model_validator(mode="after")
+    def _sender_given(self) -> TwilioChannel:
+        if not (self.from_number or self.messaging_service_sid):
+            raise ValueError("set from_number or messaging_service_sid: Twilio needs a sender")
+        return self
+
+    def describe(self) -> str:
+        return f"twilio {self.account_sid[:6]}… via {self.api_base_url or TWILIO_API}"
+
+    def client(self) -> Client:
+        http = (_RedirectingHttpClient(self.api_base_url, self.timeout_seconds) if self.api_base_url
+                else TwilioHttpClient(timeout=self.timeout_seconds))
+        return Client(self.account_sid, self.auth_token.get_secret_value(), http_client=http)

@@ -1,0 +1,141 @@
+"""The dunning run: age, settle what a stopped run left, plan, then send by aging bucket in bounded batches.
+
+Plans and batches hold thousands of messages; they are passed to tasks inside quote() so Prefect does not walk
+every message looking for futures (at a million invoices that walk cost more than the sending).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, unmapped
+from prefect.blocks.core import Block
+from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
+from prefect.utilities.annotations import quote
+
+from blocks.company import CompanyProfile
+from blocks.contact_policy import ContactPolicy
+from blocks.dunning_policy import DunningPolicy
+from tasks.dunning import (
+    DunningSummary,
+    age_open_invoices,
+    bucket_order,
+    plan_day,
+    publish_dunning,
+    reconcile_outbox,
+    send_batch,
+    send_escalations,
+)
+from tasks.dunning_plan import DunningPlan, make_batches
+
+DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
+DEFAULT_COMPANY = "arpilot-company-profile/arpilot"
+DEFAULT_CONTACT_POLICY = "arpilot-contact-policy/arpilot"
+DEFAULT_DUNNING_POLICY = "arpilot-dunning-policy/arpilot"
+DEFAULT_EMAIL = "arpilot-email-channel/arpilot"
+DEFAULT_TWILIO = "arpilot-twilio-channel/arpilot"
+SEND_WORKERS = 4  # send batches in flight at once; each holds one SMTP connection and one Twilio client
+
+
+class DunningMisconfigured(ValueError):
+    """The blocks disagree: dunning would use a channel nothing is configured or checked for."""
+
+
+def send_instant(company: CompanyProfile, now: datetime | None, run_date=None) -> datetime:
+    """The instant local windows are judged at: now, or noon of run_date in the company's zone (a re-run)."""
+    if now:
+        return now
+    if run_date:
+        return datetime.combine(run_date, time(12), ZoneInfo(company.time_zone))
+    return datetime.now(ZoneInfo(company.time_zone))
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    now = params.get("now")
+    company = Block.load(params.get("company", DEFAULT_COMPANY))
+    day = company.today(datetime.fromisoformat(str(now))) if now else company.today()
+    return f"dunning-{day}" + ("-dry-run" if params.get("dry_run") else "")
+
+
+def _load(name: str) -> Block:
+    """A block document by "type-slug/name", or an error that says how to create it."""
+    try:
+        return Block.load(name)
+    except ValueError as error:
+        raise DunningMisconfigured(
+            f"block {name} does not exist ({error}); create it in the Prefect UI (Blocks) or with the arpilot "
+            "blocks module (see README, Configuration reference), or pass the name of one that does") from None
+
+
+def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_policy: str, email, twilio,
+                   dunning_policy: str) -> None:
+    """Fail before anything is planned when a step uses a channel that is not configured or not gated."""
+    unchecked = [c for c in policy.contact_channels if c not in contacts.channels]
+    if unchecked:
+        raise DunningMisconfigured(
+            f"dunning policy {dunning_policy} sends {', '.join(unchecked)}, but contact policy {contact_policy} "
+            f"does not check contacts for it; add it to that policy's gates or remove it from the steps")
+    used = {c for s in policy.steps for c in s.channels}
+    if used & {"email", "escalation"} and email is None:
+        raise DunningMisconfigured(f"dunning policy {dunning_policy} sends email but no email channel block is "
+                                   "given; create an arpilot email channel block and pass its name")
+    if used & {"sms", "voice"} and twilio is None:
+        raise DunningMisconfigured(f"dunning policy {dunning_policy} sends SMS or voice but no Twilio channel block "
+                                   "is given; create an arpilot twilio channel block and pass its name")
+
+
+@flow(name="dunning", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SEND_WORKERS))
+def dunning(
+    warehouse: str = DEFAULT_WAREHOUSE,
+    company: str = DEFAULT_COMPANY,
+    dunning_policy: str = DEFAULT_DUNNING_POLICY,
+    contact_policy: str = DEFAULT_CONTACT_POLICY,
+    email_channel: str | None = DEFAULT_EMAIL,
+    twilio_channel: str | None = DEFAULT_TWILIO,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> DunningSummary | DunningPlan:
+    """Send today's reminders. Run it after the nightly contact checks (the nightly flow calls it).
+
+    now: the instant local send windows are judged at (default: now). dry_run: plan and publish the plan, send
+    nothing. email_channel / twilio_channel may be empty when the policy uses no such channel.
+    """
+    logger = get_run_logger()
+    profile: CompanyProfile = _load(company)
+    policy: DunningPolicy = _load(dunning_policy)
+    store = _load(warehouse)
+    email = _load(email_channel) if email_channel else None
+    twilio = _load(twilio_channel) if twilio_channel else None
+    check_channels(policy, _load(contact_policy), contact_policy, email, twilio, dunning_policy)
+    instant = send_instant(profile, now)
+    as_of = profile.today(instant)
+    run_id = str(flow_run.id)
+
+    reconciliation = reconcile_outbox(store, twilio, twilio_channel or "")
+    state = age_open_invoices(store, profile, as_of)
+    plan = plan_day(store, quote(state), policy, profile, instant, run_id, dry_run)
+    if dry_run:
+        logger.info("Dry run: %d messages planned, nothing sent", len(plan.messages))
+        return plan
+    escalations = [m for m in plan.messages if m.channel == "escalation"]
+    batches = make_batches([m for m in plan.messages if m.channel != "escalation"], bucket_order(profile),
+                           policy.batch_size, policy.max_batches)
+    futures = send_batch.map([quote(b) for b in batches], unmapped(store), unmapped(profile), unmapped(policy),
+                             unmapped(email), unmapped(email_channel or ""), unmapped(twilio),
+                             unmapped(twilio_channel or ""), unmapped(run_id))
+    if escalations:
+        futures.append(send_escalations.submit(quote(escalations), store, profile, policy, email,
+                                               email_channel or "", run_id))
+    futures.wait()
+    results = [f.result(raise_on_failure=False) for f in futures]
+    done = [r for r in results if not isinstance(r, BaseException)]
+    targets = ", ".join(b.describe() for b in (email, twilio) if b) or "no channel"
+    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets)
+    failed = [r for r in results if isinstance(r, BaseException)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(futures)} send tasks failed; the first: {failed[0]}. Messages "
+                           "they had not sent were released and go out on the next run.")
+    return summary

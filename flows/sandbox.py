@@ -1,0 +1,474 @@
+"""Local stand-ins for the SMTP relay and Twilio that the demo and the tests send through instead of the real ones.
+
+Both are real servers speaking the real protocols, so yagmail/smtplib and the twilio client library run unmodified
+against them. Everything accepted is kept in memory and also written to a folder (one file per message, written
+atomically and numbered in arrival order), so a test can count what arrived even when the sender was another process.
+
+  python -m flows.sandbox --folder DIR [--account-sid AC... --auth-token T] [--smtp-user U --smtp-password P]
+
+runs both until SIGTERM/SIGINT, after printing one JSON line: {"smtp_port": N, "twilio_url": "http://127.0.0.1:N"}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import email
+import email.policy
+import json
+import math
+import os
+import re
+import secrets
+import signal
+import threading
+import warnings
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import parse_qsl, urlsplit
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+
+HOST = "127.0.0.1"
+SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
+SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
+
+_SEQUENCE = re.compile(r"^(\d{6,})[.-]")
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+# aiosmtpd 1.4 sets its own deprecated Session.login_data on every login and warns about it each time.
+warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
+_TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?P<resource>[^/]+)$")
+_GSM7 = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
+    "abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+_GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+def _sequence(path: Path) -> int:
+    """The arrival number in a stored file's name; 0 for anything else (temp files start with a dot)."""
+    match = _SEQUENCE.match(path.name)
+    return int(match[1]) if match else 0
+
+
+def _sequenced(folder: Path, suffix: str) -> list[Path]:
+    if not folder.is_dir():
+        return []
+    return sorted((p for p in folder.iterdir() if _sequence(p) and p.name.endswith(suffix)), key=_sequence)
+
+
+class _NumberedFolder:
+    """Files named NNNNNN<suffix>, numbered after those already present so a restarted server never overwrites.
+
+    Not locked itself: each server writes under its own lock, which also keeps its in-memory list in file order.
+    """
+
+    def __init__(self, folder: Path):
+        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
+        self._last = max(map(_sequence, folder.iterdir()), default=0)
+
+    def write(self, suffix: str, data: bytes) -> Path:
+        """Temp file then os.replace, so a reader in another process never sees half a message."""
+        self._last += 1
+        path = self.folder / f"{self._last:06d}{suffix}"
+        temp = path.with_name(f".{path.name}.tmp")
+        temp.write_bytes(data)
+        os.replace(temp, path)
+        return path
+
+
+def _parse_mail(raw: bytes) -> EmailMessage:
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    mail_from: str
+    rcpt_tos: list[str]
+    raw: bytes
+    message: EmailMessage
+    path: Path
+
+
+class _PortZeroController(Controller):
+    """aiosmtpd connects to its own host:port to finish starting; with port 0 it must first learn the bound port."""
+
+    def _trigger_server(self) -> None:
+        assert self.server is not None
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
+class CaptureSmtpServer:
+    """An SMTP relay on 127.0.0.1 that stores what it accepts, with the refusals a real relay can answer.
+
+    It speaks SMTPUTF8 (internationalised addresses), as Postfix and the big relays do. With credentials it
+    advertises AUTH PLAIN/LOGIN without TLS and, like a real relay, refuses mail from an
+    unauthenticated session (530). The handle_* methods are aiosmtpd's hooks; they run on the server's own thread.
+    """
+
+    def __init__(self, folder: Path, username: str | None = None, password: str | None = None):
+        self.host = HOST
+        self.reject_recipients: dict[str, int] = {}
+        if (username is None) != (password is None):
+            raise ValueError("give both username and password, or neither")
+        self._credentials = None if username is None or password is None else (username.encode(), password.encode())
+        self._store = _NumberedFolder(folder)
+        self._lock = threading.Lock()
+        self._messages: list[ReceivedMail] = []
+        self._failures = 0
+        self._failure_reply = ""
+        auth: dict[str, Any] = {"authenticator": self._authenticate, "auth_require_tls": False}
+        self._controller = _PortZeroController(
+            self, hostname=HOST, port=0, server_hostname="localhost", enable_SMTPUTF8=True,
+            **(auth if self._credentials else {})
+        )
+
+    @property
+    def port(self) -> int:
+        return self._controller.port
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        with self._lock:
+            return list(self._messages)
+
+    def fail_next(self, count: int, code: int = 451, text: str | None = None) -> None:
+        """Answer the next `count` DATA commands with `code` (4xx transient, 5xx permanent) and store nothing."""
+        if not 400 <= code < 600:
+            raise ValueError(f"SMTP failure code must be 4xx or 5xx, not {code}")
+        default = "Temporary local problem, try again later" if code < 500 else "Message rejected"
+        with self._lock:
+            self._failures = count
+            self._failure_reply = f"{code} {code // 100}.3.0 {text or default}"
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
+
+    def __enter__(self) -> CaptureSmtpServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _authenticate(
+        self, server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: LoginPassword
+    ) -> AuthResult:
+        """handled=False lets aiosmtpd answer 535; its default (True) sends nothing and leaves the client hanging."""
+        return AuthResult(success=(auth_data.login, auth_data.password) == self._credentials, handled=False)
+
+    async def handle_MAIL(
+        self, server: Any, session: Session, envelope: Envelope, address: str, mail_options: list[str]
+    ) -> str:
+        if self._credentials and not session.authenticated:
+            return "530 5.7.0 Authentication required"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(
+        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        code = self.reject_recipients.get(address)
+        if code:
+            return f"{code} {code // 100}.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        assert envelope.mail_from is not None
+        with self._lock:
+            if self._failures:
+                self._failures -= 1
+                return self._failure_reply
+            path = self._store.write(".eml", raw)
+            mail = ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, _parse_mail(raw), path)
+            self._messages.append(mail)
+        return f"250 2.0.0 OK: queued as {path.stem}"
+
+
+@dataclass(frozen=True)
+class TwilioRequest:
+    kind: Literal["sms", "voice"]
+    sid: str
+    to: str
+    from_: str | None
+    messaging_service_sid: str | None
+    body: str | None
+    twiml: str | None
+    url: str | None
+    params: dict[str, str]
+    path: Path
+
+
+class _TwilioApiError(Exception):
+    def __init__(self, status: int, code: int, message: str, headers: dict[str, str] | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+    def payload(self) -> dict[str, Any]:
+        """Twilio's legacy error shape, which the twilio client turns into TwilioRestException(status, code)."""
+        more_info = f"https://www.twilio.com/docs/errors/{self.code}"
+        return {"code": self.code, "message": self.message, "more_info": more_info, "status": self.status}
+
+
+def _num_segments(body: str) -> int:
+    """How Twilio splits a body: GSM-7 160 septets (153 when concatenated), otherwise UCS-2 70 (67)."""
+    if set(body) <= _GSM7 | _GSM7_EXTENDED:
+        units, single, multi = len(body) + sum(c in _GSM7_EXTENDED for c in body), 160, 153
+    else:
+        units, single, multi = len(body.encode("utf-16-le")) // 2, 70, 67
+    return 1 if units <= single else math.ceil(units / multi)
+
+
+class _TwilioHttpServer(ThreadingHTTPServer):
+    sandbox: TwilioTestServer
+
+
+class _TwilioHandler(BaseHTTPRequestHandler):
+    server: _TwilioHttpServer
+
+    def do_POST(self) -> None:
+        content = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+        form = dict(parse_qsl(content, keep_blank_values=True))
+        self._reply(*self.server.sandbox._answer(self.path, self.headers.get("Authorization"), form))
+
+    def do_GET(self) -> None:
+        self._reply(*self.server.sandbox._list(self.path, self.headers.get("Authorization")))
+
+    def _reply(self, status: int, payload: dict, headers: dict[str, str]) -> None:
+        body = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Quiet: the demo and the tests report what was sent themselves."""
+
+
+class TwilioTestServer:
+    """Twilio's REST API 2010-04-01 (Messages and Calls create) on 127.0.0.1, as far as the twilio client uses it.
+
+    Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS.
+    """
+
+    def __init__(self, folder: Path, account_sid: str, auth_token: str):
+        self.host = HOST
+        self.opted_out: set[str] = set()
+        self.landlines: set[str] = set()
+        self._account_sid = account_sid
+        self._credentials = f"{account_sid}:{auth_token}".encode()
+        self._store = _NumberedFolder(folder)
+        self._lock = threading.Lock()
+        self._requests: list[TwilioRequest] = []
+        self._resources: list[tuple[str, datetime, dict[str, Any]]] = []  # (kind, created, representation)
+        self._failures = 0
+        self._failure_status = 503
+        self._httpd: _TwilioHttpServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._httpd is not None, "not started"
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def requests(self) -> list[TwilioRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` authenticated requests with 429 (Retry-After: 1) or a 5xx, recording nothing."""
+        if status != 429 and not 500 <= status < 600:
+            raise ValueError(f"status must be 429 or 5xx, not {status}")
+        with self._lock:
+            self._failures, self._failure_status = count, status
+
+    def start(self) -> None:
+        assert self._httpd is None, "already started"
+        self._httpd = _TwilioHttpServer((self.host, 0), _TwilioHandler)
+        self._httpd.sandbox = self
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="twilio-sandbox", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        assert self._httpd is not None and self._thread is not None, "not started"
+        self._httpd.shutdown()
+        self._thread.join()
+        self._httpd.server_close()
+        self._httpd = self._thread = None
+
+    def __enter__(self) -> TwilioTestServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _answer(self, path: str, authorization: str | None, form: dict[str, str]) -> tuple[int, dict, dict[str, str]]:
+        """(status, JSON body, extra headers) for one POST; called on the request's own thread."""
+        try:
+            kind = self._check(urlsplit(path).path, authorization, form)
+            with self._lock:
+                if self._failures:
+                    self._failures -= 1
+                    raise self._failure()
+                resource = self._record(kind, form)
+                self._resources.append((kind, datetime.now(UTC), resource))
+                return 201, resource, {}
+        except _TwilioApiError as error:
+            return error.status, error.payload(), error.headers
+
+    def _list(self, path: str, authorization: str | None) -> tuple[int, dict, dict[str, str]]:
+        """GET Messages.json / Calls.json, newest first, filtered by To and created-after (DateSent> /
+        StartTime>), one page. Here every message is created and "sent" at once, so both filters compare the
+        creation time.
+        """
+        parts = urlsplit(path)
+        match = _TWILIO_PATH.match(parts.path)
+        if not (match and match["account"] == self._account_sid and self._authorized(authorization)):
+            error = _TwilioApiError(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+            return error.status, error.payload(), error.headers
+        kinds = {"Messages.json": ("sms", "messages", "DateSent>"), "Calls.json": ("voice", "calls", "StartTime>")}
+        if match["resource"] not in kinds:
+            error = _TwilioApiError(404, 20404, f"The requested resource {parts.path} was not found")
+            return error.status, error.payload(), error.headers
+        kind, key, after = kinds[match["resource"]]
+        query = dict(parse_qsl(parts.query))
+        since = datetime.fromisoformat(query[after].replace("Z", "+00:00")) if after in query else None
+        with self._lock:
+            found = [r for k, created, r in reversed(self._resources) if k == kind
+                     and r["to"] == query.get("To", r["to"]) and (since is None or created >= since)]
+        return 200, {key: found, "next_page_uri": None, "page": 0, "page_size": len(found), "start": 0,
+                     "end": max(len(found) - 1, 0), "uri": path, "first_page_uri": path,
+                     "previous_page_uri": None}, {}
+
+    def _check(self, path: str, authorization: str | None, form: dict[str, str]) -> Literal["sms", "voice"]:
+        match = _TWILIO_PATH.match(path)
+        if not (match and match["account"] == self._account_sid and self._authorized(authorization)):
+            raise _TwilioApiError(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        kind: Literal["sms", "voice"]
+        if match["resource"] == "Messages.json":
+            kind = "sms"
+        elif match["resource"] == "Calls.json":
+            kind = "voice"
+        else:
+            raise _TwilioApiError(404, 20404, f"The requested resource {path} was not found")
+        to = form.get("To", "")
+        if not _E164.match(to):
+            raise _TwilioApiError(400, 21211, "Invalid 'To' Phone Number")
+        if kind == "sms" and not (form.get("From") or form.get("MessagingServiceSid")):
+            raise _TwilioApiError(400, 21603, "A 'From' phone number is required.")
+        if kind == "sms" and not form.get("Body"):
+            raise _TwilioApiError(400, 21602, "Message body is required.")
+        if to in self.opted_out:
+            raise _TwilioApiError(400, 21610, "Attempt to send to unsubscribed recipient")
+        if kind == "sms" and to in self.landlines:
+            raise _TwilioApiError(400, 21614, "'To' number is not a valid mobile number")
+        return kind
+
+    def _authorized(self, authorization: str | None) -> bool:
+        scheme, _, encoded = (authorization or "").partition(" ")
+        try:
+            return scheme.lower() == "basic" and base64.b64decode(encoded, validate=True) == self._credentials
+        except binascii.Error:
+            return False
+
+    def _failure(self) -> _TwilioApiError:
+        if self._failure_status == 429:
+            return _TwilioApiError(429, 20429, "Too Many Requests", {"Retry-After": "1"})
+        return _TwilioApiError(self._failure_status, 20500, "Internal Server Error")
+
+    def _record(self, kind: Literal["sms", "voice"], form: dict[str, str]) -> dict[str, Any]:
+        """Store the accepted request (caller holds the lock) and build Twilio's resource representation of it."""
+        sid = ("SM" if kind == "sms" else "CA") + secrets.token_hex(16)
+        to, from_, service = form["To"], form.get("From"), form.get("MessagingServiceSid")
+        record = {
+            "kind": kind, "sid": sid, "to": to, "from": from_, "messaging_service_sid": service,
+            "body": form.get("Body"), "twiml": form.get("Twiml"), "url": form.get("Url"), "params": form,
+        }
+        path = self._store.write(f"-{kind}.json", json.dumps(record, indent=2).encode())
+        self._requests.append(
+            TwilioRequest(kind, sid, to, from_, service, record["body"], record["twiml"], record["url"], form, path)
+        )
+        now = format_datetime(datetime.now(UTC))
+        base = f"/2010-04-01/Accounts/{self._account_sid}"
+        common = {
+            "sid": sid, "account_sid": self._account_sid, "to": to, "from": from_, "status": "queued",
+            "date_created": now, "date_updated": now, "direction": "outbound-api", "price": None, "price_unit": "USD",
+            "api_version": "2010-04-01",
+        }
+        if kind == "sms":
+            uri = f"{base}/Messages/{sid}"
+            return common | {
+                "messaging_service_sid": service,
+                "body": form["Body"], "num_segments": str(_num_segments(form["Body"])),
+                "num_media": "0", "date_sent": None, "error_code": None, "error_message": None, "uri": f"{uri}.json",
+                "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
+            }
+        uri = f"{base}/Calls/{sid}"
+        return common | {
+            "to_formatted": to, "from_formatted": from_, "parent_call_sid": None, "phone_number_sid": None,
+            "start_time": None, "end_time": None, "duration": None, "answered_by": None, "annotation": None,
+            "forwarded_from": None, "group_sid": None, "caller_name": None, "queue_time": "0", "trunk_sid": None,
+            "uri": f"{uri}.json",
+            "subresource_uris": {"recordings": f"{uri}/Recordings.json", "events": f"{uri}/Events.json"},
+        }
+
+
+def read_received(folder: Path) -> tuple[list[EmailMessage], list[dict]]:
+    """What a sandbox run with --folder FOLDER accepted so far, in arrival order; it may live in another process."""
+    mails = [_parse_mail(path.read_bytes()) for path in _sequenced(folder / "mail", ".eml")]
+    requests = [json.loads(path.read_text()) for path in _sequenced(folder / "twilio", ".json")]
+    return mails, requests
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run both servers in their own process, so they outlive a sender that is killed mid-run."""
+    parser = argparse.ArgumentParser(prog="python -m flows.sandbox", description="Local SMTP relay and Twilio API.")
+    parser.add_argument("--folder", type=Path, required=True, help="mail goes to FOLDER/mail, Twilio to FOLDER/twilio")
+    parser.add_argument("--account-sid", default=SANDBOX_ACCOUNT_SID)
+    parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN)
+    parser.add_argument("--smtp-user")
+    parser.add_argument("--smtp-password")
+    args = parser.parse_args(argv)
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    with (
+        CaptureSmtpServer(args.folder / "mail", args.smtp_user, args.smtp_password) as smtp,
+        TwilioTestServer(args.folder / "twilio", args.account_sid, args.auth_token) as twilio,
+    ):
+        print(json.dumps({"smtp_port": smtp.port, "twilio_url": twilio.base_url}), flush=True)
+        stopping.wait()
+
+
+if __name__ == "__main__":
+    main()
