@@ -1,0 +1,165 @@
+"""KPI formulas: DESIGN.md's worked examples, and a ledger small enough to compute by hand (partial payments,
+a credit note, a dispute, a promise, two currencies)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pandas as pd
+
+from tasks.kpi import (
+    Ledger,
+    Period,
+    average_days_delinquent,
+    balances_at,
+    best_possible_dso,
+    collection_effectiveness,
+    compute_kpis,
+    dso_countback,
+    dso_period_end,
+    months_back,
+)
+
+BUCKETS = [30, 60, 90]
+
+
+def test_countback_dso_reproduces_the_worked_example():
+    assert dso_countback(212_000_00, [(100_000_00, 30), (80_000_00, 30), (70_000_00, 30)]) == Decimal("73.7")
+
+
+def test_cei_reproduces_the_worked_example():
+    assert collection_effectiveness(6_200_00, 10_890_00, 6_340_00, 3_590_00) == Decimal("79.6")
+
+
+def test_formulas_without_a_denominator_say_so_instead_of_dividing_by_zero():
+    assert dso_countback(0, []) is None
+    assert dso_countback(5_00, [(0, 30)]) is None
+    assert dso_period_end(100, 0, 90) is None
+    assert best_possible_dso(100, -5, 90) is None
+    assert average_days_delinquent(None, Decimal("3")) is None
+    assert collection_effectiveness(0, 0, 0, 0) is None
+
+
+def test_countback_counts_whole_months_until_the_ar_is_covered():
+    assert dso_countback(50_00, [(100_00, 31), (100_00, 30)]) == Decimal("15.5")
+    assert dso_countback(100_00, [(100_00, 31), (100_00, 30)]) == Decimal("31.0")
+    # a month of net credit notes (negative sales) covers nothing: its days all count
+    assert dso_countback(150_00, [(-20_00, 31), (100_00, 30), (100_00, 31)]) == Decimal("76.5")
+    # AR older than all the sales given: every month counts, a floor
+    assert dso_countback(500_00, [(100_00, 30), (100_00, 30)]) == Decimal("60.0")
+
+
+def test_period_end_dso_best_possible_and_add():
+    dso, bpdso = dso_period_end(1_300_00, 1_400_00, 90), best_possible_dso(400_00, 1_400_00, 90)
+    assert (dso, bpdso, average_days_delinquent(dso, bpdso)) == (Decimal("83.6"), Decimal("25.7"), Decimal("57.9"))
+
+
+def test_months_are_anchored_at_the_period_end():
+    assert months_back(date(2026, 10, 31), 3) == [
+        Period(date(2026, 10, 1), date(2026, 10, 31)), Period(date(2026, 9, 1), date(2026, 9, 30)),
+        Period(date(2026, 8, 1), date(2026, 8, 31))]
+    assert months_back(date(2026, 11, 23), 1) == [Period(date(2026, 10, 24), date(2026, 11, 23))]
+    assert Period.month_of(date(2026, 2, 11)) == Period(date(2026, 2, 1), date(2026, 2, 28))
+    assert Period.week_ending(date(2026, 11, 22)).days == 7
+
+
+def hand_ledger() -> Ledger:
+    """October 2026, computed by hand in the tests below.
+
+    USD  U1 A  issued 09-10 due 10-10  1,000.00: paid 400.00 on 10-05 and 600.00 on 11-05 (after the period)
+         U2 A  issued 10-15 due 11-14    500.00: credit note 100.00 on 10-20, 400.00 open
+         U3 B  issued 08-01 due 08-31    300.00: disputed, promised for 10-20, still open
+         U4 B  issued 11-10 due 12-10    700.00: after the period, open
+    EUR  E1 C  issued 10-01 due 10-31  2,000.00: paid in full on 10-31, as promised
+    """
+    inv = pd.DataFrame([
+        ("U1", "A", "USD", "2026-09-10", "2026-10-10", 1000_00, 0, "paid", False, None, "Ann", "Sam"),
+        ("U2", "A", "USD", "2026-10-15", "2026-11-14", 500_00, 400_00, "open", False, None, "Ann", "Sam"),
+        ("U3", "B", "USD", "2026-08-01", "2026-08-31", 300_00, 300_00, "open", True, "2026-10-20", "Bo", "Tia"),
+        ("U4", "B", "USD", "2026-11-10", "2026-12-10", 700_00, 700_00, "open", False, None, "Bo", "Tia"),
+        ("E1", "C", "EUR", "2026-10-01", "2026-10-31", 2000_00, 0, "paid", False, "2026-10-31", "Ann", "Tia"),
+    ], columns=["invoice_number", "customer_id", "currency", "issue_date", "due_date", "amount_cents", "open_cents",
+                "status", "disputed", "promise_to_pay_date", "collector", "sales_rep"])
+    settlements = pd.DataFrame([
+        ("U1", "payment", "2026-10-05", 400_00), ("U1", "payment", "2026-11-05", 600_00),
+        ("U2", "credit_note", "2026-10-20", 100_00), ("E1", "payment", "2026-10-31", 2000_00),
+    ], columns=["invoice_number", "kind", "settled_on", "amount_cents"])
+    notes = pd.DataFrame([("A", "USD", "2026-10-20", 100_00, "Ann", "Sam")],
+                         columns=["customer_id", "currency", "issue_date", "amount_cents", "collector", "sales_rep"])
+    customers = pd.DataFrame([("A", "Acme", "Ann", "Sam", False, None), ("B", "Bolt", "Bo", "Tia", True, None),
+                              ("C", "Cité", "Ann", "Tia", False, None)],
+                             columns=["customer_id", "name", "collector", "sales_rep", "on_hold", "credit_limit_cents"])
+    return Ledger(inv, settlements, notes, customers)
+
+
+OCTOBER = Period(date(2026, 10, 1), date(2026, 10, 31))
+
+
+def test_balances_are_rebuilt_at_any_past_day_and_equal_open_ar_today():
+    b = balances_at(hand_ledger(), [date(2026, 9, 30), date(2026, 10, 31), date(2026, 11, 23)])
+    usd = b[b["currency"] == "USD"].set_index("day")
+    assert usd.loc[date(2026, 9, 30)].tolist() == ["USD", 1300_00, 1000_00]  # U1 not due yet, U3 overdue
+    assert usd.loc[date(2026, 10, 31)].tolist() == ["USD", 1300_00, 400_00]  # U1 600 + U2 400 + U3 300; U2 current
+    assert usd.loc[date(2026, 11, 23), "total_cents"] == 400_00 + 300_00 + 700_00  # today's open amounts
+    eur = b[b["currency"] == "EUR"].set_index("day")
+    assert eur["total_cents"].tolist() == [0, 0, 0]  # paid on the day it fell due: nothing owed at the end of it
+
+
+def test_hand_computed_october_in_two_currencies():
+    kpis = compute_kpis(hand_ledger(), OCTOBER, BUCKETS)
+    usd, eur = (next(c for c in kpis.currencies if c.currency == code) for code in ("USD", "EUR"))
+    assert (usd.open_cents, usd.current_cents, usd.past_due_cents) == (1300_00, 400_00, 900_00)
+    assert usd.sales_cents == 400_00  # U2 500 - credit note 100
+    assert usd.cei == Decimal("30.8")  # (1300 + 400 - 1300) / (1300 + 400 - 400)
+    assert usd.percent_current == Decimal("30.8")
+    assert usd.dso_countback == Decimal("58.0")  # October 400 covers 31 days, 900 of September's 1,000: 27 days
+    assert (usd.dso_period_end, usd.best_possible_dso, usd.average_days_delinquent) == (
+        Decimal("83.6"), Decimal("25.7"), Decimal("57.9"))  # 90 days from 08-03: sales 1,000 + 500 - 100
+    assert (usd.collected_cents, usd.credited_cents) == (400_00, 100_00)
+    assert (usd.average_days_to_pay, usd.average_days_beyond_terms) == (Decimal("25.0"), Decimal("-5.0"))
+    assert (usd.disputed_invoices, usd.disputed_cents) == (1, 300_00)
+    assert usd.disputed_average_days_past_due == Decimal("61.0")
+    assert (usd.promises_due, usd.promises_kept) == (1, 0)
+    assert (eur.open_cents, eur.sales_cents, eur.cei, eur.collected_cents) == (0, 2000_00, Decimal("100.0"), 2000_00)
+    assert (eur.average_days_to_pay, eur.promises_due, eur.promises_kept) == (Decimal("30.0"), 1, 1)
+    assert eur.percent_current is None  # nothing owed: no percentage, not NaN
+
+
+def test_aging_at_the_period_end_adds_up_to_open_ar_per_currency():
+    kpis = compute_kpis(hand_ledger(), OCTOBER, BUCKETS)
+    usd = kpis.aging[kpis.aging["currency"] == "USD"].set_index("bucket")["open_cents"]
+    assert usd.to_dict() == {"not_due": 400_00, "1-30": 600_00, "31-60": 0, "61-90": 300_00, "90+": 0}
+    assert kpis.aging_reconciles
+    assert "U4" not in set(kpis.disputes["invoice_number"])  # issued after the cut-off
+    assert kpis.top_overdue[["currency", "customer_id", "past_due_cents"]].values.tolist() == [
+        ["USD", "A", 600_00], ["USD", "B", 300_00]]
+
+
+def test_a_collectors_scope_holds_only_their_customers():
+    ann = compute_kpis(hand_ledger().scoped("collector", "Ann"), OCTOBER, BUCKETS)
+    usd = next(c for c in ann.currencies if c.currency == "USD")
+    assert usd.open_cents == 1000_00 and usd.disputed_invoices == 0  # U1 600 + U2 400; U3 is Bo's
+    assert set(ann.accounts["customer_id"]) == {"A"}
+    assert {c.currency for c in ann.currencies} == {"USD", "EUR"}
+
+
+def test_the_trend_has_a_point_per_month_and_no_nan():
+    kpis = compute_kpis(hand_ledger(), OCTOBER, BUCKETS)
+    usd = kpis.trend[kpis.trend["currency"] == "USD"]
+    assert len(usd) == 12 and usd["month_end"].iloc[-1] == date(2026, 10, 31)
+    assert usd["dso_countback"].iloc[-1] == Decimal("58.0") and usd["cei"].iloc[-1] == Decimal("30.8")
+    for column in ("dso_countback", "cei"):  # a month without sales has no figure (None), never NaN
+        assert all(v is None or isinstance(v, Decimal) and v.is_finite() for v in kpis.trend[column])
+
+
+def test_a_period_without_any_ledger_is_empty_not_an_error():
+    empty = hand_ledger()
+    empty = Ledger(empty.invoices.iloc[0:0].copy(), empty.settlements.iloc[0:0].copy(),
+                   empty.credit_notes.iloc[0:0].copy(), empty.customers.iloc[0:0].copy())
+    kpis = compute_kpis(empty, OCTOBER, BUCKETS)
+    assert kpis.empty and kpis.aging.empty and kpis.top_overdue.empty
+
+
+def test_a_scope_with_no_accounts_is_empty():
+    assert compute_kpis(hand_ledger().scoped("collector", "Nobody"), OCTOBER, BUCKETS).empty
