@@ -15,7 +15,7 @@ export PREFECT_HOME := $(CURDIR)/var/prefect
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 unexport PREFECT_API_URL
 
-DEMO_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core
+DEMO_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-droid-fallback
 TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 
 .PHONY: demo test ui system-packages-demo system-packages-test clean

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from blocks.ledger import PROJECT_ROOT
+from tasks.money import money
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"
@@ -30,9 +31,11 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.dunning_policy import DunningPolicy
     from blocks.email_channel import EmailChannel
     from blocks.ledger import SqlLedgerSource
+    from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
     from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
+    from tasks.sample_erp import COLLECTORS, SALES_REPS
 
     CompanyProfile(
         legal_name="Northwind Components Ltd", time_zone="America/Chicago", default_currency="USD",
@@ -50,6 +53,16 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
                  reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
     TwilioChannel(account_sid=SANDBOX_ACCOUNT_SID, auth_token=SANDBOX_AUTH_TOKEN, from_number="+13125550100",
                   api_base_url=twilio_url).save(BLOCK_NAME, overwrite=True)
+    ReportRecipients(
+        executives=["cfo@northwind.example", "controller@northwind.example"],
+        collectors={name: f"{_mailbox(name)}@northwind.example" for name in COLLECTORS},
+        sales_reps={name: f"{_mailbox(name)}@northwind.example" for name in SALES_REPS},
+        output_dir=str(DEMO_DIR / "output" / "reports"),
+    ).save(BLOCK_NAME, overwrite=True)
+
+
+def _mailbox(name: str) -> str:
+    return ".".join(name.lower().split())
 
 
 def _sync_table(title: str, results) -> Table:
@@ -157,6 +170,22 @@ def _print_dunning(console: Console, summary, outbox: Path) -> None:
     console.print(f"Message log: {summary.message_log.relative_to(PROJECT_ROOT)}")
 
 
+def _print_reports(console: Console, run, seconds: float) -> None:
+    table = Table(title=f"KPI reports ({seconds:.1f} s: KPIs {run.kpi_seconds:.1f} s, Chrome start "
+                        f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
+    for column in ("KPI", *(c.currency for c in run.company.currencies)):
+        table.add_column(column, justify="left" if column == "KPI" else "right")
+    rows = [("Open AR", lambda c: money(c.open_cents, c.currency)), ("% current", lambda c: f"{c.percent_current} %"),
+            ("DSO (countback)", lambda c: f"{c.dso_countback} days"), ("CEI", lambda c: f"{c.cei} %"),
+            ("Collected", lambda c: money(c.collected_cents, c.currency))]
+    for name, fmt in rows:
+        table.add_row(name, *(fmt(c) for c in run.company.currencies))
+    console.print(table)
+    folder = run.reports[0].pdf.parent
+    console.print(f"{len(run.reports)} reports (PDF and HTML) in {folder.relative_to(PROJECT_ROOT)}, e.g. "
+                  f"{run.reports[0].pdf.name}; each emailed to its audience (the .eml files in the outbox)")
+
+
 def demo(invoices: int, seed: int) -> int:
     from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, CaptureSmtpServer, TwilioTestServer
 
@@ -213,6 +242,14 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(_dunning_table(f"Dunning, second run: {second.dunning.planned:,} messages planned",
                                  second.dunning))
 
+    from flows.reports import kpi_reports
+
+    console.print("5. KPI reports for the month to date, as the monthly deployment sends them: one PDF for the "
+                  "executives, one per collector, one per sales rep, each emailed to its reader")
+    started = time.perf_counter()
+    reports = kpi_reports(period="month", as_of=morning.date(), now=afternoon)
+    _print_reports(console, reports, time.perf_counter() - started)
+
     reconciled = all(r.reconciles for r in first.sync + second.sync)
     console.print(
         f"\nEvery entity reconciles (read = inserted + updated + unchanged + quarantined): "
@@ -220,7 +257,8 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     )
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
     console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
-                  "contact-cleanup-<collector>, aging-summary, dunning-plan, dunning-results, call-list-<collector>):")
+                  "contact-cleanup-<collector>, aging-summary, dunning-plan, dunning-results, call-list-<collector>, "
+                  "kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     return 0 if reconciled else 1
 

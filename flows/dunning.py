@@ -15,6 +15,7 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
+from blocks import load_block
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
@@ -60,16 +61,6 @@ def _run_name() -> str:
     return f"dunning-{day}" + ("-dry-run" if params.get("dry_run") else "")
 
 
-def _load(name: str) -> Block:
-    """A block document by "type-slug/name", or an error that says how to create it."""
-    try:
-        return Block.load(name)
-    except ValueError as error:
-        raise DunningMisconfigured(
-            f"block {name} does not exist ({error}); create it in the Prefect UI (Blocks) or with the arpilot "
-            "blocks module (see README, Configuration reference), or pass the name of one that does") from None
-
-
 def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_policy: str, email, twilio,
                    dunning_policy: str) -> None:
     """Fail before anything is planned when a step uses a channel that is not configured or not gated."""
@@ -104,12 +95,12 @@ def dunning(
     nothing. email_channel / twilio_channel may be empty when the policy uses no such channel.
     """
     logger = get_run_logger()
-    profile: CompanyProfile = _load(company)
-    policy: DunningPolicy = _load(dunning_policy)
-    store = _load(warehouse)
-    email = _load(email_channel) if email_channel else None
-    twilio = _load(twilio_channel) if twilio_channel else None
-    check_channels(policy, _load(contact_policy), contact_policy, email, twilio, dunning_policy)
+    profile: CompanyProfile = load_block(company)
+    policy: DunningPolicy = load_block(dunning_policy)
+    store = load_block(warehouse)
+    email = load_block(email_channel) if email_channel else None
+    twilio = load_block(twilio_channel) if twilio_channel else None
+    check_channels(policy, load_block(contact_policy), contact_policy, email, twilio, dunning_policy)
     instant = send_instant(profile, now)
     as_of = profile.today(instant)
     run_id = str(flow_run.id)

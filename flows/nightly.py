@@ -28,6 +28,7 @@ from tasks.dunning import DunningSummary
 from tasks.dunning_plan import DunningPlan
 from tasks.ledger_entities import ENTITIES
 from tasks.ledger_sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
+from tasks.reports import snapshot_kpis
 
 
 @dataclass
@@ -62,8 +63,8 @@ def nightly(
     now: datetime | None = None,
     dry_run: bool = False,
 ) -> NightlyResult:
-    """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), then
-    send today's reminders.
+    """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
+    today's reminders, and record tonight's KPI snapshot (history for the trend reports).
 
     The other parameters name block documents as "block-type-slug/name", editable in the UI. run_date
     defaults to today in the company's time zone; now is the instant send windows are judged at (default:
@@ -94,4 +95,5 @@ def nightly(
     gate = enforce_contact_gate(check)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
+    snapshot_kpis(store, profile, as_of, run_id)
     return NightlyResult(results, check, gate, reminders)

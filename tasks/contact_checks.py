@@ -17,7 +17,7 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
-from blocks.ledger import PROJECT_ROOT, project_path
+from blocks.ledger import project_path
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
 from tasks.contact_normalization import normalize_contacts
@@ -33,7 +33,6 @@ from tasks.contact_quality import (
     worklist,
 )
 
-QUERIES = PROJECT_ROOT / "sql" / "contacts"
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
                  "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_key"]
@@ -90,16 +89,14 @@ class ContactCheck:
         )
 
 
-def _sql(name: str) -> str:
-    return (QUERIES / f"{name}.sql").read_text()
-
 
 @task(name="normalize-contacts", cache_policy=NO_CACHE)
 def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
     """Normalise the contacts that are new or changed (or whose customer's address changed) since last time."""
     engine = store.engine()
     with wh.bulk_work(), engine.begin() as conn:
-        stale = wh.query_frame(conn, _sql("contacts_to_normalize"), {"company_time_zone": company_zone})
+        stale = wh.query_frame(conn, wh.named_query("contacts", "contacts_to_normalize"),
+                               {"company_time_zone": company_zone})
         stale = stale.astype(object).where(stale.notna(), None)
         profiles = normalize_contacts(stale, company_zone)
         rows = pd.concat([stale[["contact_id", "customer_id"]], profiles], axis=1).assign(
@@ -123,9 +120,10 @@ def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, 
 
     engine = store.engine()
     with engine.connect() as conn:
-        contacts, customers = (wh.query_frame(conn, _sql(name)) for name in ("contacts", "customers"))
-        balances = open_balances(wh.query_frame(conn, _sql("open_invoices")))
-        zones = wh.query_frame(conn, _sql("time_zone_sources"))
+        contacts, customers = (wh.query_frame(conn, wh.named_query("contacts", name))
+                               for name in ("contacts", "customers"))
+        balances = open_balances(wh.query_frame(conn, wh.named_query("contacts", "open_invoices")))
+        zones = wh.query_frame(conn, wh.named_query("contacts", "time_zone_sources"))
     roster = build_roster(contacts, customers, balances["customer_id"].drop_duplicates(), policy)
 
     out = project_path(policy.output_dir)

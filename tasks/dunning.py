@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
-from blocks.ledger import PROJECT_ROOT, project_path
+from blocks.ledger import project_path
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 from tasks import outbox
@@ -48,13 +48,9 @@ from tasks.dunning_plan import (
 )
 from tasks.money import money
 
-QUERIES = PROJECT_ROOT / "sql" / "dunning"
 CALL_LIST_ARTIFACT_ROWS = 200
 PLAN_ARTIFACT_ROWS = 500
 
-
-def _sql(name: str) -> str:
-    return (QUERIES / f"{name}.sql").read_text()
 
 
 def mask(address: str) -> str:
@@ -84,9 +80,9 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
     reconciled to open AR to the cent)."""
     engine = store.engine()
     with engine.connect() as conn:
-        invoices = wh.query_frame(conn, _sql("open_invoices"))
-        customers = wh.query_frame(conn, _sql("customers"))
-        contacts = wh.query_frame(conn, _sql("contacts"))
+        invoices = wh.query_frame(conn, wh.named_query("dunning", "open_invoices"))
+        customers = wh.query_frame(conn, wh.named_query("dunning", "customers"))
+        contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
     engine.dispose()
     aged = age_invoices(invoices, as_of, company.aging_buckets)
     aged["disputed"] = invoices["disputed"].to_numpy()

@@ -141,7 +141,7 @@ def message_id(key: str, sender_address: str) -> str:
 def email_message(message: PlannedMessage, rendered: RenderedMessage, sender_address: str, sender_name: str,
                   reply_to: str | None, policy: DunningPolicy, now: datetime) -> EmailMessage:
     """A reminder to the customer's AP contacts: List-Unsubscribe, and the statement if configured."""
-    mail = _mime(rendered, [(r.name, r.address) for r in message.recipients], message.key, sender_address,
+    mail = compose_email(rendered, [(r.name, r.address) for r in message.recipients], message.key, sender_address,
                  sender_name, reply_to, now)
     unsubscribe = policy.unsubscribe_email or sender_address
     mail["List-Unsubscribe"] = f"<mailto:{unsubscribe}?subject={quote('unsubscribe ' + message.customer_id)}>"
@@ -158,8 +158,8 @@ def escalation_message(messages: list[PlannedMessage], rendered: RenderedMessage
     covers = " ".join(sorted(m.key for m in messages))
     day = messages[0].planned_on.isoformat()
     reference = f"escalations|{day}|{hashlib.sha256(covers.encode()).hexdigest()[:12]}"
-    mail = _mime(rendered, [(None, a) for a in policy.escalation_to], reference, sender_address, sender_name, None,
-                 now)
+    mail = compose_email(rendered, [(None, a) for a in policy.escalation_to], reference, sender_address, sender_name,
+                         None, now)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["Customer", "Customer id", "Collector", "Currency", "Open amount", "Invoices", "Days past due",
@@ -170,7 +170,7 @@ def escalation_message(messages: list[PlannedMessage], rendered: RenderedMessage
     return mail
 
 
-def _mime(rendered: RenderedMessage, recipients: list[tuple[str | None, str]], reference: str,
+def compose_email(rendered: RenderedMessage, recipients: list[tuple[str | None, str]], reference: str,
           sender_address: str, sender_name: str, reply_to: str | None, now: datetime) -> EmailMessage:
     """Plain text and HTML alternatives with a deterministic Message-ID.
 

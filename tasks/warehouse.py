@@ -7,9 +7,11 @@ or per-row dicts cost five times more at a million invoices.
 from __future__ import annotations
 
 import gc
+import sqlite3
 from collections.abc import Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -17,7 +19,8 @@ import pyarrow as pa
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "warehouse"
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+MIGRATIONS_DIR = SQL_DIR / "warehouse"
 IN_CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 _SCAN_ABOVE = 20_000  # from this many keys on, one scan of the table beats chunked lookups
 _BULK_LOAD_ROWS = 50_000  # from this many new rows into an empty table, indexes are built after the load
@@ -64,6 +67,15 @@ def create_warehouse_engine(url: str | sa.URL) -> Engine:
             cur.close()
 
     return engine
+
+
+# SQLite binds no Decimal; its text is exact and a NUMERIC column stores it as a number (PostgreSQL binds it natively).
+sqlite3.register_adapter(Decimal, str)
+
+
+def named_query(folder: str, name: str) -> str:
+    """The SQL in sql/<folder>/<name>.sql: queries live in files a DBA can read."""
+    return (SQL_DIR / folder / f"{name}.sql").read_text()
 
 
 def migrate(engine: Engine) -> list[str]:

@@ -1,0 +1,70 @@
+"""KPI reports on their own schedule: the department, each collector and each sales rep get a PDF by email."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.runtime import flow_run
+
+from blocks import load_block
+from blocks.company import CompanyProfile
+from blocks.report_recipients import ReportRecipients
+from flows.dunning import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_WAREHOUSE
+from tasks.kpi import Period
+from tasks.reports import ReportRun, build_reports, email_reports, load_activity, load_ledger, publish_reports
+
+DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
+
+
+def report_period(period: str, as_of: date) -> Period:
+    """week: the seven days ending as_of; month: the calendar month of as_of, up to as_of."""
+    if period == "week":
+        return Period.week_ending(as_of)
+    return Period(Period.month_of(as_of).start, as_of)
+
+
+def _as_of(company: CompanyProfile, as_of: date | None, now: datetime | None) -> date:
+    """Default: yesterday by the company's calendar, the last complete day (Monday 07:00 reports last week)."""
+    return as_of or company.today(now) - timedelta(days=1)
+
+
+def _run_name() -> str:
+    params = flow_run.parameters
+    company = load_block(params.get("company", DEFAULT_COMPANY))
+    now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
+    as_of = date.fromisoformat(str(params["as_of"])) if params.get("as_of") else None
+    kind = params.get("period", "week")
+    return f"kpi-reports-{kind}-to-{_as_of(company, as_of, now)}"
+
+
+@flow(name="kpi-reports", flow_run_name=_run_name)
+def kpi_reports(
+    period: Literal["week", "month"] = "week",
+    as_of: date | None = None,
+    warehouse: str = DEFAULT_WAREHOUSE,
+    company: str = DEFAULT_COMPANY,
+    recipients: str = DEFAULT_RECIPIENTS,
+    email_channel: str | None = DEFAULT_EMAIL,
+    now: datetime | None = None,
+) -> ReportRun:
+    """Compute the KPIs for the period ending as_of (default: yesterday), write the executive, collector and
+    sales reports as PDF and HTML, and email each to its audience (email_channel empty: write only)."""
+    logger = get_run_logger()
+    profile: CompanyProfile = load_block(company)
+    audience: ReportRecipients = load_block(recipients)
+    store = load_block(warehouse)
+    email = load_block(email_channel) if email_channel else None
+    window = report_period(period, _as_of(profile, as_of, now))
+    logger.info("KPI reports for %s to %s (%s)", window.start, window.end, period)
+    ledger = load_ledger(store)
+    activity = load_activity(store, window)
+    run = build_reports(ledger, activity, window, profile, audience, f"{period}-to-{window.end}", now)
+    sent = None
+    try:
+        if email is not None:
+            sent = email_reports(run, email, email_channel, profile)
+    finally:
+        publish_reports(run, window, profile, sent)
+    return run

@@ -1,0 +1,332 @@
+"""KPI reports: read the ledger and the dunning activity, compute the KPIs per scope, write one PDF per
+audience, email it, and keep the nightly KPI snapshot that trend lines and dispute history come from."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pandas as pd
+import sqlalchemy as sa
+from prefect import get_run_logger, task
+from prefect.artifacts import create_link_artifact, create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from blocks.company import CompanyProfile
+from blocks.email_channel import EmailChannel
+from blocks.ledger import project_path
+from blocks.report_recipients import ReportRecipients
+from blocks.warehouse import ArWarehouse
+from reports.builder import (
+    Charts,
+    aging_mix_figure,
+    collector_figure,
+    generated_at,
+    period_label,
+    render_html,
+    target_met,
+    trend_figure,
+    write_report,
+)
+from tasks import warehouse as wh
+from tasks.aging import bucket_labels
+from tasks.dunning import mask
+from tasks.dunning_channels import EmailSender, deliver
+from tasks.dunning_messages import RenderedMessage, compose_email
+from tasks.kpi import Kpis, Ledger, Period, compute_kpis, percent_of
+from tasks.money import money
+
+ACCOUNT_ROWS = 150  # accounts listed in a sales report, most overdue first; the rest are counted
+
+
+def _query(conn, name: str, params: dict | None = None) -> pd.DataFrame:
+    return wh.query_frame(conn, wh.named_query("reports", name), params)
+
+
+@task(name="load-ledger", cache_policy=NO_CACHE)
+def load_ledger(store: ArWarehouse) -> Ledger:
+    """Every invoice that is or was owed, what settled it and when, credit notes, customers."""
+    engine = store.engine()
+    with engine.connect() as conn:
+        frames = [_query(conn, name) for name in ("invoices", "settlements", "credit_notes", "customers")]
+    engine.dispose()
+    return Ledger(*frames)
+
+
+@dataclass
+class Activity:
+    """What dunning and the contact checks did in the period."""
+
+    outbox: pd.DataFrame  # customer_id, currency, channel, status, planned_on, reason
+    held_back: pd.DataFrame  # customer_id, currency, channel, reason, planned_on: once per message and day
+    contact_checks: pd.DataFrame  # check_name, evaluated, failed, checked_on (the period's last run)
+
+    def scoped(self, customers: pd.Series) -> Activity:
+        return Activity(self.outbox[self.outbox["customer_id"].isin(customers)],
+                        self.held_back[self.held_back["customer_id"].isin(customers)], self.contact_checks)
+
+    def by_channel(self) -> list[dict]:
+        """Per channel: messages sent, failed, of unknown outcome, and held back (a call-list entry is a contact
+        made by a collector, counted as sent)."""
+        sent = self.outbox.groupby(["channel", "status"]).size()
+        held = self.held_back.groupby("channel").size()
+        channels = sorted(set(self.outbox["channel"]) | set(self.held_back["channel"]))
+        return [{"channel": c, "sent": int(sent.get((c, "sent"), 0)), "failed": int(sent.get((c, "failed"), 0)),
+                 "unknown": int(sent.get((c, "unknown"), 0)), "held_back": int(held.get(c, 0))} for c in channels]
+
+    def held_back_reasons(self) -> list[dict]:
+        grouped = self.held_back.groupby("reason").agg(messages=("channel", "size"),
+                                                       customers=("customer_id", "nunique"))
+        return [{"reason": r.Index.replace("_", " "), "messages": int(r.messages), "customers": int(r.customers)}
+                for r in grouped.sort_values("messages", ascending=False).itertuples()]
+
+    def contact_pass_rates(self) -> list[dict]:
+        return [{"check": r.check_name.replace("_", " "), "evaluated": int(r.evaluated), "failed": int(r.failed),
+                 "pass_rate": percent_of(int(r.evaluated) - int(r.failed), int(r.evaluated))}
+                for r in self.contact_checks.itertuples()]
+
+
+@task(name="load-activity", cache_policy=NO_CACHE)
+def load_activity(store: ArWarehouse, period: Period) -> Activity:
+    engine = store.engine()
+    with engine.connect() as conn:
+        window = {"start": period.start, "end": period.end}
+        outbox = _query(conn, "dunning_activity", window)
+        held = _query(conn, "dunning_held_back", window).drop_duplicates()  # two runs a day hold back twice
+        checks = _query(conn, "contact_checks", {"day": period.end})
+    engine.dispose()
+    # plain Python values: an empty result would otherwise carry Arrow's null type into every comparison
+    return Activity(*(frame.astype(object) for frame in (outbox, held, checks)))
+
+
+@dataclass
+class Report:
+    audience: str  # executive | collector | sales
+    scope: str | None  # the collector's or sales rep's name
+    to: list[str]
+    subject: str
+    summary: str  # the email's text: the headline figures
+    pdf: Path
+    html: Path
+
+
+@dataclass
+class ReportRun:
+    reports: list[Report] = field(default_factory=list)
+    unaddressed: list[str] = field(default_factory=list)  # collectors and reps in the ledger with no address
+    chrome_start_seconds: float = 0.0
+    kpi_seconds: float = 0.0
+    company: Kpis | None = None
+
+
+def _headline(kpis: Kpis, locale: str) -> list[str]:
+    if kpis.empty:
+        return ["No receivables in this scope for the period."]
+    return [f"{c.currency}: open AR {money(c.open_cents, c.currency, locale)}, "
+            f"{c.percent_current if c.percent_current is not None else '–'} % current, "
+            f"DSO {c.dso_countback if c.dso_countback is not None else '–'} days, "
+            f"CEI {c.cei if c.cei is not None else '–'} %, "
+            f"collected {money(c.collected_cents, c.currency, locale)}" for c in kpis.currencies]
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+@task(name="build-kpi-reports", cache_policy=NO_CACHE)
+def build_reports(ledger: Ledger, activity: Activity, period: Period, company: CompanyProfile,
+                  recipients: ReportRecipients, label: str, now: datetime | None = None) -> ReportRun:
+    """Compute the KPIs for the department, each collector and each sales rep, and write each audience's report
+    (PDF and HTML) with its charts, drawn by one Chrome."""
+    logger = get_run_logger()
+    run = ReportRun()
+    started = time.perf_counter()
+    department = compute_kpis(ledger, period, company.aging_buckets, recipients.top_customers)
+    collectors = {name: compute_kpis(ledger.scoped("collector", name), period, company.aging_buckets,
+                                     recipients.top_customers)
+                  for name in sorted(ledger.customers["collector"].dropna().unique())}
+    reps = {name: compute_kpis(ledger.scoped("sales_rep", name), period, company.aging_buckets,
+                               recipients.top_customers)
+            for name in sorted(set(recipients.sales_reps) & set(ledger.customers["sales_rep"].dropna()))}
+    run.kpi_seconds, run.company = time.perf_counter() - started, department
+    folder = project_path(recipients.output_dir) / label
+    zone = ZoneInfo(company.time_zone)
+    common = {"company": company, "period": period, "period_label": period_label(period.start, period.end,
+                                                                                 company.locale),
+              "generated": generated_at(now, zone), "targets": recipients, "target_met": target_met}
+    comparison = [{"collector": name, "currency": c.currency, "cei": c.cei, "open_cents": c.open_cents,
+                   "past_due_cents": c.past_due_cents, "collected_cents": c.collected_cents,
+                   "promises_due": c.promises_due, "promises_kept": c.promises_kept,
+                   "contacts": _contacts_made(activity, ledger, name)}
+                  for name, k in collectors.items() for c in k.currencies]
+    with Charts() as charts:
+        run.chrome_start_seconds = charts.start_seconds
+
+        def write(audience: str, scope: str | None, to: list[str], kpis: Kpis, extra: dict) -> None:
+            scoped = activity if scope is None else activity.scoped(kpis.accounts["customer_id"])
+            title = {"executive": "AR executive summary", "collector": f"Collections report: {scope}",
+                     "sales": f"Accounts report: {scope}"}[audience]
+            pivot, main = aging_pivot(kpis), main_currencies(kpis)
+            charts_of = {} if kpis.empty else {
+                "aging_chart": charts.svg(aging_mix_figure(pivot, bucket_labels(company.aging_buckets),
+                                                           company.brand_color), height=90 + 28 * len(pivot)),
+                "trend_chart": charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
+            accounts = _records(kpis.accounts)
+            attention = [r for r in accounts if r["past_due_cents"] > 0 or r["disputed_cents"] > 0 or r["on_hold"]]
+            context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
+                       "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
+                       "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),
+                       "main_currencies": main, "top_overdue": _records(kpis.top_overdue),
+                       "disputes": _records(kpis.disputes),
+                       "channels": scoped.by_channel(), "held_back": scoped.held_back_reasons()}
+            html = render_html(audience, context, company.locale)
+            name = audience if scope is None else f"{audience}-{_slug(scope)}"
+            pdf, html_path = write_report(html, folder, name)
+            subject = f"{company.legal_name}: {title}, {common['period_label']}"
+            run.reports.append(Report(audience, scope, to, subject, "\n".join(_headline(kpis, company.locale)), pdf,
+                                      html_path))
+
+        leading = main_currencies(department, 3)
+        collector_chart = charts.svg(collector_figure(comparison, leading, company.brand_color), height=280) \
+            if comparison else None
+        write("executive", None, recipients.executives, department,
+              {"comparison": comparison, "collector_chart": collector_chart,
+               "collector_chart_currencies": leading, "contact_checks": activity.contact_pass_rates()})
+        for name, kpis in collectors.items():
+            if name in recipients.collectors:
+                write("collector", name, [recipients.collectors[name]], kpis, {})
+            else:
+                run.unaddressed.append(f"collector {name}")
+        for name, kpis in reps.items():
+            write("sales", name, [recipients.sales_reps[name]], kpis, {})
+    run.unaddressed += [f"sales rep {n}" for n in sorted(set(ledger.customers["sales_rep"].dropna())
+                                                          - set(recipients.sales_reps))]
+    logger.info("Wrote %d reports to %s (KPIs %.1f s, Chrome start %.1f s)", len(run.reports), folder,
+                run.kpi_seconds, run.chrome_start_seconds)
+    return run
+
+
+def aging_pivot(kpis: Kpis) -> list[dict]:
+    """One row per currency: its open amount in each aging bucket, and its total."""
+    rows = []
+    for currency, group in kpis.aging.groupby("currency", sort=True):
+        buckets = [int(v) for v in group["open_cents"]]
+        rows.append({"currency": currency, "buckets": buckets, "total_cents": sum(buckets),
+                     "invoices": int(group["invoices"].sum())})
+    return rows
+
+
+def main_currencies(kpis: Kpis, count: int = 5) -> list[str]:
+    """The currencies with the most open invoices (amounts in different currencies cannot be ranked)."""
+    invoices = kpis.aging.groupby("currency")["invoices"].sum().sort_values(ascending=False, kind="stable")
+    return sorted(invoices.index[:count])
+
+
+def _contacts_made(activity: Activity, ledger: Ledger, collector: str) -> int:
+    """Messages and call-list entries that reached the collector's customers in the period."""
+    mine = ledger.customers.loc[ledger.customers["collector"] == collector, "customer_id"]
+    sent = activity.outbox
+    return int(((sent["status"] == "sent") & sent["customer_id"].isin(mine)).sum())
+
+
+def _slug(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
+
+
+@task(name="email-kpi-reports", cache_policy=NO_CACHE)
+def email_reports(run: ReportRun, email: EmailChannel, email_name: str, company: CompanyProfile) -> list[dict]:
+    """One message per report to its audience, with its PDF attached, on one SMTP connection."""
+    logger = get_run_logger()
+    mailer = EmailSender(email, email_name)
+    outcomes = []
+    try:
+        for report in run.reports:
+            if not report.to:
+                outcomes.append({"report": report.pdf.name, "to": "", "status": "not sent: no recipient"})
+                continue
+            text = (f"{report.subject}\n\n{report.summary}\n\nThe full report is attached as a PDF.\n\n"
+                    f"-- arpilot for {company.legal_name}\n")
+            mail = compose_email(RenderedMessage(report.subject, text), [(None, a) for a in report.to],
+                                 f"report|{report.pdf.parent.name}|{report.pdf.stem}", email.from_address,
+                                 email.from_name or company.sender_name, email.reply_to, datetime.now().astimezone())
+            mail.add_attachment(report.pdf.read_bytes(), maintype="application", subtype="pdf",
+                                filename=report.pdf.name)
+            mailer.ready(3, [2, 10])
+            delivery = deliver(lambda m=mail, r=report: mailer.send(m, email.from_address, r.to, lambda: None),
+                               3, [2, 10])
+            status = delivery.status if delivery.status != "failed" else f"failed: {delivery.reason}"
+            outcomes.append({"report": report.pdf.name, "to": "; ".join(mask(a) for a in report.to), "status": status})
+    finally:
+        mailer.close()
+    failed = [o for o in outcomes if o["status"].startswith("failed")]
+    logger.info("Emailed %d of %d reports", sum(o["status"] == "sent" for o in outcomes), len(outcomes))
+    if failed:
+        raise RuntimeError(f"{len(failed)} report email(s) failed: "
+                           + "; ".join(f"{o['report']} to {o['to']}: {o['status']}" for o in failed)
+                           + f". Check the relay in block {email_name}; the PDFs are written and can be re-sent "
+                             "by running the flow again.")
+    return outcomes
+
+
+def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sent: list[dict] | None) -> None:
+    """The markdown KPI summary and a link to each PDF."""
+    kpis = run.company
+    lines = [f"# KPI reports, {period_label(period.start, period.end, company.locale)}", ""]
+    if kpis is None or kpis.empty:
+        lines.append("**No receivables in this period**: the reports say so; nothing is missing.")
+    else:
+        lines += ["| KPI | " + " | ".join(c.currency for c in kpis.currencies) + " |",
+                  "| --- |" + " ---: |" * len(kpis.currencies)]
+        rows = [("Open AR", lambda c: money(c.open_cents, c.currency, company.locale)),
+                ("Past due", lambda c: money(c.past_due_cents, c.currency, company.locale)),
+                ("% current", lambda c: _or_dash(c.percent_current, " %")),
+                ("DSO (countback)", lambda c: _or_dash(c.dso_countback, " days")),
+                ("DSO (90-day period end)", lambda c: _or_dash(c.dso_period_end, " days")),
+                ("Best possible DSO", lambda c: _or_dash(c.best_possible_dso, " days")),
+                ("ADD", lambda c: _or_dash(c.average_days_delinquent, " days")),
+                ("CEI", lambda c: _or_dash(c.cei, " %")),
+                ("Collected", lambda c: money(c.collected_cents, c.currency, company.locale)),
+                ("Disputed", lambda c: f"{money(c.disputed_cents, c.currency, company.locale)} "
+                                       f"({c.disputed_invoices:,})"),
+                ("Promises kept", lambda c: f"{c.promises_kept} of {c.promises_due}")]
+        lines += [f"| {name} | " + " | ".join(fmt(c) for c in kpis.currencies) + " |" for name, fmt in rows]
+        lines += ["", "Aging buckets " + ("add up to open AR to the cent." if kpis.aging_reconciles
+                                          else "DO NOT add up to open AR: check the ledger sync.")]
+    lines += ["", "## Reports", "", "| report | to | sent |", "| --- | --- | --- |"]
+    status = {o["report"]: o["status"] for o in sent or []}
+    lines += [f"| [{r.pdf.name}]({r.pdf.as_uri()}) | {'; '.join(mask(a) for a in r.to) or '–'} | "
+              f"{status.get(r.pdf.name, 'not emailed')} |" for r in run.reports]
+    if run.unaddressed:
+        lines += ["", "No report address for: " + ", ".join(run.unaddressed)
+                  + " (add them to the report recipients block)."]
+    create_markdown_artifact("\n".join(lines), key="kpi-summary", description="KPIs and the reports of this run")
+    for r in run.reports:
+        create_link_artifact(r.pdf.as_uri(), link_text=r.pdf.name, key=f"report-{r.pdf.stem}"[:60].lower(),
+                             description=r.subject)
+
+
+def _or_dash(value, unit: str) -> str:
+    return "–" if value is None else f"{value}{unit}"
+
+
+@task(name="snapshot-kpis", cache_policy=NO_CACHE)
+def snapshot_kpis(store: ArWarehouse, company: CompanyProfile, day: date, run_id: str) -> int:
+    """Tonight's KPIs per currency into kpi_snapshots (replacing an earlier run's of the same day)."""
+    ledger = load_ledger.fn(store)
+    kpis = compute_kpis(ledger, Period(day, day), company.aging_buckets)
+    rows = pd.DataFrame([{"snapshot_on": day, "currency": c.currency, "open_cents": c.open_cents,
+                          "current_cents": c.current_cents, "past_due_cents": c.past_due_cents,
+                          "disputed_cents": c.disputed_cents, "disputed_invoices": c.disputed_invoices,
+                          "dso_days": c.dso_countback, "best_possible_dso_days": c.best_possible_dso,
+                          "percent_current": c.percent_current, "run_id": run_id, "taken_at": wh.utcnow()}
+                         for c in kpis.currencies])
+    engine = store.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM kpi_snapshots WHERE snapshot_on = :d"), {"d": day})
+        if len(rows):
+            wh.insert(conn, "kpi_snapshots", rows)
+    engine.dispose()
+    return len(rows)
