@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -34,18 +35,32 @@ class Charts:
     """One Chrome for every chart of a report run: ``with Charts() as charts: charts.svg(figure)``."""
 
     def __enter__(self) -> Charts:
-        started = time.perf_counter()
         kaleido.start_sync_server(silence_warnings=True)
-        self.svg(go.Figure(), width=10, height=10)  # Chrome starts on the first figure: pay for it here
-        self.start_seconds = time.perf_counter() - started
+        # Chrome starts on the first figure: draw an empty one in the background, while the caller computes.
+        self._starter = ThreadPoolExecutor(1)
+        self._started = self._starter.submit(self._start)
         return self
 
+    def _start(self) -> float:
+        started = time.perf_counter()
+        self._draw(go.Figure(), 10, 10)
+        return time.perf_counter() - started
+
+    @property
+    def start_seconds(self) -> float:
+        return self._started.result()
+
     def __exit__(self, *exc) -> None:
+        self._starter.shutdown()
         kaleido.stop_sync_server(silence_warnings=True)
 
-    @staticmethod
-    def svg(figure: go.Figure, width: int = 720, height: int = 300) -> str:
+    def svg(self, figure: go.Figure, width: int = 720, height: int = 300) -> str:
         """The chart as an SVG data URI for an <img>: sharp at any zoom, and the HTML stays one file."""
+        self._started.result()
+        return self._draw(figure, width, height)
+
+    @staticmethod
+    def _draw(figure: go.Figure, width: int, height: int) -> str:
         with warnings.catch_warnings():  # plotly passes Chrome options the running server already has
             warnings.simplefilter("ignore", UserWarning)
             image = pio.to_image(figure, format="svg", width=width, height=height)

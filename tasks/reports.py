@@ -3,9 +3,12 @@ audience, email it, and keep the nightly KPI snapshot that trend lines and dispu
 
 from __future__ import annotations
 
+import os
 import time
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -39,6 +42,7 @@ from tasks.dunning_messages import RenderedMessage, compose_email
 from tasks.kpi import Kpis, Ledger, Period, compute_kpis, percent_of
 from tasks.money import money
 
+PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))
 ACCOUNT_ROWS = 150  # accounts listed in a sales report, most overdue first; the rest are counted
 
 
@@ -76,6 +80,10 @@ class Activity:
         channels = sorted(set(self.outbox["channel"]) | set(self.held_back["channel"]))
         return [{"channel": c, "sent": int(sent.get((c, "sent"), 0)), "failed": int(sent.get((c, "failed"), 0)),
                  "unknown": int(sent.get((c, "unknown"), 0)), "held_back": int(held.get(c, 0))} for c in channels]
+
+    def contacts_made(self) -> int:
+        """Reminders delivered to customers and call-list entries (escalations are internal, not contacts)."""
+        return int(((self.outbox["status"] == "sent") & (self.outbox["channel"] != "escalation")).sum())
 
     def held_back_reasons(self) -> list[dict]:
         grouped = self.held_back.groupby("reason").agg(messages=("channel", "size"),
@@ -143,37 +151,34 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
     (PDF and HTML) with its charts, drawn by one Chrome."""
     logger = get_run_logger()
     run = ReportRun()
-    started = time.perf_counter()
-    department = compute_kpis(ledger, period, company.aging_buckets, recipients.top_customers)
-    collectors = {name: compute_kpis(ledger.scoped("collector", name), period, company.aging_buckets,
-                                     recipients.top_customers)
-                  for name in sorted(ledger.customers["collector"].dropna().unique())}
-    reps = {name: compute_kpis(ledger.scoped("sales_rep", name), period, company.aging_buckets,
-                               recipients.top_customers)
-            for name in sorted(set(recipients.sales_reps) & set(ledger.customers["sales_rep"].dropna()))}
-    run.kpi_seconds, run.company = time.perf_counter() - started, department
+
+    def kpis_of(scope: Ledger) -> Kpis:
+        started = time.perf_counter()
+        kpis = compute_kpis(scope, period, company.aging_buckets, recipients.top_customers)
+        run.kpi_seconds += time.perf_counter() - started
+        return kpis
+
     folder = project_path(recipients.output_dir) / label
     zone = ZoneInfo(company.time_zone)
     common = {"company": company, "period": period, "period_label": period_label(period.start, period.end,
                                                                                  company.locale),
               "generated": generated_at(now, zone), "targets": recipients, "target_met": target_met}
-    comparison = [{"collector": name, "currency": c.currency, "cei": c.cei, "open_cents": c.open_cents,
-                   "past_due_cents": c.past_due_cents, "collected_cents": c.collected_cents,
-                   "promises_due": c.promises_due, "promises_kept": c.promises_kept,
-                   "contacts": _contacts_made(activity, ledger, name)}
-                  for name, k in collectors.items() for c in k.currencies]
-    with Charts() as charts:
-        run.chrome_start_seconds = charts.start_seconds
-
+    printing: list[Future] = []
+    # Each report is computed, drawn and handed to a PDF worker process in turn, so printing one overlaps
+    # computing the next (workers are spawned, not forked: a fork of this threaded process could inherit a lock
+    # held by one of Prefect's threads). The executive summary comes last: it compares every collector.
+    with ProcessPoolExecutor(PDF_WORKERS, mp_context=get_context("spawn")) as pdfs, Charts() as charts:
         def write(audience: str, scope: str | None, to: list[str], kpis: Kpis, extra: dict) -> None:
-            scoped = activity if scope is None else activity.scoped(kpis.accounts["customer_id"])
+            column = {"collector": "collector", "sales": "sales_rep"}.get(audience)
+            scoped = activity if column is None else activity.scoped(_customers_of(ledger, column, scope))
             title = {"executive": "AR executive summary", "collector": f"Collections report: {scope}",
                      "sales": f"Accounts report: {scope}"}[audience]
             pivot, main = aging_pivot(kpis), main_currencies(kpis)
             charts_of = {} if kpis.empty else {
                 "aging_chart": charts.svg(aging_mix_figure(pivot, bucket_labels(company.aging_buckets),
                                                            company.brand_color), height=90 + 28 * len(pivot)),
-                "trend_chart": charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
+                "trend_chart": None if audience == "sales" else  # a sales rep's report has no trend
+                charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
             accounts = _records(kpis.accounts)
             attention = [r for r in accounts if r["past_due_cents"] > 0 or r["disputed_cents"] > 0 or r["on_hold"]]
             context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
@@ -184,24 +189,36 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                        "channels": scoped.by_channel(), "held_back": scoped.held_back_reasons()}
             html = render_html(audience, context, company.locale)
             name = audience if scope is None else f"{audience}-{_slug(scope)}"
-            pdf, html_path = write_report(html, folder, name)
+            printing.append(pdfs.submit(write_report, html, folder, name))
             subject = f"{company.legal_name}: {title}, {common['period_label']}"
-            run.reports.append(Report(audience, scope, to, subject, "\n".join(_headline(kpis, company.locale)), pdf,
-                                      html_path))
+            run.reports.append(Report(audience, scope, to, subject, "\n".join(_headline(kpis, company.locale)),
+                                      folder / f"{name}.pdf", folder / f"{name}.html"))
 
-        leading = main_currencies(department, 3)
-        collector_chart = charts.svg(collector_figure(comparison, leading, company.brand_color), height=280) \
-            if comparison else None
-        write("executive", None, recipients.executives, department,
-              {"comparison": comparison, "collector_chart": collector_chart,
-               "collector_chart_currencies": leading, "contact_checks": activity.contact_pass_rates()})
-        for name, kpis in collectors.items():
+        comparison = []
+        for name in sorted(ledger.customers["collector"].dropna().unique()):
+            kpis = kpis_of(ledger.scoped("collector", name))
+            contacts = activity.scoped(_customers_of(ledger, "collector", name)).contacts_made()
+            comparison += [{"collector": name, "currency": c.currency, "cei": c.cei, "open_cents": c.open_cents,
+                            "past_due_cents": c.past_due_cents, "collected_cents": c.collected_cents,
+                            "promises_due": c.promises_due, "promises_kept": c.promises_kept, "contacts": contacts}
+                           for c in kpis.currencies]
             if name in recipients.collectors:
                 write("collector", name, [recipients.collectors[name]], kpis, {})
             else:
                 run.unaddressed.append(f"collector {name}")
-        for name, kpis in reps.items():
-            write("sales", name, [recipients.sales_reps[name]], kpis, {})
+        for name in sorted(set(recipients.sales_reps) & set(ledger.customers["sales_rep"].dropna())):
+            write("sales", name, [recipients.sales_reps[name]], kpis_of(ledger.scoped("sales_rep", name)), {})
+        run.company = kpis_of(ledger)
+        leading = main_currencies(run.company, 3)
+        collector_chart = charts.svg(collector_figure(comparison, leading, company.brand_color), height=280) \
+            if comparison else None
+        write("executive", None, recipients.executives, run.company,
+              {"comparison": comparison, "collector_chart": collector_chart,
+               "collector_chart_currencies": leading, "contact_checks": activity.contact_pass_rates()})
+        run.chrome_start_seconds = charts.start_seconds
+        for job in printing:
+            job.result()  # a PDF that could not be printed fails the run here, with WeasyPrint's error
+    run.reports.sort(key=lambda r: ("executive", "collector", "sales").index(r.audience))
     run.unaddressed += [f"sales rep {n}" for n in sorted(set(ledger.customers["sales_rep"].dropna())
                                                           - set(recipients.sales_reps))]
     logger.info("Wrote %d reports to %s (KPIs %.1f s, Chrome start %.1f s)", len(run.reports), folder,
@@ -225,11 +242,8 @@ def main_currencies(kpis: Kpis, count: int = 5) -> list[str]:
     return sorted(invoices.index[:count])
 
 
-def _contacts_made(activity: Activity, ledger: Ledger, collector: str) -> int:
-    """Messages and call-list entries that reached the collector's customers in the period."""
-    mine = ledger.customers.loc[ledger.customers["collector"] == collector, "customer_id"]
-    sent = activity.outbox
-    return int(((sent["status"] == "sent") & sent["customer_id"].isin(mine)).sum())
+def _customers_of(ledger: Ledger, column: str, name: str) -> pd.Series:
+    return ledger.customers.loc[ledger.customers[column] == name, "customer_id"]
 
 
 def _slug(name: str) -> str:
