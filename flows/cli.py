@@ -18,7 +18,6 @@ from rich.console import Console
 from rich.table import Table
 
 from blocks.ledger import PROJECT_ROOT
-from tasks.money import money
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"
@@ -175,10 +174,9 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    rows = [("Open AR", lambda c: money(c.open_cents, c.currency)), ("% current", lambda c: f"{c.percent_current} %"),
-            ("DSO (countback)", lambda c: f"{c.dso_countback} days"), ("CEI", lambda c: f"{c.cei} %"),
-            ("Collected", lambda c: money(c.collected_cents, c.currency))]
-    for name, fmt in rows:
+    from tasks.reports import kpi_rows
+
+    for name, fmt in kpi_rows("en_US"):
         table.add_row(name, *(fmt(c) for c in run.company.currencies))
     console.print(table)
     folder = run.reports[0].pdf.parent

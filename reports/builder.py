@@ -133,12 +133,22 @@ def environment(locale: str) -> Environment:
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(("html.j2",)),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda cents, currency: money(int(cents), currency, locale)
-    env.filters["days"] = lambda v: "–" if v is None else f"{v} days"
-    env.filters["pct"] = lambda v: "–" if v is None else f"{v} %"
+    env.filters["days"] = lambda v: or_dash(v, " days")
+    env.filters["pct"] = lambda v: or_dash(v, " %")
+    env.filters["promises"] = promises_kept
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)
     env.filters["stamp"] = lambda t: format_datetime(t, "d MMM yyyy, HH:mm zzz", locale=locale)
     env.filters["bucket"] = lambda b: "not due" if b == "not_due" else f"{b} days"
     return env
+
+
+def or_dash(value, unit: str) -> str:
+    """A figure with its unit, or "–" where the formula had no denominator."""
+    return "–" if value is None else f"{value}{unit}"
+
+
+def promises_kept(kept: int, due: int) -> str:
+    return f"{kept} of {due}" if due else "none due"
 
 
 def render_html(template: str, context: dict, locale: str) -> str:

@@ -4,7 +4,6 @@ go to, record the results, publish the summary and the collectors' worklists, an
 
 from __future__ import annotations
 
-import re
 import shutil
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,6 +31,7 @@ from tasks.contact_quality import (
     open_balances,
     worklist,
 )
+from tasks.output_files import slug
 
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
@@ -202,16 +202,12 @@ def _record(conn, run_id: str, as_of: date, checks: list[CheckSummary], failed: 
     wh.upsert(conn, "contact_gate", "contact_id", rows)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "unassigned"
-
-
 def _write_worklists(work: pd.DataFrame, folder: Path) -> Path:
     """One CSV per collector (addresses masked as in the artifacts; the ERP holds them in full)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     for collector, rows in work.groupby("collector"):
-        rows.rename(columns=WORKLIST_COLUMNS).to_csv(folder / f"{_slug(collector)}.csv", index=False)
+        rows.rename(columns=WORKLIST_COLUMNS).to_csv(folder / f"{slug(collector)}.csv", index=False)
     return folder
 
 
@@ -248,7 +244,7 @@ def _publish(check: ContactCheck, work: pd.DataFrame, roster_rows: int) -> None:
         shown = rows.head(WORKLIST_ARTIFACT_ROWS).drop(columns="collector").rename(columns=WORKLIST_COLUMNS)
         shown = shown.astype(object)
         create_table_artifact(
-            shown.where(shown.notna(), "").astype(str).to_dict("records"), key=f"contact-cleanup-{_slug(collector)}",
+            shown.where(shown.notna(), "").astype(str).to_dict("records"), key=f"contact-cleanup-{slug(collector)}",
             description=f"Contacts for {collector} to fix, most overdue first ({len(shown):,} of {len(rows):,}; "
-                        f"all in {check.worklists / (_slug(collector) + '.csv')}). Addresses are masked.",
+                        f"all in {check.worklists / (slug(collector) + '.csv')}). Addresses are masked.",
         )

@@ -8,6 +8,7 @@ addressed by position (``row``), so a night with 150,000 contacts stays in vecto
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -56,6 +57,19 @@ def mask_phone(phone: str | None) -> str:
     if not isinstance(phone, str) or not phone:
         return ""
     return f"{phone[:3]}{'*' * (len(phone) - 7)}{phone[-4:]}" if len(phone) > 7 else "***"
+
+
+def mask(address: str) -> str:
+    """A recipient as logs and artifacts may show it."""
+    return mask_email(address) if "@" in address else mask_phone(address) if address.startswith("+") else address
+
+
+_ADDRESSES = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+|\+[1-9]\d{6,14}")
+
+
+def mask_text(text: str) -> str:
+    """Provider replies often quote the address ("550 <jo@acme.example>: no such user"); mask any in it."""
+    return _ADDRESSES.sub(lambda found: mask(found.group()), text)
 
 
 def open_balances(invoices: pd.DataFrame) -> pd.DataFrame:

@@ -7,7 +7,6 @@ the providers and leaves the artifacts a controller reads in the morning.
 from __future__ import annotations
 
 import csv
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -29,7 +28,7 @@ from blocks.warehouse import ArWarehouse
 from tasks import outbox
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary, bucket_labels
-from tasks.contact_quality import mask_email, mask_phone
+from tasks.contact_quality import mask, mask_text
 from tasks.dunning_channels import Delivery, EmailSender, ProviderRefusedCredentials, TwilioSender, deliver
 from tasks.dunning_messages import (
     email_message,
@@ -47,23 +46,11 @@ from tasks.dunning_plan import (
     plan_dunning,
 )
 from tasks.money import money
+from tasks.output_files import slug
 
 CALL_LIST_ARTIFACT_ROWS = 200
 PLAN_ARTIFACT_ROWS = 500
 
-
-
-def mask(address: str) -> str:
-    """A recipient as logs and artifacts may show it."""
-    return mask_email(address) if "@" in address else mask_phone(address) if address.startswith("+") else address
-
-
-_ADDRESSES = re.compile(r"[^\s<>()\[\]:;,\"']+@[^\s<>()\[\]:;,\"']+|\+[1-9]\d{6,14}")
-
-
-def mask_text(text: str) -> str:
-    """Provider replies often quote the address ("550 <jo@acme.example>: no such user"); mask any in it."""
-    return _ADDRESSES.sub(lambda found: mask(found.group()), text)
 
 
 @dataclass
@@ -460,16 +447,12 @@ def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: Compan
         "priority": m.amount_cents * max(m.days_past_due, 1)} for m in calls])
     for collector, mine in rows.groupby("Collector"):
         mine = mine.sort_values(["Currency", "priority"], ascending=[True, False]).drop(columns="priority")
-        mine.to_csv(folder / f"{_slug(collector)}.csv", index=False)
+        mine.to_csv(folder / f"{slug(collector)}.csv", index=False)
         shown = mine.head(CALL_LIST_ARTIFACT_ROWS).assign(Phone=mine["Phone"].map(mask)).astype(str)
-        create_table_artifact(shown.to_dict("records"), key=f"call-list-{_slug(collector)}",
+        create_table_artifact(shown.to_dict("records"), key=f"call-list-{slug(collector)}",
                               description=f"{collector}: {len(mine)} customers to call today, most urgent first "
-                                          f"(full list with numbers: {folder / (_slug(collector) + '.csv')})")
+                                          f"(full list with numbers: {folder / (slug(collector) + '.csv')})")
     return folder
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "unassigned"
 
 
 def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) -> str:

@@ -11,7 +11,7 @@ Net credit sales of a period = invoices issued in it (void ones never count) - c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -243,7 +243,6 @@ class Kpis:
     disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due
     accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed, on hold
     aging_reconciles: bool
-    notes: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -262,6 +261,7 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
     sales_of = {(r.currency, r.start, r.end): int(r.sales_cents) for r in sales.itertuples()}
     aged = _aged(ledger, end, buckets)
     summary = aging_summary(aged, buckets)
+    settled, promised = _settled_in(ledger, period), _promises_due(ledger, period)
     rows, trend = [], []
     for currency in ledger.currencies:
         at_end, before = by[(currency, end)], by[(currency, period.start - timedelta(days=1))]
@@ -270,10 +270,10 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
         period_sales = sales_of[(currency, period.start, period.end)]
         dso = dso_period_end(at_end.total_cents, simple_sales, simple.days)
         bpdso = best_possible_dso(at_end.current_cents, simple_sales, simple.days)
-        paid = _settled(ledger, currency, period, "payment")
-        credited = _settled(ledger, currency, period, "credit_note")
+        mine = settled[settled["currency"] == currency]
+        paid, credited = mine[mine["kind"] == "payment"], mine[mine["kind"] == "credit_note"]
         disputed = aged[(aged["currency"] == currency) & aged["disputed"]]
-        due, kept = _promises(ledger, currency, period)
+        promises = promised.loc[promised["currency"] == currency, "kept"]
         rows.append(CurrencyKpis(
             currency=currency, open_cents=at_end.total_cents, current_cents=at_end.current_cents,
             past_due_cents=at_end.total_cents - at_end.current_cents,
@@ -287,7 +287,7 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
             average_days_beyond_terms=_weighted_days(paid, "due_date"),
             disputed_invoices=len(disputed), disputed_cents=int(disputed["open_cents"].sum()),
             disputed_average_days_past_due=_ratio(int(disputed["days_past_due"].sum()), len(disputed)),
-            promises_due=due, promises_kept=kept))
+            promises_due=len(promises), promises_kept=int(promises.sum())))
         for k in range(TREND_MONTHS - 1, -1, -1):
             month, previous = months[k], months[k + 1]
             at, begin = by[(currency, month.end)], by[(currency, previous.end)]
@@ -312,11 +312,11 @@ def _aged(ledger: Ledger, day: date, buckets: list[int]) -> pd.DataFrame:
     return aged.assign(disputed=inv["disputed"].to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy())
 
 
-def _settled(ledger: Ledger, currency: str, period: Period, kind: str) -> pd.DataFrame:
+def _settled_in(ledger: Ledger, period: Period) -> pd.DataFrame:
+    """Settlements dated in the period, with their invoice's currency, issue and due dates."""
     s = ledger.settlements
-    s = s[(s["kind"] == kind) & s["settled_on"].between(_day(period.start), _day(period.end))]
-    inv = ledger.invoices[ledger.invoices["currency"] == currency][["invoice_number", "issue_date", "due_date"]]
-    return s.merge(inv, on="invoice_number")
+    s = s[s["settled_on"].between(_day(period.start), _day(period.end))]
+    return s.merge(ledger.invoices[["invoice_number", "currency", "issue_date", "due_date"]], on="invoice_number")
 
 
 def _weighted_days(paid: pd.DataFrame, since: str) -> Decimal | None:
@@ -327,17 +327,16 @@ def _weighted_days(paid: pd.DataFrame, since: str) -> Decimal | None:
     return _ratio(int((days * paid["amount_cents"].to_numpy()).sum()), int(paid["amount_cents"].sum()))
 
 
-def _promises(ledger: Ledger, currency: str, period: Period) -> tuple[int, int]:
-    """Promises to pay that fell due in the period, and how many were kept: the invoice settled in full by the
-    promised day. (The ledger keeps only an invoice's latest promise.)"""
+def _promises_due(ledger: Ledger, period: Period) -> pd.DataFrame:
+    """Promises to pay that fell due in the period (currency, kept): kept when the invoice was settled in full by
+    the promised day. (The ledger keeps only an invoice's latest promise.)"""
     inv = ledger.invoices
-    due = inv[(inv["currency"] == currency) & inv["promise_to_pay_date"].between(_day(period.start), _day(period.end))]
+    due = inv[inv["promise_to_pay_date"].between(_day(period.start), _day(period.end))]
     if due.empty:
-        return 0, 0
+        return pd.DataFrame({"currency": pd.Series(dtype=object), "kept": pd.Series(dtype=bool)})
     last = ledger.settlements.groupby("invoice_number")["settled_on"].max()
-    settled_on = due["invoice_number"].map(last)
-    kept = (due["open_cents"] == 0) & (settled_on <= due["promise_to_pay_date"])
-    return len(due), int(kept.sum())
+    kept = (due["open_cents"] == 0) & (due["invoice_number"].map(last) <= due["promise_to_pay_date"])
+    return pd.DataFrame({"currency": due["currency"], "kept": kept.astype(bool)})
 
 
 def _names(ledger: Ledger) -> pd.DataFrame:

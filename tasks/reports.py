@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -28,7 +29,9 @@ from reports.builder import (
     aging_mix_figure,
     collector_figure,
     generated_at,
+    or_dash,
     period_label,
+    promises_kept,
     render_html,
     target_met,
     trend_figure,
@@ -36,13 +39,15 @@ from reports.builder import (
 )
 from tasks import warehouse as wh
 from tasks.aging import bucket_labels
-from tasks.dunning import mask
+from tasks.contact_quality import mask
 from tasks.dunning_channels import EmailSender, deliver
 from tasks.dunning_messages import RenderedMessage, compose_email
-from tasks.kpi import Kpis, Ledger, Period, compute_kpis, percent_of
+from tasks.kpi import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
 from tasks.money import money
+from tasks.output_files import slug
 
 PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))
+SEND_ATTEMPTS, SEND_BACKOFF_SECONDS = 3, [2, 10]  # per report email, for a relay that is briefly away
 ACCOUNT_ROWS = 150  # accounts listed in a sales report, most overdue first; the rest are counted
 
 
@@ -130,14 +135,30 @@ class ReportRun:
     company: Kpis | None = None
 
 
+def kpi_rows(locale: str) -> list[tuple[str, Callable[[CurrencyKpis], str]]]:
+    """The KPI summary as every plain-text reader gets it (artifact, email, demo): label -> figure of a currency."""
+    def amount(cents: str) -> Callable[[CurrencyKpis], str]:
+        return lambda c: money(getattr(c, cents), c.currency, locale)
+
+    return [("Open AR", amount("open_cents")), ("Past due", amount("past_due_cents")),
+            ("% current", lambda c: or_dash(c.percent_current, " %")),
+            ("DSO (countback)", lambda c: or_dash(c.dso_countback, " days")),
+            ("DSO (90-day period end)", lambda c: or_dash(c.dso_period_end, " days")),
+            ("Best possible DSO", lambda c: or_dash(c.best_possible_dso, " days")),
+            ("ADD", lambda c: or_dash(c.average_days_delinquent, " days")),
+            ("CEI", lambda c: or_dash(c.cei, " %")), ("Collected", amount("collected_cents")),
+            ("Disputed", lambda c: f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"),
+            ("Promises kept", lambda c: promises_kept(c.promises_kept, c.promises_due))]
+
+
 def _headline(kpis: Kpis, locale: str) -> list[str]:
+    """The email's summary: a sentence per currency."""
     if kpis.empty:
         return ["No receivables in this scope for the period."]
     return [f"{c.currency}: open AR {money(c.open_cents, c.currency, locale)}, "
-            f"{c.percent_current if c.percent_current is not None else '–'} % current, "
-            f"DSO {c.dso_countback if c.dso_countback is not None else '–'} days, "
-            f"CEI {c.cei if c.cei is not None else '–'} %, "
-            f"collected {money(c.collected_cents, c.currency, locale)}" for c in kpis.currencies]
+            f"{or_dash(c.percent_current, ' %')} current, DSO {or_dash(c.dso_countback, ' days')}, "
+            f"CEI {or_dash(c.cei, ' %')}, collected {money(c.collected_cents, c.currency, locale)}"
+            for c in kpis.currencies]
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -168,9 +189,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
     # computing the next (workers are spawned, not forked: a fork of this threaded process could inherit a lock
     # held by one of Prefect's threads). The executive summary comes last: it compares every collector.
     with ProcessPoolExecutor(PDF_WORKERS, mp_context=get_context("spawn")) as pdfs, Charts() as charts:
-        def write(audience: str, scope: str | None, to: list[str], kpis: Kpis, extra: dict) -> None:
-            column = {"collector": "collector", "sales": "sales_rep"}.get(audience)
-            scoped = activity if column is None else activity.scoped(_customers_of(ledger, column, scope))
+        def write(audience: str, scope: str | None, to: list[str], kpis: Kpis, scoped: Activity,
+                  extra: dict) -> None:
             title = {"executive": "AR executive summary", "collector": f"Collections report: {scope}",
                      "sales": f"Accounts report: {scope}"}[audience]
             pivot, main = aging_pivot(kpis), main_currencies(kpis)
@@ -188,7 +208,7 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                        "disputes": _records(kpis.disputes),
                        "channels": scoped.by_channel(), "held_back": scoped.held_back_reasons()}
             html = render_html(audience, context, company.locale)
-            name = audience if scope is None else f"{audience}-{_slug(scope)}"
+            name = audience if scope is None else f"{audience}-{slug(scope)}"
             printing.append(pdfs.submit(write_report, html, folder, name))
             subject = f"{company.legal_name}: {title}, {common['period_label']}"
             run.reports.append(Report(audience, scope, to, subject, "\n".join(_headline(kpis, company.locale)),
@@ -197,22 +217,24 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
         comparison = []
         for name in sorted(ledger.customers["collector"].dropna().unique()):
             kpis = kpis_of(ledger.scoped("collector", name))
-            contacts = activity.scoped(_customers_of(ledger, "collector", name)).contacts_made()
+            theirs = activity.scoped(_customers_of(ledger, "collector", name))
+            contacts = theirs.contacts_made()
             comparison += [{"collector": name, "currency": c.currency, "cei": c.cei, "open_cents": c.open_cents,
                             "past_due_cents": c.past_due_cents, "collected_cents": c.collected_cents,
                             "promises_due": c.promises_due, "promises_kept": c.promises_kept, "contacts": contacts}
                            for c in kpis.currencies]
             if name in recipients.collectors:
-                write("collector", name, [recipients.collectors[name]], kpis, {})
+                write("collector", name, [recipients.collectors[name]], kpis, theirs, {})
             else:
                 run.unaddressed.append(f"collector {name}")
         for name in sorted(set(recipients.sales_reps) & set(ledger.customers["sales_rep"].dropna())):
-            write("sales", name, [recipients.sales_reps[name]], kpis_of(ledger.scoped("sales_rep", name)), {})
+            write("sales", name, [recipients.sales_reps[name]], kpis_of(ledger.scoped("sales_rep", name)),
+                  activity.scoped(_customers_of(ledger, "sales_rep", name)), {})
         run.company = kpis_of(ledger)
         leading = main_currencies(run.company, 3)
         collector_chart = charts.svg(collector_figure(comparison, leading, company.brand_color), height=280) \
             if comparison else None
-        write("executive", None, recipients.executives, run.company,
+        write("executive", None, recipients.executives, run.company, activity,
               {"comparison": comparison, "collector_chart": collector_chart,
                "collector_chart_currencies": leading, "contact_checks": activity.contact_pass_rates()})
         run.chrome_start_seconds = charts.start_seconds
@@ -246,10 +268,6 @@ def _customers_of(ledger: Ledger, column: str, name: str) -> pd.Series:
     return ledger.customers.loc[ledger.customers[column] == name, "customer_id"]
 
 
-def _slug(name: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-")
-
-
 @task(name="email-kpi-reports", cache_policy=NO_CACHE)
 def email_reports(run: ReportRun, email: EmailChannel, email_name: str, company: CompanyProfile) -> list[dict]:
     """One message per report to its audience, with its PDF attached, on one SMTP connection."""
@@ -268,9 +286,9 @@ def email_reports(run: ReportRun, email: EmailChannel, email_name: str, company:
                                  email.from_name or company.sender_name, email.reply_to, datetime.now().astimezone())
             mail.add_attachment(report.pdf.read_bytes(), maintype="application", subtype="pdf",
                                 filename=report.pdf.name)
-            mailer.ready(3, [2, 10])
+            mailer.ready(SEND_ATTEMPTS, SEND_BACKOFF_SECONDS)
             delivery = deliver(lambda m=mail, r=report: mailer.send(m, email.from_address, r.to, lambda: None),
-                               3, [2, 10])
+                               SEND_ATTEMPTS, SEND_BACKOFF_SECONDS)
             status = delivery.status if delivery.status != "failed" else f"failed: {delivery.reason}"
             outcomes.append({"report": report.pdf.name, "to": "; ".join(mask(a) for a in report.to), "status": status})
     finally:
@@ -294,19 +312,8 @@ def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sen
     else:
         lines += ["| KPI | " + " | ".join(c.currency for c in kpis.currencies) + " |",
                   "| --- |" + " ---: |" * len(kpis.currencies)]
-        rows = [("Open AR", lambda c: money(c.open_cents, c.currency, company.locale)),
-                ("Past due", lambda c: money(c.past_due_cents, c.currency, company.locale)),
-                ("% current", lambda c: _or_dash(c.percent_current, " %")),
-                ("DSO (countback)", lambda c: _or_dash(c.dso_countback, " days")),
-                ("DSO (90-day period end)", lambda c: _or_dash(c.dso_period_end, " days")),
-                ("Best possible DSO", lambda c: _or_dash(c.best_possible_dso, " days")),
-                ("ADD", lambda c: _or_dash(c.average_days_delinquent, " days")),
-                ("CEI", lambda c: _or_dash(c.cei, " %")),
-                ("Collected", lambda c: money(c.collected_cents, c.currency, company.locale)),
-                ("Disputed", lambda c: f"{money(c.disputed_cents, c.currency, company.locale)} "
-                                       f"({c.disputed_invoices:,})"),
-                ("Promises kept", lambda c: f"{c.promises_kept} of {c.promises_due}")]
-        lines += [f"| {name} | " + " | ".join(fmt(c) for c in kpis.currencies) + " |" for name, fmt in rows]
+        lines += [f"| {name} | " + " | ".join(fmt(c) for c in kpis.currencies) + " |"
+                  for name, fmt in kpi_rows(company.locale)]
         lines += ["", "Aging buckets " + ("add up to open AR to the cent." if kpis.aging_reconciles
                                           else "DO NOT add up to open AR: check the ledger sync.")]
     lines += ["", "## Reports", "", "| report | to | sent |", "| --- | --- | --- |"]
@@ -320,10 +327,6 @@ def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sen
     for r in run.reports:
         create_link_artifact(r.pdf.as_uri(), link_text=r.pdf.name, key=f"report-{r.pdf.stem}"[:60].lower(),
                              description=r.subject)
-
-
-def _or_dash(value, unit: str) -> str:
-    return "–" if value is None else f"{value}{unit}"
 
 
 @task(name="snapshot-kpis", cache_policy=NO_CACHE)
