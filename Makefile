@@ -22,11 +22,9 @@ TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 
 # The demo prints its own summary; Prefect's per-task log lines stay in the UI (make ui), warnings still show.
 demo: system-packages-demo $(INSTALLED)
-	@mkdir -p "$(PREFECT_HOME)"
 	PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/arpilot demo
 
 test: system-packages-test $(INSTALLED)
-	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/python -m pytest
 
 ui: $(INSTALLED)

@@ -28,7 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("PREFECT_HOME", str(ROOT / "var" / "bench-prefect"))  # not the demo's runs
+from flows.local_prefect import use_local_prefect  # noqa: E402
+
+use_local_prefect("bench-prefect")  # not the demo's runs
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from prefect import flow  # noqa: E402

@@ -17,7 +17,9 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from blocks.ledger import PROJECT_ROOT
+from flows.local_prefect import PROJECT_ROOT, use_local_prefect
+
+use_local_prefect()  # before blocks and flows import prefect
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"

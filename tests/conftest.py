@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import uuid
-from pathlib import Path
+
+from flows.local_prefect import use_local_prefect
 
 # Prefect's state stays inside the checkout, also when pytest is run without `make test`.
-os.environ.setdefault("PREFECT_HOME", str(Path(__file__).resolve().parent.parent / "var" / "prefect"))
+use_local_prefect()
 
-import pytest
-import sqlalchemy as sa
-from postgres_server import postgres_server
-from prefect.testing.utilities import prefect_test_harness
+import pytest  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+from postgres_server import postgres_server  # noqa: E402
+from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from tasks.warehouse import create_warehouse_engine, migrate
+from tasks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
 
 @pytest.fixture(scope="session")
