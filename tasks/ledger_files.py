@@ -29,8 +29,8 @@ class _Format(BaseModel):
 
     encoding: str | None = None
     delimiter: str | None = None
-    decimal: str | None = None
-    thousands: str | None = None
+    decimal: str | None = Field(None, min_length=1, max_length=1)
+    thousands: str | None = Field(None, max_length=1)  # "" or unset: none (a space always groups digits)
     date_format: str | None = None
     currency: Annotated[str | None, Field(description="default currency for rows that name none")] = None
     true_values: list[str] | None = None
@@ -65,6 +65,9 @@ class LedgerMapping(_Format):
             unmapped = [f for f in entity.required if f not in m.columns]
             if unmapped:
                 raise ValueError(f"{entity.name}.columns must map the required field(s) {unmapped}")
+            options, _ = self.options(entity.name)
+            if options.decimal == options.thousands:
+                raise ValueError(f"{entity.name}: decimal and thousands are both '{options.decimal}'")
         return self
 
     def entity(self, name: str) -> EntityMapping | None:

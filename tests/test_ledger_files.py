@@ -108,14 +108,16 @@ MALFORMED = EXPORT + (
     "391,C-1,x,LONG,01/02/2026,01/03/2026,3,No,,Paper,,,surprise\n"  # extra field
     "391,C-1,x,BLANK-DUE,01/02/2026,,3,No,,Paper,,\n"  # missing due date
     "391,C-1,x,MAYBE,01/02/2026,01/03/2026,3,Perhaps,,Paper,,\n"  # not yes/no
+    "391,C-1,x,SEP,01/02/2026,01/03/2026,50.39,No,,Paper,,\n"  # '.' is the thousands separator here
+    "391,C-1,x,SETTLED-EARLY,01/02/2026,01/03/2026,3,No,31/01/2026,Paper,,\n"  # settled before issued
 )
 
 
 def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path, warehouse):
     result = sync_all(write_export(tmp_path, export=MALFORMED), warehouse)["invoices"]
-    assert result.read == 13
+    assert result.read == 15
     assert result.inserted == 3
-    assert result.quarantined == 10
+    assert result.quarantined == 12
     assert result.reconciles
     with warehouse.connect() as conn:
         stored = dict(conn.execute(sa.text("SELECT row_ref, reason FROM quarantine WHERE entity = 'invoices'")).all())
@@ -129,6 +131,9 @@ def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path
     assert by_line[12] == "row has 13 fields, the header has 12"
     assert "due_date is missing" in by_line[13]
     assert "disputed 'Perhaps' is not a yes/no value" in by_line[14]
+    assert by_line[15] == ("amount '50.39' has a thousands separator that is not between groups of three digits "
+                           "(the export writes thousands '.', decimals ',')")
+    assert by_line[16] == "settled_date 2026-01-31 is before issue_date 2026-02-01"
 
 
 def test_bytes_not_valid_in_the_declared_encoding_quarantine_the_row(tmp_path, warehouse):
@@ -159,6 +164,8 @@ def test_a_missing_required_column_fails_fast_naming_column_and_file(tmp_path, w
         (MAPPING.replace("    disputed: Disputed", "    disputd: Disputed"), "unknown field(s) ['disputd']"),
         (MAPPING.replace("invoices:", "invoicez:"), "invoices: Field required"),
         ("invoices: [", "is not valid YAML"),
+        (MAPPING.replace('thousands: "."', 'thousands: ","'), "invoices: decimal and thousands are both ','"),
+        (MAPPING.replace('decimal: ","', 'decimal: ", "'), "decimal: String should have at most 1 character"),
     ],
 )
 def test_mapping_mistakes_are_reported_with_where(tmp_path, mapping, message):
