@@ -113,16 +113,15 @@ def is_in(values: pd.Series, candidates: Iterable[str]) -> pd.Series:
                      index=values.index)
 
 
-def _native_numbers(rows: pd.DataFrame, name: str) -> pd.Series:
-    """Which values of column ``name`` the source held as numbers rather than as text."""
-    if name not in rows:
+def _native_numbers(rows: pd.DataFrame, name: str, options: ParseOptions) -> pd.Series:
+    """Which values of column ``name`` the source held as numbers rather than as text (only where it matters:
+    an export whose text writes numbers differently from how numbers print)."""
+    kind = pd.api.types.infer_dtype(rows[name], skipna=True) if name in rows else "empty"
+    if kind in ("string", "empty") or (options.decimal == "." and not options.thousands):
         return pd.Series(False, index=rows.index)
-    values = rows[name]
-    if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+    if kind in ("integer", "floating", "decimal", "mixed-integer-float"):
         return pd.Series(True, index=rows.index)
-    if not pd.api.types.is_object_dtype(values):
-        return pd.Series(False, index=rows.index)
-    return values.map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)).astype(bool)
+    return rows[name].map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)).astype(bool)
 
 
 def _blank(index: pd.Index) -> pd.Series:
@@ -255,11 +254,11 @@ def validate(
         if f.kind is Kind.DATE:
             out[f.name] = _parse_dates(f.name, text, options, problems)
         elif f.kind is Kind.MONEY:
-            out[f.name] = _parse_money(f.name, text, options, problems, _native_numbers(rows, f.name))
+            out[f.name] = _parse_money(f.name, text, options, problems, _native_numbers(rows, f.name, options))
         elif f.kind is Kind.BOOL:
             out[f.name] = _parse_bools(f.name, text, options, problems)
         elif f.kind is Kind.INT:
-            out[f.name] = _parse_ints(f.name, text, options, problems, _native_numbers(rows, f.name))
+            out[f.name] = _parse_ints(f.name, text, options, problems, _native_numbers(rows, f.name, options))
         elif f.kind is Kind.CURRENCY:
             out[f.name] = _parse_currencies(f.name, text, options, problems)
         else:
