@@ -102,7 +102,7 @@ class InvoiceDeletionRefused(RuntimeError):
     """The extract would mark more invoices deleted than a sound one plausibly would; nothing was written."""
 
 
-def invoices_gone(conn: Connection, ledger_numbers: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _invoices_gone(conn: Connection, ledger_numbers: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(gone, active): the invoices the warehouse holds, not yet deleted, and those of them the ledger no longer
     lists; both with invoice_number and status."""
     active = wh.query_frame(conn, "SELECT invoice_number, status FROM invoices WHERE status <> 'deleted'")
@@ -122,7 +122,7 @@ def deletion_excess(gone: pd.DataFrame, active: pd.DataFrame, max_share: float) 
     return None
 
 
-def check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.DataFrame, active: pd.DataFrame,
+def _check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.DataFrame, active: pd.DataFrame,
                     confirmed: int) -> None:
     """Refuse, before anything is written, deletions that are too many, or that come from an extract with rows
     too broken to split into fields, unless this run confirms at least that many (``confirmed``)."""
@@ -131,17 +131,17 @@ def check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.DataF
     shape_errors = extract.rejected if extract.rejected is not None and len(extract.rejected) else None
     if shape_errors is not None:
         first = shape_errors.iloc[0]
-        why = (f"and {len(shape_errors)} of its rows could not be split into fields (first: {first['row_ref']}: "
+        why = (f", and {len(shape_errors)} of its rows could not be split into fields (first: {first['row_ref']}: "
                f"{first['reason']}); an export with damaged rows never deletes invoices")
     else:
         excess = deletion_excess(gone, active, source.max_deleted_share)
         if excess is None:
             return
-        why = f"{excess} ({source.setting('max_deleted_share')})"
+        why = f": {excess} ({source.setting('max_deleted_share')})"
     example = ", ".join(gone["invoice_number"].astype(str).head(5)) + (", ..." if len(gone) > 5 else "")
     raise InvoiceDeletionRefused(
         f"Ledger sync stopped: {extract.origin or source.describe()} would mark {len(gone)} invoice(s) deleted "
-        f"({example}): {why}. Nothing was written for invoices and nothing was deleted. If the extract is "
+        f"({example}){why}. Nothing was written for invoices and nothing was deleted. If the extract is "
         f"incomplete or damaged, fix it and run again; if these invoices really were removed from the ledger, "
         f"confirm it by running the nightly flow once with the parameter confirm_deleted_invoices={len(gone)}."
     )
@@ -165,7 +165,7 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
 
     ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
     ``confirm_deleted_invoices``: up to this many invoices may be marked deleted even where the deletion
-    guard (see ``check_deletions``) would stop the sync: a deliberate clean-up in the ledger.
+    guard (see ``_check_deletions``) would stop the sync: a deliberate clean-up in the ledger.
     """
     name = source.ledger_name()
     with engine.connect() as conn:
@@ -197,8 +197,8 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
         if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
             numbers = extract.ledger_keys if extract.ledger_keys is not None else source.invoice_numbers()
             if numbers is not None:
-                gone, active = invoices_gone(conn, numbers)
-                check_deletions(source, extract, gone, active, confirm_deleted_invoices)
+                gone, active = _invoices_gone(conn, numbers)
+                _check_deletions(source, extract, gone, active, confirm_deleted_invoices)
         wh.insert(conn, entity.table, rows[is_new[to_write]])
         wh.upsert(conn, entity.table, entity.key, rows[is_changed[to_write]])
         quarantine = _quarantine_rows(run_id, name, entity.name, extract, validated, at)

@@ -168,7 +168,7 @@ def test_a_row_cut_off_inside_its_key_stops_the_sync_before_it_deletes(tmp_path,
     write_export(tmp_path, export=many_invoices(300).rstrip("\n")[:-42])  # ends "...,N-02"
     with pytest.raises(InvoiceDeletionRefused) as err:
         sync_all(source, warehouse, "run-2")
-    assert ("would mark 1 invoice(s) deleted (N-0299): and 1 of its rows could not be split into fields (first: "
+    assert ("would mark 1 invoice(s) deleted (N-0299), and 1 of its rows could not be split into fields (first: "
             "invoices.csv line 301: row has 4 fields, the header has 12; the file ends inside this row: was it cut "
             "off?); an export with damaged rows never deletes invoices.") in str(err.value)
     assert set(invoice_statuses(warehouse).values()) == {"open"}
