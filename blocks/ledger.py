@@ -6,6 +6,7 @@ queries kept in sql/, and file exports (CSV, Parquet, Excel) read through a mapp
 
 from __future__ import annotations
 
+from abc import ABC
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,23 @@ def _trimmed(numbers: pd.Series) -> pd.Series:
     return numbers.dropna().astype(TEXT).str.strip()
 
 
-class SqlLedgerSource(Block):
+class LedgerSourceBlock(Block, ABC):
+    """What every ledger source block has: the guard against a damaged extract deleting invoices."""
+
+    max_deleted_share: float = Field(
+        0.02, ge=0, le=1,
+        description="Largest share of the warehouse's open invoices one sync may mark deleted (0.02 = 2 %); a sync "
+                    "that would delete more, or any from an export with damaged rows, fails before writing. To "
+                    "confirm a deliberate clean-up, run the nightly once with confirm_deleted_invoices.")
+
+    def setting(self, field: str) -> str:
+        """Where a person changes ``field``, for messages: "<field> in block <type>/<name>"."""
+        if self._block_document_name:
+            return f"{field} in block {self.get_block_type_slug()}/{self._block_document_name}"
+        return f"{field} in the ledger block"
+
+
+class SqlLedgerSource(LedgerSourceBlock):
     """An ERP or accounting database read with the extraction queries in a folder of .sql files.
 
     Each query is named after the entity it extracts (invoices.sql, customers.sql, ...), returns arpilot's
@@ -113,11 +130,12 @@ class SqlLedgerSource(Block):
         return _trimmed(self._fetch(query.read_text(), {})["invoice_number"])
 
 
-class FileLedgerSource(Block):
+class FileLedgerSource(LedgerSourceBlock):
     """Ledger file exports (CSV, Parquet, Excel) read through a mapping file; see README "Mapping file".
 
     An export whose bytes have not changed since the last sync is not read again. Each export is a full
-    snapshot, so an invoice that disappears from it is marked deleted.
+    snapshot, so an invoice that disappears from it is marked deleted (within ``max_deleted_share``); a row
+    too broken to split into fields still counts as present when its key can be recovered.
     """
 
     _block_type_name = "arpilot file ledger"
@@ -160,14 +178,16 @@ class FileLedgerSource(Block):
         if own is None:
             return LedgerExtract(entity, derived_customers(rows, path.name), fingerprint=fp, options=options)
         raw, rejected = read.rows.drop(columns="row_ref"), read.rejected
-        keys = _trimmed(read.rows[entity_mapping.columns[BY_NAME[entity].key]])  # a full snapshot's keys
+        # Every key of the snapshot, including those recovered from rows too broken to split into fields.
+        key_column = read.rows[entity_mapping.columns[BY_NAME[entity].key]]
+        keys = _trimmed(pd.concat([key_column, read.rejected["row_key"]], ignore_index=True))
         notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
         if unchanged:  # only the rows still waiting for a reference
             wanted = rows[BY_NAME[entity].key].astype(str).str.strip().isin(set(awaiting))
             rows, raw, rejected = rows[wanted], raw[wanted], None
             notes = [f"{path.name} unchanged: re-checked {len(rows)} row(s) waiting for a reference"]
         return LedgerExtract(entity, rows, raw=raw, rejected=rejected, options=options, fingerprint=fp, notes=notes,
-                             ledger_keys=keys)
+                             ledger_keys=keys, origin=str(path))
 
     def invoice_numbers(self) -> None:
         """Not needed: every read of an export is a full snapshot and carries its keys (ledger_keys)."""

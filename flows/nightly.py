@@ -62,13 +62,16 @@ def nightly(
     run_date: date | None = None,
     now: datetime | None = None,
     dry_run: bool = False,
+    confirm_deleted_invoices: int = 0,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
 
     The other parameters name block documents as "block-type-slug/name", editable in the UI. run_date
     defaults to today in the company's time zone; now is the instant send windows are judged at (default:
-    now, or noon of run_date). dry_run plans the reminders and sends nothing.
+    now, or noon of run_date). dry_run plans the reminders and sends nothing. confirm_deleted_invoices lets
+    this run mark up to that many invoices deleted where the ledger block's deletion guard would stop it (a
+    deliberate clean-up in the ledger; the stopped run's message gives the number).
     """
     logger = get_run_logger()
     profile: CompanyProfile = Block.load(company)
@@ -84,7 +87,7 @@ def nightly(
     delay = source.retry_delay_seconds if isinstance(source, SqlLedgerSource) else 0
     sync = sync_ledger_entity.with_options(retries=retries, retry_delay_seconds=[delay * 2**i for i in range(retries)])
     results = [
-        sync(source, store, entity.name, run_id, profile.default_currency)
+        sync(source, store, entity.name, run_id, profile.default_currency, confirm_deleted_invoices)
         for entity in ENTITIES
         if source.provides(entity.name)
     ]

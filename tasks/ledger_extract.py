@@ -22,6 +22,7 @@ class LedgerExtract:
     unchanged: bool = False  # the source says nothing changed since the last sync
     ledger_keys: pd.Series | None = None  # every key the ledger holds now, when the source read them all
     notes: list[str] = field(default_factory=list)
+    origin: str | None = None  # the export the rows came from, for messages; None: the source as a whole
 
     @property
     def rows_read(self) -> int:
@@ -30,6 +31,11 @@ class LedgerExtract:
 
 class LedgerSource(Protocol):
     """Implemented by the ledger source blocks."""
+
+    max_deleted_share: float  # largest share of open invoices one sync may mark deleted
+
+    def setting(self, field: str) -> str:
+        """Where a person changes ``field`` of this source, for messages."""
 
     def ledger_name(self) -> str:
         """The ledger's name in sync state, quarantine and run artifacts."""

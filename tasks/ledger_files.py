@@ -6,6 +6,7 @@ export writes dates, decimals and yes/no values. No code is needed to load a new
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
@@ -29,8 +30,8 @@ class _Format(BaseModel):
 
     encoding: str | None = None
     delimiter: str | None = None
-    decimal: str | None = None
-    thousands: str | None = None
+    decimal: str | None = Field(None, min_length=1, max_length=1)
+    thousands: str | None = Field(None, max_length=1)  # "" or unset: none (a space always groups digits)
     date_format: str | None = None
     currency: Annotated[str | None, Field(description="default currency for rows that name none")] = None
     true_values: list[str] | None = None
@@ -65,6 +66,9 @@ class LedgerMapping(_Format):
             unmapped = [f for f in entity.required if f not in m.columns]
             if unmapped:
                 raise ValueError(f"{entity.name}.columns must map the required field(s) {unmapped}")
+            options, _ = self.options(entity.name)
+            if options.decimal == options.thousands:
+                raise ValueError(f"{entity.name}: decimal and thousands are both '{options.decimal}'")
         return self
 
     def entity(self, name: str) -> EntityMapping | None:
@@ -128,7 +132,7 @@ def read_export(path: Path, mapping: EntityMapping, fmt: _Format, entity: Entity
         raise MappingError(f"{entity.name} export {path} does not exist (check `file:` in the mapping)")
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt", ".tsv"):
-        frame, rejected = _read_csv(path, fmt)
+        frame, rejected = _read_csv(path, fmt, mapping.columns[entity.key])
     elif suffix == ".parquet":
         frame, rejected = pd.read_parquet(path).astype(object), _no_rejects()
         frame["row_ref"] = [f"{path.name} row {i + 1}" for i in range(len(frame))]
@@ -149,35 +153,76 @@ def read_export(path: Path, mapping: EntityMapping, fmt: _Format, entity: Entity
 
 
 def _no_rejects() -> pd.DataFrame:
-    return pd.DataFrame(columns=["row_ref", "reason", "raw_row"])
+    return pd.DataFrame(columns=["row_ref", "row_key", "reason", "raw_row"])
 
 
-def _read_csv(path: Path, fmt: _Format) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _text_encoding(path: Path, fmt: _Format) -> str:
+    """The export's declared encoding; a UTF-8 byte-order mark is a mark, never part of the first column's name."""
+    encoding = fmt.encoding or "utf-8-sig"
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise MappingError(f"{path}: encoding '{encoding}' is not a known text encoding "
+                           "(e.g. utf-8, cp1252, latin-1; check `encoding:` in the mapping)") from None
+    return "utf-8-sig" if name == "utf-8" else encoding
+
+
+def _swallows_rows(record: list[str], delimiter: str, width: int) -> bool:
+    """A quoted field holding whole lines that split into as many fields as the header: its closing quote is
+    missing and it has swallowed the rows after it. (A note or address over two lines holds no such line.)"""
+    return any(line.count(delimiter) >= width - 1 for value in record for line in value.splitlines()[1:])
+
+
+def _ends_mid_line(path: Path) -> bool:
+    """The file stops without a line break: its last line may have been cut off (a truncated copy)."""
+    with path.open("rb") as fh:
+        fh.seek(max(fh.seek(0, 2) - 4, 0))
+        return fh.read().rstrip(b"\0")[-1:] not in (b"\n", b"\r")
+
+
+def _read_csv(path: Path, fmt: _Format, key_column: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """CSV through the csv module, so a row with the wrong number of fields is quarantined, not lost.
 
-    Undecodable bytes become U+FFFD, which validation flags per field, rather than failing the file.
+    Undecodable bytes become U+FFFD, which validation flags per field, rather than failing the file. A quoted
+    field that runs on over the rows after it (a missing closing quote) fails the read, naming file and line:
+    the file is damaged and what it would load is not the ledger. The key of a cut-off last row is kept
+    (``row_key``) when the fields before the cut hold it, so its invoice still counts as present.
     """
-    encoding = fmt.encoding or "utf-8-sig"
     delimiter = fmt.delimiter or ("\t" if path.suffix.lower() == ".tsv" else ",")
-    rows, refs, rejected = [], [], []
-    with path.open(encoding=encoding, errors="replace", newline="") as fh:
+    rows, refs, rejected, header, last, line, last_ref = [], [], [], [], [], 0, None
+    with path.open(encoding=_text_encoding(path, fmt), errors="replace", newline="") as fh:
         reader = csv.reader(fh, delimiter=delimiter)
-        header = [h.strip() for h in next(reader, [])]
-        line = reader.line_num
-        for record in reader:
-            start, line = line + 1, reader.line_num
-            if not any(v.strip() for v in record):
-                continue  # blank line
-            ref = f"{path.name} line {start}"
-            if len(record) != len(header):
-                reason = f"row has {len(record)} fields, the header has {len(header)}"
-                rejected.append({"row_ref": ref, "reason": reason, "raw_row": json.dumps(record, ensure_ascii=False)})
-                continue
-            rows.append(record)
-            refs.append(ref)
+        try:
+            header = [h.strip() for h in next(reader, [])]
+            line = reader.line_num
+            for record in reader:
+                start, line = line + 1, reader.line_num
+                if not any(v.strip() for v in record):
+                    continue  # blank line
+                if line > start and _swallows_rows(record, delimiter, len(header)):
+                    raise MappingError(f"{path}: a quoted field opened on line {start} runs on to line {line} over "
+                                       "lines that look like rows: is a closing quote missing? Fix the export; "
+                                       "nothing was loaded from it.")
+                ref = f"{path.name} line {start}"
+                last_ref, last = ref, record
+                if len(record) != len(header):
+                    reason = f"row has {len(record)} fields, the header has {len(header)}"
+                    rejected.append({"row_ref": ref, "row_key": None, "reason": reason,
+                                     "raw_row": json.dumps(record, ensure_ascii=False)})
+                    continue
+                rows.append(record)
+                refs.append(ref)
+        except csv.Error as exc:
+            hint = ": a quoted field runs on past its line, is a closing quote missing?" if "limit" in str(exc) else ""
+            raise MappingError(f"{path}: the row starting at line {line + 1} cannot be read ({exc}){hint}. "
+                               "Fix the export; nothing was loaded from it.") from None
+    if rejected and rejected[-1]["row_ref"] == last_ref and len(last) < len(header) and _ends_mid_line(path):
+        rejected[-1]["reason"] += "; the file ends inside this row: was it cut off?"
+        at = header.index(key_column) if key_column in header else len(last)
+        rejected[-1]["row_key"] = last[at].strip() if at < len(last) - 1 else None  # the cut field may be partial
     frame = pd.DataFrame(rows, columns=header, dtype=object)
     frame["row_ref"] = refs
-    return frame, pd.DataFrame(rejected, columns=["row_ref", "reason", "raw_row"])
+    return frame, pd.DataFrame(rejected, columns=_no_rejects().columns)
 
 
 def to_canonical(read: FileRead, mapping: EntityMapping) -> pd.DataFrame:

@@ -98,25 +98,74 @@ def _quarantine_rows(run_id: str, source: str, entity: str, extract: LedgerExtra
     return rows
 
 
-def _mark_deleted(conn: Connection, ledger_numbers: pd.Series, at: str) -> int:
+class InvoiceDeletionRefused(RuntimeError):
+    """The extract would mark more invoices deleted than a sound one plausibly would; nothing was written."""
+
+
+def _invoices_gone(conn: Connection, ledger_numbers: pd.Series) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(gone, active): the invoices the warehouse holds, not yet deleted, and those of them the ledger no longer
+    lists; both with invoice_number and status."""
+    active = wh.query_frame(conn, "SELECT invoice_number, status FROM invoices WHERE status <> 'deleted'")
+    return active[~is_in(active["invoice_number"], ledger_numbers)], active
+
+
+def deletion_excess(gone: pd.DataFrame, active: pd.DataFrame, max_share: float) -> str | None:
+    """Why marking ``gone`` deleted is more than a sound extract plausibly deletes in one night, or None.
+
+    A cut-off or damaged export looks exactly like invoices deleted in the ledger, so one sync may delete at
+    most ``max_share`` of the open invoices, and of all the invoices the warehouse holds.
+    """
+    for what, part, whole in (("open invoices", gone["status"].eq("open").sum(), active["status"].eq("open").sum()),
+                              ("invoices", len(gone), len(active))):
+        if whole and part / whole > max_share:
+            return f"{part} of the warehouse's {whole} {what} ({part / whole:.1%}), more than the limit of {max_share:.1%}"
+    return None
+
+
+def _check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.DataFrame, active: pd.DataFrame,
+                    confirmed: int) -> None:
+    """Refuse, before anything is written, deletions that are too many, or that come from an extract with rows
+    too broken to split into fields, unless this run confirms at least that many (``confirmed``)."""
+    if gone.empty or len(gone) <= confirmed:
+        return
+    shape_errors = extract.rejected if extract.rejected is not None and len(extract.rejected) else None
+    if shape_errors is not None:
+        first = shape_errors.iloc[0]
+        why = (f", and {len(shape_errors)} of its rows could not be split into fields (first: {first['row_ref']}: "
+               f"{first['reason']}); an export with damaged rows never deletes invoices")
+    else:
+        excess = deletion_excess(gone, active, source.max_deleted_share)
+        if excess is None:
+            return
+        why = f": {excess} ({source.setting('max_deleted_share')})"
+    example = ", ".join(gone["invoice_number"].astype(str).head(5)) + (", ..." if len(gone) > 5 else "")
+    raise InvoiceDeletionRefused(
+        f"Ledger sync stopped: {extract.origin or source.describe()} would mark {len(gone)} invoice(s) deleted "
+        f"({example}){why}. Nothing was written for invoices and nothing was deleted. If the extract is "
+        f"incomplete or damaged, fix it and run again; if these invoices really were removed from the ledger, "
+        f"confirm it by running the nightly flow once with the parameter confirm_deleted_invoices={len(gone)}."
+    )
+
+
+def _mark_deleted(conn: Connection, gone: pd.DataFrame, at: str) -> int:
     """Invoices gone from the ledger stay in the warehouse as 'deleted' with nothing open (history kept)."""
-    active = wh.query_frame(conn, "SELECT invoice_number FROM invoices WHERE status <> 'deleted'")["invoice_number"]
-    gone = active[~is_in(active, ledger_numbers)].tolist()
-    if gone:
+    if len(gone):
         conn.execute(
             sa.text("UPDATE invoices SET status = 'deleted', open_cents = 0, row_hash = 0, synced_at = :at "
                     "WHERE invoice_number = :number"),
-            [{"at": at, "number": n} for n in gone],
+            [{"at": at, "number": n} for n in gone["invoice_number"]],
         )
     return len(gone)
 
 
 @wh.bulk_work()
 def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
-                default_currency: str | None = None) -> EntitySync:
+                default_currency: str | None = None, confirm_deleted_invoices: int = 0) -> EntitySync:
     """Sync one entity from ``source`` into the warehouse behind ``engine``.
 
     ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
+    ``confirm_deleted_invoices``: up to this many invoices may be marked deleted even where the deletion
+    guard (see ``_check_deletions``) would stop the sync: a deliberate clean-up in the ledger.
     """
     name = source.ledger_name()
     with engine.connect() as conn:
@@ -144,14 +193,17 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
         to_write = is_new | is_changed
         rows = _warehouse_rows(entity, clean[to_write], fingerprints[to_write], at)
         had_rows = not stored.empty or not wh.is_empty(conn, entity.table)
+        gone = None
+        if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
+            numbers = extract.ledger_keys if extract.ledger_keys is not None else source.invoice_numbers()
+            if numbers is not None:
+                gone, active = _invoices_gone(conn, numbers)
+                _check_deletions(source, extract, gone, active, confirm_deleted_invoices)
         wh.insert(conn, entity.table, rows[is_new[to_write]])
         wh.upsert(conn, entity.table, entity.key, rows[is_changed[to_write]])
         quarantine = _quarantine_rows(run_id, name, entity.name, extract, validated, at)
         wh.insert(conn, "quarantine", quarantine)
-        deleted = 0
-        if entity is INVOICES and had_rows:  # into an empty warehouse nothing can have been deleted
-            numbers = extract.ledger_keys if extract.ledger_keys is not None else source.invoice_numbers()
-            deleted = _mark_deleted(conn, numbers, at) if numbers is not None else 0
+        deleted = _mark_deleted(conn, gone, at) if gone is not None else 0
         wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint, run_id)
 
     sample = quarantine.head(QUARANTINE_ARTIFACT_ROWS)[["entity", "row_ref", "reason", "raw_row"]]
@@ -171,7 +223,7 @@ def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: st
 
 
 def _transient(task, task_run, state) -> bool:
-    """Retry only an unreachable source; a bad mapping or query fails at once."""
+    """Retry only an unreachable source; a bad mapping or query, or a refused deletion, fails at once."""
     try:
         state.result()
     except LedgerUnreachable:
@@ -183,9 +235,10 @@ def _transient(task, task_run, state) -> bool:
 
 @task(task_run_name="sync-{entity_name}", cache_policy=NO_CACHE, retry_condition_fn=_transient)
 def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id: str,
-                       default_currency: str | None = None) -> EntitySync:
+                       default_currency: str | None = None, confirm_deleted_invoices: int = 0) -> EntitySync:
     logger = get_run_logger()
-    result = sync_entity(source, warehouse.engine(), BY_NAME[entity_name], run_id, default_currency)
+    result = sync_entity(source, warehouse.engine(), BY_NAME[entity_name], run_id, default_currency,
+                         confirm_deleted_invoices)
     logger.info(
         "%s from %s: read %d, inserted %d, updated %d, unchanged %d, quarantined %d, deleted %d %s",
         entity_name, source.describe(), result.read, result.inserted, result.updated, result.unchanged,

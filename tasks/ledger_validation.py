@@ -7,6 +7,8 @@ dropped: every input row ends up either in ``clean`` or in ``quarantined`` with 
 from __future__ import annotations
 
 import json
+import numbers
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -111,14 +113,29 @@ def is_in(values: pd.Series, candidates: Iterable[str]) -> pd.Series:
                      index=values.index)
 
 
+def _native_numbers(rows: pd.DataFrame, name: str, options: ParseOptions) -> pd.Series:
+    """Which values of column ``name`` the source held as numbers rather than as text (only where it matters:
+    an export whose text writes numbers differently from how numbers print)."""
+    kind = pd.api.types.infer_dtype(rows[name], skipna=True) if name in rows else "empty"
+    if kind in ("string", "empty") or (options.decimal == "." and not options.thousands):
+        return pd.Series(False, index=rows.index)
+    if kind in ("integer", "floating", "decimal", "mixed-integer-float"):
+        return pd.Series(True, index=rows.index)
+    return rows[name].map(lambda v: isinstance(v, numbers.Number) and not isinstance(v, bool)).astype(bool)
+
+
 def _blank(index: pd.Index) -> pd.Series:
     return pd.Series(pd.NA, index=index, dtype=TEXT)
+
+
+# An ISO date, optionally with a time of day: anything else after the date is not a date.
+_ISO_DATE_TIME = r"\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?)?"
 
 
 def _parse_dates(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
     present = text.notna()
     parsed = pd.to_datetime(text, format=options.date_format, errors="coerce")
-    retry = present & parsed.isna()
+    retry = present & parsed.isna() & text.str.fullmatch(_ISO_DATE_TIME).fillna(False).astype(bool)
     if retry.any():
         # Native dates from Parquet/Excel and source timestamps ("2026-11-23 14:05:00") print as ISO,
         # whatever format the file's text dates use; the time of day does not matter to AR.
@@ -130,17 +147,44 @@ def _parse_dates(name: str, text: pd.Series, options: ParseOptions, problems: _P
 
 # Up to 13 integer digits keeps amount * 100 well inside a float's exact integers, so rounding is exact.
 _AMOUNT = r"[+-]?\d{1,13}(\.\d{1,2}0*)?"
+_WHOLE = r"[+-]?\d{1,9}(\.0+)?"
+_GROUPING_SPACES = " \u00a0\u202f"  # spaces people and locales group digits with, whatever `thousands` says
 
 
-def _parse_money(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
-    """Exact integer cents from the amount as written; more than 2 decimals is refused, never rounded."""
-    normal = text.str.replace(" ", "", regex=False).str.replace("\u00a0", "", regex=False)
-    if options.thousands:
-        normal = normal.str.replace(options.thousands, "", regex=False)
+def _one_of(characters: str) -> str:
+    """A regex character class matching any one of ``characters``."""
+    return "[" + "".join("\\" + c if c in "\\]^-[" else c for c in characters) + "]"
+
+
+def _plain_numbers(name: str, text: pd.Series, options: ParseOptions, problems: _Problems,
+                   native: pd.Series) -> pd.Series:
+    """Numbers as the source wrote them -> plain digits with a '.' decimal point ('1.234,56' -> '1234.56').
+
+    A thousands separator (the declared one, or a space) is valid only between groups of three digits, so with
+    ``thousands: "."`` the text '50.39' is refused, never read as 5039. ``native`` marks values the source
+    held as numbers (Parquet, Excel, SQL): they print with a '.' decimal point and no grouping whatever the
+    export's text format is, so the separators are not applied to them.
+    """
+    separator = _one_of(options.thousands + _GROUPING_SPACES)
+    decimal = re.escape(options.decimal)
+    written = text.str.replace(separator, "", regex=True)
     if options.decimal != ".":
-        normal = normal.str.replace(options.decimal, ".", regex=False)
+        written = written.str.replace(options.decimal, ".", regex=False)
+    grouped = text.str.fullmatch(rf"[+-]?\d{{1,3}}(?:{separator}\d{{3}})+(?:{decimal}\d+)?")
+    misplaced = (text.str.contains(separator) & ~grouped & written.str.fullmatch(r"[+-]?\d+(\.\d+)?")
+                 ).fillna(False).astype(bool) & ~native
+    problems.add(misplaced, _said(name, text, f"has a thousands separator that is not between groups of three "
+                                              f"digits (the export writes thousands '{options.thousands or ' '}', "
+                                              f"decimals '{options.decimal}')"))
+    return written.where(~native, text).mask(misplaced)
+
+
+def _parse_money(name: str, text: pd.Series, options: ParseOptions, problems: _Problems,
+                 native: pd.Series) -> pd.Series:
+    """Exact integer cents from the amount as written; more than 2 decimals is refused, never rounded."""
+    normal = _plain_numbers(name, text, options, problems, native)
     well_formed = normal.str.fullmatch(_AMOUNT).fillna(False).astype(bool)
-    problems.add(text.notna() & ~well_formed, _said(name, text, "is not an amount with at most 2 decimals"))
+    problems.add(normal.notna() & ~well_formed, _said(name, text, "is not an amount with at most 2 decimals"))
     cents = (pd.to_numeric(normal.where(well_formed), errors="coerce") * 100).round().astype("Int64")
     problems.add(cents < 0, _said(name, text, "is negative"))
     return cents
@@ -155,10 +199,12 @@ def _parse_bools(name: str, text: pd.Series, options: ParseOptions, problems: _P
     return truthy.fillna(False).astype(bool)
 
 
-def _parse_ints(name: str, text: pd.Series, problems: _Problems) -> pd.Series:
-    valid = text.str.fullmatch(r"[+-]?\d{1,9}(\.0+)?").fillna(False).astype(bool)
-    problems.add(text.notna() & ~valid, _said(name, text, "is not a whole number"))
-    return pd.to_numeric(text.where(valid), errors="coerce").astype("Int64")
+def _parse_ints(name: str, text: pd.Series, options: ParseOptions, problems: _Problems,
+                native: pd.Series) -> pd.Series:
+    normal = _plain_numbers(name, text, options, problems, native)
+    valid = normal.str.fullmatch(_WHOLE).fillna(False).astype(bool)
+    problems.add(normal.notna() & ~valid, _said(name, text, "is not a whole number"))
+    return pd.to_numeric(normal.where(valid), errors="coerce").astype("Int64")
 
 
 def _parse_currencies(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
@@ -208,11 +254,11 @@ def validate(
         if f.kind is Kind.DATE:
             out[f.name] = _parse_dates(f.name, text, options, problems)
         elif f.kind is Kind.MONEY:
-            out[f.name] = _parse_money(f.name, text, options, problems)
+            out[f.name] = _parse_money(f.name, text, options, problems, _native_numbers(rows, f.name, options))
         elif f.kind is Kind.BOOL:
             out[f.name] = _parse_bools(f.name, text, options, problems)
         elif f.kind is Kind.INT:
-            out[f.name] = _parse_ints(f.name, text, problems)
+            out[f.name] = _parse_ints(f.name, text, options, problems, _native_numbers(rows, f.name, options))
         elif f.kind is Kind.CURRENCY:
             out[f.name] = _parse_currencies(f.name, text, options, problems)
         else:
@@ -247,9 +293,10 @@ def _no_rules(out: pd.DataFrame, problems: _Problems) -> None:
 
 def _invoice_rules(out: pd.DataFrame, problems: _Problems) -> None:
     """Dates in order, open within amount, and a status the rest of arpilot understands."""
-    early = out["due_date"].notna() & out["issue_date"].notna() & (out["due_date"] < out["issue_date"])
-    problems.add(early, lambda m: "due_date " + out["due_date"][m].astype(str) + " is before issue_date "
-                 + out["issue_date"][m].astype(str))
+    for later in ("due_date", "settled_date"):
+        early = out[later].notna() & out["issue_date"].notna() & (out[later] < out["issue_date"])
+        problems.add(early, lambda m: f"{later} " + out[later][m].astype(str) + " is before issue_date "
+                     + out["issue_date"][m].astype(str))
 
     settled = out["settled_date"].notna()
     out["open"] = out["open"].fillna(out["amount"].where(~settled, 0))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from blocks.ledger import FileLedgerSource
 from tasks.ledger_entities import CUSTOMERS, ENTITIES, INVOICES
 from tasks.ledger_files import MappingError, load_mapping
-from tasks.ledger_sync import sync_entity
+from tasks.ledger_sync import InvoiceDeletionRefused, sync_entity
 
 # The shape of a real ERP invoice export (IBM's "accounts receivable" sample), with European formats.
 EXPORT = """\
@@ -86,15 +86,94 @@ def test_an_unchanged_export_is_not_read_again_and_a_changed_one_touches_only_it
     assert (third.read, third.inserted, third.updated, third.unchanged) == (3, 0, 1, 2)
 
 
-def test_an_invoice_gone_from_the_export_is_marked_deleted(tmp_path, warehouse):
-    source = write_export(tmp_path)
+def many_invoices(count: int) -> str:
+    """An export of ``count`` open invoices N-0000, N-0001, ... with no quoted field anywhere."""
+    header = EXPORT.splitlines()[0]
+    return "\n".join([header] + [f"391,C-{i % 7},x,N-{i:04d},02/01/2026,01/03/2026,{100 + i},No,,Paper,,"
+                                  for i in range(count)]) + "\n"
+
+
+def invoice_statuses(engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return dict(conn.execute(sa.text("SELECT invoice_number, status FROM invoices")).all())
+
+
+def test_an_invoice_gone_from_the_export_is_marked_deleted_within_the_limit_or_when_confirmed(tmp_path, warehouse):
+    source = write_export(tmp_path, export=many_invoices(300))
     sync_all(source, warehouse)
-    write_export(tmp_path, export="\n".join(line for line in EXPORT.splitlines() if "611365" not in line) + "\n")
-    result = sync_all(source, warehouse, "run-2")["invoices"]
-    assert result.deleted == 1
+    lines = many_invoices(300).splitlines(keepends=True)
+    write_export(tmp_path, export="".join(lines[:-10]))  # 10 of 300 open invoices gone: 3.3 %
+    with pytest.raises(InvoiceDeletionRefused) as err:
+        sync_all(source, warehouse, "run-2")
+    assert str(err.value).startswith(
+        f"Ledger sync stopped: {tmp_path / 'invoices.csv'} would mark 10 invoice(s) deleted (N-0290, N-0291, N-0292, "
+        "N-0293, N-0294, ...): 10 of the warehouse's 300 open invoices (3.3%), more than the limit of 2.0% "
+        "(max_deleted_share in the ledger block). Nothing was written for invoices and nothing was deleted.")
+    assert "running the nightly flow once with the parameter confirm_deleted_invoices=10." in str(err.value)
+    assert set(invoice_statuses(warehouse).values()) == {"open"}
+
+    assert sync_entity(source, warehouse, INVOICES, "run-2", confirm_deleted_invoices=10).deleted == 10
+    write_export(tmp_path, export="".join(lines[:-15]))  # 5 more of the 290 open: 1.7 %, within the limit
+    assert sync_entity(source, warehouse, INVOICES, "run-3").deleted == 5
+    write_export(tmp_path, export="".join(lines[:-25]))  # 10 of 285: 3.5 %, within a raised limit
+    raised = FileLedgerSource(mapping_path=source.mapping_path, max_deleted_share=0.05)
+    assert sync_entity(raised, warehouse, INVOICES, "run-4").deleted == 10
     with warehouse.connect() as conn:
-        status = conn.execute(sa.text("SELECT status, open_cents FROM invoices WHERE invoice_number = '611365'")).one()
+        status = conn.execute(sa.text("SELECT status, open_cents FROM invoices WHERE invoice_number = 'N-0299'")).one()
     assert tuple(status) == ("deleted", 0)
+
+
+@pytest.mark.parametrize("damage", [
+    ("391,C-1,x,N-0099,", '391,"C-1,x,N-0099,'),  # an opening quote with no closing one
+    ("N-0099,02/01/2026,01/03/2026,199,No,,Paper,,", 'N-0099,02/01/2026,01/03/2026,199,No,,Paper,,"0'),  # last column
+])
+@pytest.mark.parametrize("synced_before", [True, False])
+def test_an_unclosed_quote_stops_the_sync_before_it_writes_or_deletes(tmp_path, warehouse, damage, synced_before):
+    source = write_export(tmp_path, export=many_invoices(300))
+    if synced_before:
+        sync_all(source, warehouse)
+    write_export(tmp_path, export=many_invoices(300).replace(*damage))
+    with pytest.raises(MappingError) as err:
+        sync_all(source, warehouse, "run-2")
+    assert str(err.value) == (
+        f"{tmp_path / 'invoices.csv'}: a quoted field opened on line 101 runs on to line 301 over lines that look like "
+        "rows: is a closing quote missing? Fix the export; nothing was loaded from it.")
+    assert set(invoice_statuses(warehouse).values()) == ({"open"} if synced_before else set())
+    assert len(invoice_statuses(warehouse)) == (300 if synced_before else 0)
+
+
+def test_a_quoted_field_longer_than_the_csv_limit_names_file_and_line(tmp_path, warehouse):
+    damaged = many_invoices(3000).replace("391,C-1,x,N-0099,", '391,"C-1,x,N-0099,')  # 160 kB left to swallow
+    with pytest.raises(MappingError) as err:
+        sync_all(write_export(tmp_path, export=damaged), warehouse)
+    assert str(err.value).startswith(f"{tmp_path / 'invoices.csv'}: the row starting at line 101 cannot be read "
+                                     "(field larger than field limit (131072)): a quoted field runs on past its line")
+
+
+def test_a_cut_off_last_row_is_quarantined_and_its_invoice_still_counts_as_present(tmp_path, warehouse):
+    source = write_export(tmp_path, export=many_invoices(300))
+    sync_all(source, warehouse)
+    cut = many_invoices(300).rstrip("\n")
+    write_export(tmp_path, export=cut[: cut.rindex("01/03/2026")])  # ends "...,N-0299,02/01/2026,"
+    result = sync_all(source, warehouse, "run-2")["invoices"]
+    assert (result.read, result.unchanged, result.quarantined, result.deleted) == (300, 299, 1, 0)
+    assert result.quarantine_sample[0]["reason"] == ("row has 6 fields, the header has 12; the file ends inside this "
+                                                     "row: was it cut off?")
+    assert set(invoice_statuses(warehouse).values()) == {"open"}
+
+
+def test_a_row_cut_off_inside_its_key_stops_the_sync_before_it_deletes(tmp_path, warehouse):
+    source = write_export(tmp_path, export=many_invoices(300))
+    sync_all(source, warehouse)
+    write_export(tmp_path, export=many_invoices(300).rstrip("\n")[:-42])  # ends "...,N-02"
+    with pytest.raises(InvoiceDeletionRefused) as err:
+        sync_all(source, warehouse, "run-2")
+    assert ("would mark 1 invoice(s) deleted (N-0299), and 1 of its rows could not be split into fields (first: "
+            "invoices.csv line 301: row has 4 fields, the header has 12; the file ends inside this row: was it cut "
+            "off?); an export with damaged rows never deletes invoices.") in str(err.value)
+    assert set(invoice_statuses(warehouse).values()) == {"open"}
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM quarantine WHERE run_id = 'run-2'")).scalar() == 0
 
 
 MALFORMED = EXPORT + (
@@ -108,14 +187,16 @@ MALFORMED = EXPORT + (
     "391,C-1,x,LONG,01/02/2026,01/03/2026,3,No,,Paper,,,surprise\n"  # extra field
     "391,C-1,x,BLANK-DUE,01/02/2026,,3,No,,Paper,,\n"  # missing due date
     "391,C-1,x,MAYBE,01/02/2026,01/03/2026,3,Perhaps,,Paper,,\n"  # not yes/no
+    "391,C-1,x,SEP,01/02/2026,01/03/2026,50.39,No,,Paper,,\n"  # '.' is the thousands separator here
+    "391,C-1,x,SETTLED-EARLY,01/02/2026,01/03/2026,3,No,31/01/2026,Paper,,\n"  # settled before issued
 )
 
 
 def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path, warehouse):
     result = sync_all(write_export(tmp_path, export=MALFORMED), warehouse)["invoices"]
-    assert result.read == 13
+    assert result.read == 15
     assert result.inserted == 3
-    assert result.quarantined == 10
+    assert result.quarantined == 12
     assert result.reconciles
     with warehouse.connect() as conn:
         stored = dict(conn.execute(sa.text("SELECT row_ref, reason FROM quarantine WHERE entity = 'invoices'")).all())
@@ -129,6 +210,9 @@ def test_malformed_rows_are_quarantined_with_reasons_and_the_rest_loads(tmp_path
     assert by_line[12] == "row has 13 fields, the header has 12"
     assert "due_date is missing" in by_line[13]
     assert "disputed 'Perhaps' is not a yes/no value" in by_line[14]
+    assert by_line[15] == ("amount '50.39' has a thousands separator that is not between groups of three digits "
+                           "(the export writes thousands '.', decimals ',')")
+    assert by_line[16] == "settled_date 2026-01-31 is before issue_date 2026-02-01"
 
 
 def test_bytes_not_valid_in_the_declared_encoding_quarantine_the_row(tmp_path, warehouse):
@@ -141,6 +225,23 @@ def test_bytes_not_valid_in_the_declared_encoding_quarantine_the_row(tmp_path, w
     latin = MAPPING.replace("source: acme-export", "source: acme-export\nencoding: latin-1")
     result = sync_all(write_export(tmp_path, export=bad, mapping=latin), warehouse, "run-2")["invoices"]
     assert result.inserted == 1 and result.quarantined == 0
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "UTF8", "utf-8-sig", None])
+def test_a_utf8_byte_order_mark_is_not_part_of_the_first_column(tmp_path, warehouse, encoding):
+    export = "\ufeffinvoiceNumber,customerID,InvoiceDate,DueDate,InvoiceAmount\nB-1,C-1,02/01/2026,01/02/2026,10\n"
+    columns = MAPPING[MAPPING.index("  columns:"):].split("    disputed")[0]
+    mapping = (f"encoding: {encoding}\n" if encoding else "") + MAPPING[:MAPPING.index("invoices:")] + \
+        "invoices:\n  file: invoices.csv\n" + columns
+    result = sync_all(write_export(tmp_path, export=export, mapping=mapping), warehouse)["invoices"]
+    assert (result.inserted, result.note) == (1, "")
+
+
+def test_an_unknown_encoding_is_named(tmp_path, warehouse):
+    source = write_export(tmp_path, mapping="encoding: utf-9\n" + MAPPING)
+    with pytest.raises(MappingError) as err:
+        sync_entity(source, warehouse, INVOICES, "run-1")
+    assert "encoding 'utf-9' is not a known text encoding" in str(err.value)
 
 
 def test_a_missing_required_column_fails_fast_naming_column_and_file(tmp_path, warehouse):
@@ -159,6 +260,8 @@ def test_a_missing_required_column_fails_fast_naming_column_and_file(tmp_path, w
         (MAPPING.replace("    disputed: Disputed", "    disputd: Disputed"), "unknown field(s) ['disputd']"),
         (MAPPING.replace("invoices:", "invoicez:"), "invoices: Field required"),
         ("invoices: [", "is not valid YAML"),
+        (MAPPING.replace('thousands: "."', 'thousands: ","'), "invoices: decimal and thousands are both ','"),
+        (MAPPING.replace('decimal: ","', 'decimal: ", "'), "decimal: String should have at most 1 character"),
     ],
 )
 def test_mapping_mistakes_are_reported_with_where(tmp_path, mapping, message):

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from blocks.ledger import LedgerUnreachable, SqlLedgerSource
-from tasks.ledger_entities import ENTITIES
-from tasks.ledger_sync import sync_entity
+from tasks.ledger_entities import ENTITIES, INVOICES
+from tasks.ledger_sync import InvoiceDeletionRefused, sync_entity
 from tasks.sample_erp import generate, touch_invoices
 
 AS_OF = date(2026, 11, 23)
@@ -165,3 +165,31 @@ def test_a_row_refused_for_a_reference_not_yet_synced_loads_when_the_reference_a
         assert conn.execute(sa.text("SELECT amount_cents FROM allocations WHERE invoice_number = 'INV-LATE'")).scalar() == 5000
         assert conn.execute(sa.text(waiting)).scalars().all() == ["run-2"]  # not refused again
     assert sync(source, warehouse, "run-4")["allocations"].inserted == 0
+
+
+def test_a_sql_ledger_that_suddenly_lists_far_fewer_open_invoices_deletes_nothing_until_confirmed(erp, warehouse):
+    """invoice_numbers.sql missing rows (a wrong filter, a half-restored database) looks like mass deletion."""
+    path, _ = erp
+    source = SqlLedgerSource(source_name="erp-prod", url=f"sqlite:///{path}")
+    sync(source, warehouse)
+    with warehouse.connect() as conn:
+        open_before = conn.execute(sa.text("SELECT COUNT(*) FROM invoices WHERE status = 'open'")).scalar()
+    gone = erp_sql(path, "SELECT doc_no FROM invoice WHERE status = 'open' AND doc_no NOT IN "
+                         "(SELECT invoice_doc_no FROM allocation) ORDER BY doc_no LIMIT 40")
+    with sqlite3.connect(path) as conn:
+        conn.executemany("DELETE FROM invoice WHERE doc_no = ?", gone)
+
+    with pytest.raises(InvoiceDeletionRefused) as err:
+        sync(source, warehouse, "run-2")
+    message = str(err.value)
+    assert message.startswith(f"Ledger sync stopped: erp-prod (sqlite:///{path}) would mark 40 invoice(s) deleted (")
+    assert f"40 of the warehouse's {open_before} open invoices ({40 / open_before:.1%})" in message
+    assert "confirm_deleted_invoices=40" in message
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM invoices WHERE status = 'deleted'")).scalar() == 0
+
+    confirmed = sync_entity(source, warehouse, INVOICES, "run-2", confirm_deleted_invoices=40)
+    assert confirmed.deleted == 40
+    with warehouse.connect() as conn:
+        deleted = conn.execute(sa.text("SELECT invoice_number FROM invoices WHERE status = 'deleted'")).scalars()
+        assert sorted(deleted) == sorted(n for (n,) in gone)

@@ -50,6 +50,34 @@ def test_decimal_comma_and_thousands_separator():
     assert result.clean["amount"].tolist() == [123456, 5594]
 
 
+@pytest.mark.parametrize("written, cents", [("1.234.567,89", 123456789), ("1 234,5", 123450), ("1234,56", 123456),
+                                            ("999", 99900), ("-0", 0)])
+def test_a_thousands_separator_between_groups_of_three_digits_is_read(written, cents):
+    result = invoices({"amount": written, "open": None}, options=ParseOptions(decimal=",", thousands="."))
+    assert reasons(result) == [] and result.clean["amount"].tolist() == [cents]
+
+
+@pytest.mark.parametrize("written", ["50.39", "1.23", "12.3456", "1.2345,00", "1.234.5", "12 34", "1.234,5.6"])
+def test_a_thousands_separator_anywhere_else_quarantines_the_row(written):
+    result = invoices({"amount": written}, options=ParseOptions(decimal=",", thousands="."))
+    assert result.clean.empty
+    assert reasons(result) == [f"amount '{written}' has a thousands separator that is not between groups of three "
+                               "digits (the export writes thousands '.', decimals ',')"]
+
+
+def test_whole_numbers_and_native_numbers_follow_the_same_separators():
+    """Text follows the export's format; numbers a spreadsheet holds as numbers are read as the numbers they are."""
+    frame = pd.DataFrame([
+        {"customer_id": "C1", "terms_days": "1.000", "credit_limit": 1200.5, "row_ref": "r1"},
+        {"customer_id": "C2", "terms_days": 45.0, "credit_limit": "1.200,50", "row_ref": "r2"},
+        {"customer_id": "C3", "terms_days": "4.5", "credit_limit": "12", "row_ref": "r3"},
+    ], dtype=object)
+    result = validate(CUSTOMERS, frame, ParseOptions(decimal=",", thousands="."), known)
+    assert result.clean[["terms_days", "credit_limit"]].values.tolist() == [[1000, 120050], [45, 120050]]
+    assert reasons(result) == ["terms_days '4.5' has a thousands separator that is not between groups of three "
+                               "digits (the export writes thousands '.', decimals ',')"]
+
+
 @pytest.mark.parametrize(
     "change, reason",
     [
@@ -58,6 +86,9 @@ def test_decimal_comma_and_thousands_separator():
         ({"amount": "12.345"}, "amount '12.345' is not an amount with at most 2 decimals"),
         ({"issue_date": "2025-02-30"}, "issue_date '2025-02-30' is not a date in the format yyyy-mm-dd"),
         ({"due_date": "2025-12-01"}, "due_date 2025-12-01 is before issue_date 2026-01-01"),
+        ({"settled_date": "2025-12-31"}, "settled_date 2025-12-31 is before issue_date 2026-01-01"),
+        ({"issue_date": "2026-01-01x"}, "issue_date '2026-01-01x' is not a date in the format yyyy-mm-dd"),
+        ({"amount": "1 00"}, "amount '1 00' has a thousands separator that is not between groups of three digits"),
         ({"currency": "XXX"}, "unknown currency 'XXX'"),
         ({"currency": "EURO"}, "unknown currency 'EURO'"),
         ({"customer_id": "C404"}, "customer_id 'C404' names no known customer"),

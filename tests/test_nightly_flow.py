@@ -8,6 +8,7 @@ import uuid
 from contextlib import closing
 
 import pytest
+import sqlalchemy as sa
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from pydantic import SecretStr
@@ -18,6 +19,8 @@ from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
 from flows.nightly import nightly
+from tasks.ledger_entities import ENTITIES
+from tasks.ledger_sync import sync_entity
 from tasks.sample_erp import generate
 
 
@@ -126,3 +129,28 @@ def test_a_healthy_contact_list_opens_the_gate_and_the_run_goes_on(blocks):
     _, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
     assert any(t.name.startswith("contact-gate") and t.state.is_completed() for t in task_runs)
     assert "**Gate open**" in artifacts["contact-quality"].data
+
+
+def test_a_ledger_that_would_delete_many_open_invoices_stops_the_run_until_a_run_confirms_it(blocks):
+    name = blocks["params"]["ledger"].split("/")[1]
+    engine = ArWarehouse.load(name).engine()
+    for entity in ENTITIES:
+        sync_entity(SqlLedgerSource.load(name), engine, entity, "last-night")
+    with closing(sqlite3.connect(blocks["erp"])) as conn, conn:
+        conn.execute("DELETE FROM invoice WHERE doc_no IN (SELECT doc_no FROM invoice WHERE status = 'open' AND doc_no "
+                     "NOT IN (SELECT invoice_doc_no FROM allocation) ORDER BY doc_no LIMIT 10)")
+
+    state = nightly(**blocks["params"], return_state=True)
+    assert state.is_failed()
+    assert "would mark 10 invoice(s) deleted" in state.message
+    assert f"(max_deleted_share in block arpilot-sql-ledger/{name})" in state.message
+    assert "running the nightly flow once with the parameter confirm_deleted_invoices=10" in state.message
+    _, _, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    assert {t.name for t in task_runs} >= {"sync-customers", "sync-contacts", "sync-invoices"}
+    assert not {t.name for t in task_runs} & {"sync-payments", "sync-allocations", "publish-sync-artifacts"}
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM invoices WHERE status = 'deleted'")).scalar() == 0
+
+    confirmed = nightly(**blocks["params"], confirm_deleted_invoices=10, return_state=True)
+    assert confirmed.is_completed()
+    assert next(r for r in confirmed.result().sync if r.entity == "invoices").deleted == 10
