@@ -10,12 +10,11 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.blocks.core import Block
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from blocks import load_block
+from blocks import company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
@@ -55,9 +54,8 @@ def send_instant(company: CompanyProfile, now: datetime | None, run_date=None) -
 
 def _run_name() -> str:
     params = flow_run.parameters
-    now = params.get("now")
-    company = Block.load(params.get("company", DEFAULT_COMPANY))
-    day = company.today(datetime.fromisoformat(str(now))) if now else company.today()
+    now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
+    day = company_today(params.get("company", DEFAULT_COMPANY), now)
     return f"dunning-{day}" + ("-dry-run" if params.get("dry_run") else "")
 
 

@@ -6,9 +6,11 @@ import asyncio
 import sqlite3
 import uuid
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from pydantic import SecretStr
 
@@ -17,7 +19,9 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
+from flows.dunning import dunning
 from flows.nightly import nightly
+from flows.reports import kpi_reports
 from tasks.sample_erp import generate
 
 
@@ -126,3 +130,29 @@ def test_a_healthy_contact_list_opens_the_gate_and_the_run_goes_on(blocks):
     _, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
     assert any(t.name.startswith("contact-gate") and t.state.is_completed() for t in task_runs)
     assert "**Gate open**" in artifacts["contact-quality"].data
+
+
+async def _corrupt_block_document(slug_and_name: str, **values) -> None:
+    """Change a saved block document's values the way the UI does: on the server, with no arpilot validation."""
+    async with get_client() as client:
+        document = await client.read_block_document_by_name(slug_and_name.split("/")[1], slug_and_name.split("/")[0])
+        await client.update_block_document(document.id, BlockDocumentUpdate(data={**document.data, **values}))
+
+
+@pytest.mark.parametrize("run", ["nightly", "dunning", "kpi-reports"])
+def test_an_invalid_block_saved_from_the_ui_names_the_run_and_fails_at_once_naming_block_and_field(blocks, run):
+    params = blocks["params"]
+    asyncio.run(_corrupt_block_document(params["company"], time_zone="Mars/Olympus"))
+    flows = {"nightly": (nightly, params),
+             "dunning": (dunning, {k: v for k, v in params.items() if k != "ledger"}),
+             "kpi-reports": (kpi_reports, {"company": params["company"], "warehouse": params["warehouse"]})}
+    flow, arguments = flows[run]
+    state = flow(**arguments, return_state=True)
+    assert state.is_failed()
+    assert (f"block {params['company']} is invalid: field time_zone: time_zone 'Mars/Olympus' is not an IANA time "
+            "zone") in state.message
+    flow_run, _, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    today = datetime.now(UTC).date()  # what and when, though the company's calendar cannot be known
+    assert flow_run.name == {"nightly": f"nightly-{today}", "dunning": f"dunning-{today}",
+                             "kpi-reports": f"kpi-reports-week-to-{today - timedelta(days=1)}"}[run]
+    assert task_runs == []  # nothing ran before the block was refused
