@@ -28,6 +28,7 @@ from tasks.dunning import (
     send_batch,
     send_escalations,
 )
+from tasks.dunning_messages import TemplateDirMissing, template_folders
 from tasks.dunning_plan import DunningPlan, make_batches
 
 DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
@@ -76,6 +77,14 @@ def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_polic
                                    "is given; create an arpilot twilio channel block and pass its name")
 
 
+def check_templates(policy: DunningPolicy, dunning_policy: str) -> None:
+    """Fail before anything is planned when the policy's own template folder is missing."""
+    try:
+        template_folders(policy.template_dir)
+    except TemplateDirMissing as error:
+        raise DunningMisconfigured(f"dunning policy {dunning_policy}: {error}; nothing was sent") from None
+
+
 @flow(name="dunning", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SEND_WORKERS))
 def dunning(
     warehouse: str = DEFAULT_WAREHOUSE,
@@ -99,6 +108,7 @@ def dunning(
     email = load_block(email_channel) if email_channel else None
     twilio = load_block(twilio_channel) if twilio_channel else None
     check_channels(policy, load_block(contact_policy), contact_policy, email, twilio, dunning_policy)
+    check_templates(policy, dunning_policy)
     instant = send_instant(profile, now)
     as_of = profile.today(instant)
     run_id = str(flow_run.id)
