@@ -54,6 +54,6 @@ def company_today(name: str, now: datetime | None = None) -> date:
         return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
-__all__ = ["ArWarehouse", "BlockInvalid", "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel",
-           "FileLedgerSource",
-           "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
+__all__ = ["ArWarehouse", "BlockInvalid", "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy",
+           "EmailChannel", "FileLedgerSource", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today",
+           "load_block"]

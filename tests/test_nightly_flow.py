@@ -9,6 +9,7 @@ from contextlib import closing
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from postgres_server import password_login
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
@@ -98,6 +99,20 @@ def test_an_unreachable_ledger_fails_the_run_after_bounded_retries_without_leaki
     customers = next(t for t in task_runs if t.name == "sync-customers")
     assert customers.run_count == 2  # the first try and one retry
     assert "s3cret" not in caplog.text and "s3cret" not in str(state.result(raise_on_failure=False))
+
+
+def test_a_ledger_that_refuses_the_password_fails_the_run_at_once_without_retrying(blocks, postgres_url):
+    name = blocks["params"]["ledger"].split("/")[1]
+    with password_login(postgres_url) as url:
+        SqlLedgerSource(source_name="erp-prod", url=url, password=SecretStr("wrong-Pa55word"), retries=3,
+                        retry_delay_seconds=0).save(name, overwrite=True)
+        state = nightly(**blocks["params"], return_state=True)
+    assert state.is_failed()
+    assert "refused the login" in state.message and "password authentication failed" in state.message
+    assert f"the password in block arpilot-sql-ledger/{name}; this is not retried" in state.message
+    assert "wrong-Pa55" not in state.message
+    _, _, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    assert next(t for t in task_runs if t.name == "sync-customers").run_count == 1
 
 
 def _break_every_contact(erp) -> None:
