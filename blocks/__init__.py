@@ -1,6 +1,9 @@
 """arpilot's Prefect blocks: register them all with `prefect block register -m blocks`."""
 
+from datetime import UTC, date, datetime
+
 from prefect.blocks.core import Block
+from pydantic import ValidationError
 
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
@@ -16,16 +19,41 @@ class BlockNotFound(ValueError):
     """A flow parameter names a block document that does not exist."""
 
 
+class BlockInvalid(ValueError):
+    """A block document holds a value its block type refuses (saved from the UI or by an older arpilot)."""
+
+
 def load_block(name: str) -> Block:
-    """A block document by "type-slug/name", or an error that says how to create it."""
+    """A block document by "type-slug/name", or an error that names the block (and the field) and says what to do."""
     try:
         return Block.load(name)
+    except (RuntimeError, ValidationError) as error:  # Prefect wraps the ValidationError in a RuntimeError
+        refused = error if isinstance(error, ValidationError) else error.__cause__
+        if not isinstance(refused, ValidationError):
+            raise
+        raise BlockInvalid(f"block {name} is invalid: {invalid_fields(refused)}; correct it in the Prefect UI "
+                           "(Blocks) or save it again from Python") from None
     except ValueError as error:
         raise BlockNotFound(
             f"block {name} does not exist ({error}); create it in the Prefect UI (Blocks) or with the arpilot "
             "blocks module (see README, Configuration reference), or pass the name of one that does") from None
 
 
-__all__ = ["ArWarehouse", "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel",
-           "FileLedgerSource",
-           "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "load_block"]
+def invalid_fields(error: ValidationError) -> str:
+    """Each refused field and why, never the value itself (it may be a secret)."""
+    return "; ".join(f"field {'.'.join(str(part) for part in e['loc']) or '(block)'}: "
+                     f"{e['msg'].removeprefix('Value error, ')}" for e in error.errors())
+
+
+def company_today(name: str, now: datetime | None = None) -> date:
+    """The company's calendar date for run names, which must never fail: the UTC date when the company block
+    cannot be loaded (the flow then loads it itself and fails naming the block and the field)."""
+    try:
+        return load_block(name).today(now)
+    except Exception:
+        return (now or datetime.now(UTC)).astimezone(UTC).date()
+
+
+__all__ = ["ArWarehouse", "BlockInvalid", "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy",
+           "EmailChannel", "FileLedgerSource", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today",
+           "load_block"]

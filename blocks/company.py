@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
+from tasks.ledger_validation import CURRENCIES
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -45,9 +47,10 @@ class CompanyProfile(Block):
     @field_validator("default_currency")
     @classmethod
     def _iso_currency(cls, v: str) -> str:
-        if len(v) != 3 or not v.isalpha():
-            raise ValueError(f"default_currency {v!r} is not an ISO 4217 code such as USD or EUR")
-        return v.upper()
+        if v.strip().upper() not in CURRENCIES:
+            raise ValueError(f"default_currency {v!r} is not an ISO 4217 currency arpilot can format, such as USD or "
+                             "EUR")
+        return v.strip().upper()
 
     @field_validator("business_days")
     @classmethod

@@ -12,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 from prefect.blocks.core import Block
-from pydantic import Field, SecretStr
+from pydantic import ConfigDict, Field, SecretStr, field_validator
 
+from blocks.database import block_label, connection_error, password_free_url
 from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
 from tasks.ledger_extract import LedgerExtract
 from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
@@ -26,6 +27,10 @@ _EPOCH = "0001-01-01 00:00:00"
 
 class LedgerUnreachable(ConnectionError):
     """The ledger source could not be reached; transient, so the sync retries it."""
+
+
+class LedgerFileMissing(FileNotFoundError):
+    """A SQLite ledger URL names a file that is not there; permanent, so never retried."""
 
 
 def project_path(path: str) -> Path:
@@ -67,6 +72,8 @@ class SqlLedgerSource(LedgerSourceBlock):
     _block_type_slug = "arpilot-sql-ledger"
     _description = "AR ledger in a SQL database (any SQLAlchemy URL), read incrementally by extraction queries."
 
+    model_config = ConfigDict(hide_input_in_errors=True)  # a refused url may hold a password
+
     source_name: str = Field("erp", description="Name of this ledger in runs, sync state and quarantine.")
     url: str = Field(..., description="SQLAlchemy URL without the password, e.g. postgresql+psycopg://ar@erp-db/erp")
     password: SecretStr | None = Field(None, description="Database password, kept out of the URL and logs.")
@@ -74,9 +81,23 @@ class SqlLedgerSource(LedgerSourceBlock):
     retries: int = Field(3, ge=0, description="Retries when the database cannot be reached.")
     retry_delay_seconds: float = Field(10.0, ge=0, description="Wait before the first retry; doubles each time.")
 
+    @field_validator("url")
+    @classmethod
+    def _password_free(cls, v: str) -> str:
+        return password_free_url(v)
+
     def _url(self) -> sa.URL:
         url = sa.make_url(self.url)
         return url.set(password=self.password.get_secret_value()) if self.password else url
+
+    def _require_sqlite_file(self) -> None:
+        """SQLAlchemy would create a missing SQLite file, and the sync would read an empty ledger."""
+        url = sa.make_url(self.url)
+        if (url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:") or "uri" in url.query
+                or Path(url.database).exists()):
+            return
+        raise LedgerFileMissing(f"ledger source {self.source_name}: the SQLite file {Path(url.database).resolve()} "
+                                f"does not exist; correct the url in {block_label(self)}")
 
     def ledger_name(self) -> str:
         return self.source_name
@@ -91,19 +112,14 @@ class SqlLedgerSource(LedgerSourceBlock):
         return self._query(entity).exists()
 
     def _fetch(self, sql: str, params: dict) -> pd.DataFrame:
+        self._require_sqlite_file()
         engine = sa.create_engine(self._url())
         try:
             with engine.connect() as conn:
                 return query_frame(conn, sql, params)
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
-            reason = str(exc.orig) if exc.orig is not None else str(exc)
-            if self.password:
-                reason = reason.replace(self.password.get_secret_value(), "***")
-            block = f"block '{self._block_document_name}'" if self._block_document_name else "the ledger block"
-            raise LedgerUnreachable(
-                f"ledger source {self.describe()} is unreachable: {reason.strip().splitlines()[0]}. "
-                f"Check that the database is up and that the URL and password in {block} are right."
-            ) from None
+            raise connection_error(exc, f"ledger source {self.describe()}", block_label(self), self.password,
+                                   LedgerUnreachable) from None
         finally:
             engine.dispose()
 

@@ -10,12 +10,11 @@ from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, unmapped
-from prefect.blocks.core import Block
 from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from blocks import load_block
+from blocks import company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
@@ -29,6 +28,7 @@ from tasks.dunning import (
     send_batch,
     send_escalations,
 )
+from tasks.dunning_messages import TemplateDirMissing, template_folders
 from tasks.dunning_plan import DunningPlan, make_batches
 
 DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
@@ -55,9 +55,8 @@ def send_instant(company: CompanyProfile, now: datetime | None, run_date=None) -
 
 def _run_name() -> str:
     params = flow_run.parameters
-    now = params.get("now")
-    company = Block.load(params.get("company", DEFAULT_COMPANY))
-    day = company.today(datetime.fromisoformat(str(now))) if now else company.today()
+    now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
+    day = company_today(params.get("company", DEFAULT_COMPANY), now)
     return f"dunning-{day}" + ("-dry-run" if params.get("dry_run") else "")
 
 
@@ -76,6 +75,14 @@ def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_polic
     if used & {"sms", "voice"} and twilio is None:
         raise DunningMisconfigured(f"dunning policy {dunning_policy} sends SMS or voice but no Twilio channel block "
                                    "is given; create an arpilot twilio channel block and pass its name")
+
+
+def check_templates(policy: DunningPolicy, dunning_policy: str) -> None:
+    """Fail before anything is planned when the policy's own template folder is missing."""
+    try:
+        template_folders(policy.template_dir)
+    except TemplateDirMissing as error:
+        raise DunningMisconfigured(f"dunning policy {dunning_policy}: {error}; nothing was sent") from None
 
 
 @flow(name="dunning", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SEND_WORKERS))
@@ -101,6 +108,7 @@ def dunning(
     email = load_block(email_channel) if email_channel else None
     twilio = load_block(twilio_channel) if twilio_channel else None
     check_channels(policy, load_block(contact_policy), contact_policy, email, twilio, dunning_policy)
+    check_templates(policy, dunning_policy)
     instant = send_instant(profile, now)
     as_of = profile.today(instant)
     run_id = str(flow_run.id)

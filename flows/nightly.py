@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from prefect import flow, get_run_logger
-from prefect.blocks.core import Block
 from prefect.runtime import flow_run
 
+from blocks import company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
@@ -43,10 +43,10 @@ DEFAULT_LEDGER = "arpilot-sql-ledger/arpilot"
 
 
 def _run_name() -> str:
-    """nightly-YYYY-MM-DD, by the company's calendar."""
+    """nightly-YYYY-MM-DD, by the company's calendar (UTC when the company block cannot be loaded)."""
     params = flow_run.parameters
     now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
-    day = params.get("run_date") or Block.load(params.get("company", DEFAULT_COMPANY)).today(now)
+    day = params.get("run_date") or company_today(params.get("company", DEFAULT_COMPANY), now)
     return f"nightly-{day}"
 
 
@@ -74,10 +74,10 @@ def nightly(
     deliberate clean-up in the ledger; the stopped run's message gives the number).
     """
     logger = get_run_logger()
-    profile: CompanyProfile = Block.load(company)
-    source = Block.load(ledger)
-    store = Block.load(warehouse)
-    policy: ContactPolicy = Block.load(contact_policy)
+    profile: CompanyProfile = load_block(company)
+    source = load_block(ledger)
+    store = load_block(warehouse)
+    policy: ContactPolicy = load_block(contact_policy)
     as_of = run_date or profile.today(now)
     logger.info("Nightly run for %s on %s: ledger %s -> warehouse %s", profile.legal_name, as_of,
                 source.describe(), store.describe())

@@ -8,7 +8,7 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from blocks import load_block
+from blocks import company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
 from flows.dunning import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_WAREHOUSE
@@ -25,18 +25,17 @@ def report_period(period: str, as_of: date) -> Period:
     return Period(Period.month_of(as_of).start, as_of)
 
 
-def _as_of(company: CompanyProfile, as_of: date | None, now: datetime | None) -> date:
+def _as_of(today: date, as_of: date | None) -> date:
     """Default: yesterday by the company's calendar, the last complete day (Monday 07:00 reports last week)."""
-    return as_of or company.today(now) - timedelta(days=1)
+    return as_of or today - timedelta(days=1)
 
 
 def _run_name() -> str:
     params = flow_run.parameters
-    company = load_block(params.get("company", DEFAULT_COMPANY))
     now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
     as_of = date.fromisoformat(str(params["as_of"])) if params.get("as_of") else None
-    kind = params.get("period", "week")
-    return f"kpi-reports-{kind}-to-{_as_of(company, as_of, now)}"
+    today = company_today(params.get("company", DEFAULT_COMPANY), now)
+    return f"kpi-reports-{params.get('period', 'week')}-to-{_as_of(today, as_of)}"
 
 
 @flow(name="kpi-reports", flow_run_name=_run_name)
@@ -56,7 +55,7 @@ def kpi_reports(
     audience: ReportRecipients = load_block(recipients)
     store = load_block(warehouse)
     email = load_block(email_channel) if email_channel else None
-    window = report_period(period, _as_of(profile, as_of, now))
+    window = report_period(period, _as_of(profile.today(now), as_of))
     logger.info("KPI reports for %s to %s (%s)", window.start, window.end, period)
     ledger = load_ledger(store)
     activity = load_activity(store, window)

@@ -35,7 +35,7 @@ from tasks.output_files import slug
 
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
-                 "customer_group", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_key"]
+                 "email_customers", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_key"]
 
 
 class ContactGateClosed(RuntimeError):

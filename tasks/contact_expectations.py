@@ -102,8 +102,7 @@ class OneValueOfBPerValueOfA(ColumnPairMapMetricProvider):
 class ExpectOneValueOfBPerValueOfA(ColumnPairMapExpectation):
     """Expect every row sharing a value of column_A to agree on column_B (rows missing A are skipped).
 
-    Cross-row, which no built-in map expectation is: one mailbox shared by two unrelated customers, or one
-    address opted out on one record and not on another.
+    Cross-row, which no built-in map expectation is: one address opted out on one record and not on another.
     """
 
     ignore_row_if: str = "either_value_is_missing"
@@ -134,8 +133,8 @@ def build_suites(policy: ContactPolicy, as_of: date) -> tuple[gx.ExpectationSuit
         check("no_bounce_since_verification", ExpectNoHardBounceSinceVerification(
             column_A="bounced_on", column_B="verified_on",
             description="No hard bounce since the last verification")),
-        check("email_not_shared", ExpectOneValueOfBPerValueOfA(
-            column_A="email_key", column_B="customer_group",
+        check("email_not_shared", gxe.ExpectColumnValuesToBeBetween(
+            column="email_customers", max_value=1,
             description="The email address is not shared by unrelated customers")),
         *([check("phone_valid", gxe.ExpectColumnValuesToBeNull(
             column="phone_problem", description="The phone number is a valid number (E.164)"))] if phone else []),

@@ -88,6 +88,7 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     their profiles, ``customers`` every customer (customer_id, customer_name, collector), ``owing``
     the ids of customers with an open balance.
     """
+    contacts = _with_email_sharing(contacts)  # judged on every customer's contacts, whatever the scope
     if not policy.check_all_customers:
         contacts = contacts[contacts["customer_id"].isin(owing)]
     # Plain values, None for every blank: a column that is NULL throughout has no type to combine with.
@@ -108,16 +109,26 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     roster["contact_id"] = roster["contact_id"].astype(object).where(roster["contact_id"].notna(), None)
     roster.insert(0, "row", np.arange(len(roster)))
     roster["open_balance"] = roster["customer_id"].isin(owing).to_numpy(bool)
-    # Customers are unrelated unless the ledger says otherwise (a parent account would give one group).
-    roster["customer_group"] = pd.factorize(roster["customer_id"])[0]
     # The cross-record checks compare addresses through a fingerprint, so Data Docs never show an address.
-    roster["email_key"] = _fingerprint(roster["email"].astype(object).str.casefold())
+    for column in ("email_key", "email_customers"):
+        roster[column] = roster[column].astype("Int64")
     roster["phone_key"] = _fingerprint(roster["phone_e164"])
     for column in ("verified_on", "bounced_on"):
         roster[column] = pd.to_datetime(roster[column], format="ISO8601")
     for column in ("opt_out_email", "opt_out_sms", "opt_out_voice"):  # SQLite says 0/1, PostgreSQL true/false
         roster[column] = roster[column].astype("boolean")
     return roster
+
+
+def _with_email_sharing(contacts: pd.DataFrame) -> pd.DataFrame:
+    """Each contact's email fingerprint (email_key) and how many customers have that address on file across the
+    whole contact book (email_customers): a mailbox also on file for a customer who owes nothing tonight still
+    belongs to someone else. Customers are unrelated unless the ledger says otherwise (a parent account would
+    count as one)."""
+    keys = _fingerprint(contacts["email"].astype(object).str.casefold())
+    pairs = pd.DataFrame({"key": keys.to_numpy(), "customer": pd.factorize(contacts["customer_id"])[0]})
+    customers = pairs.dropna().drop_duplicates()["key"].value_counts()
+    return contacts.assign(email_key=keys, email_customers=keys.map(customers))
 
 
 def _fingerprint(values: pd.Series) -> pd.Series:

@@ -38,11 +38,26 @@ class RenderedMessage:
     html: str | None = None
 
 
+class TemplateDirMissing(FileNotFoundError):
+    """The policy names a template folder that is not there: sending the built-in wording instead would be wrong."""
+
+
+def template_folders(custom_dir: str | None) -> list[str]:
+    """The policy's own folder first (a template it lacks comes from the built-in set), then the built-in set."""
+    if not custom_dir:
+        return [str(TEMPLATES)]
+    own = project_path(custom_dir)
+    if not own.is_dir():
+        raise TemplateDirMissing(f"template_dir {own} is not a folder on this machine; create it with your "
+                                 "templates (same file names as reports/templates/dunning) or clear template_dir "
+                                 "to send the built-in wording")
+    return [str(own), str(TEMPLATES)]
+
+
 @lru_cache(maxsize=8)
 def _environment(custom_dir: str | None) -> SandboxedEnvironment:
-    folders = [str(project_path(custom_dir))] if custom_dir else []
     return SandboxedEnvironment(
-        loader=FileSystemLoader(folders + [str(TEMPLATES)]),
+        loader=FileSystemLoader(template_folders(custom_dir)),
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=False),
         undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
         auto_reload=False,  # a run renders thousands of messages; templates are read once per process

@@ -210,8 +210,12 @@ def _parse_ints(name: str, text: pd.Series, options: ParseOptions, problems: _Pr
 def _parse_currencies(name: str, text: pd.Series, options: ParseOptions, problems: _Problems) -> pd.Series:
     codes = text.str.upper()
     if options.default_currency:
-        codes = codes.fillna(options.default_currency)
-    problems.add(codes.notna() & ~codes.isin(CURRENCIES), lambda mask: f"unknown {name} '" + text[mask].astype(str) + "'")
+        codes = codes.fillna(options.default_currency.upper())
+    unknown = codes.notna() & ~codes.isin(CURRENCIES)
+    problems.add(unknown & text.notna(), lambda mask: f"unknown {name} '" + text[mask].astype(str) + "'")
+    # A row naming none took the default: say so, since there is nothing on the row to quote.
+    problems.add(unknown & text.isna(), f"{name} is missing and the default {name} '{options.default_currency}' "
+                                        "is not an ISO 4217 currency")
     return codes
 
 

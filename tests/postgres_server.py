@@ -11,8 +11,14 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from contextlib import contextmanager
 from pathlib import Path
+
+import sqlalchemy as sa
+
+ROLE, PASSWORD = "ar_reader_pw", "right-Pa55word"
+_TRUST = ["local all all trust", "host all all 127.0.0.1/32 trust", "host all all ::1/128 trust"]
 
 
 def _bindir() -> Path:
@@ -53,3 +59,41 @@ def postgres_server():
             run(str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _write_hba(conn, lines: list[str]) -> None:
+    """Replace the server's pg_hba.conf (as its superuser) and reload it."""
+    path = conn.exec_driver_sql("SHOW hba_file").scalar()
+    array = ", ".join("'" + line + "'" for line in lines)
+    conn.exec_driver_sql(f"COPY (SELECT unnest(ARRAY[{array}])) TO '{path}'")
+    conn.exec_driver_sql("SELECT pg_reload_conf()")
+
+
+@contextmanager
+def password_login(server_url: str):
+    """Yield the URL (no password) of a database owned by a role that must log in with PASSWORD
+    (scram-sha-256 over TCP); every other role keeps trust. Undone afterwards."""
+    admin = sa.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {ROLE} WITH (FORCE)")
+        conn.exec_driver_sql(f"DROP ROLE IF EXISTS {ROLE}")
+        conn.exec_driver_sql(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{PASSWORD}'")
+        conn.exec_driver_sql(f"CREATE DATABASE {ROLE} OWNER {ROLE}")
+        _write_hba(conn, [f"host all {ROLE} 127.0.0.1/32 scram-sha-256", *_TRUST])
+    url = sa.make_url(server_url).set(username=ROLE, database=ROLE)
+    wrong = sa.create_engine(url.set(password="not-it"))
+    for _ in range(50):  # the reload takes effect within moments
+        try:
+            wrong.connect().close()
+            time.sleep(0.1)
+        except sa.exc.OperationalError:
+            break
+    wrong.dispose()
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            _write_hba(conn, _TRUST)
+            conn.exec_driver_sql(f"DROP DATABASE {ROLE} WITH (FORCE)")
+            conn.exec_driver_sql(f"DROP ROLE {ROLE}")
+        admin.dispose()

@@ -32,3 +32,11 @@ def test_bad_settings_are_refused_with_a_reason(field, value, message):
     with pytest.raises(ValidationError) as err:
         CompanyProfile(legal_name="N", **{field: value})
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize("code", ["BTC", "XXX", "ABC"])
+def test_a_default_currency_arpilot_cannot_format_is_refused(code):
+    with pytest.raises(ValidationError) as err:
+        CompanyProfile(legal_name="N", default_currency=code)
+    assert f"default_currency '{code}'" in str(err.value) and "ISO 4217" in str(err.value)
+    assert CompanyProfile(legal_name="N", default_currency="eur").default_currency == "EUR"

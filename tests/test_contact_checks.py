@@ -60,6 +60,8 @@ CASES = {
                 {"no_bounce_since_verification"}),
     "SHARED-A": ("US", [contact(email="ap@shared-services.com")], {"email_not_shared"}),
     "SHARED-B": ("US", [contact(email="AP@shared-services.com")], {"email_not_shared"}),
+    # Its mailbox is also on file for a customer who owes nothing tonight (and so is not on the roster).
+    "SHARED-WITH-PAID": ("US", [contact(email="AP@Joint-Office.com")], {"email_not_shared"}),
     "OPTOUT": ("US", [contact(email="ap@optout.com"), contact(role="Billing", email="ap@optout.com",
                                                               opt_out_email=True)],
                {"opt_out_consistent_email"}),
@@ -67,6 +69,7 @@ CASES = {
 PAID_UP = {  # no open balance: nobody to remind tonight
     "PAID-NO-CONTACT": ("US", []),
     "PAID-STALE": ("US", [contact(email="ap@paid-up.com", verified_on=(AS_OF - timedelta(days=500)).isoformat())]),
+    "PAID-SHARING": ("US", [contact(role="Sales", email="ap@joint-office.com")]),
 }
 
 
@@ -142,6 +145,7 @@ def test_each_failure_kind_is_caught_with_its_reason_and_valid_international_con
     assert "not verified in the last 180 days" in reasons["STALE"] and "(or never)" in reasons["NEVER"]
     assert "hard-bounced since the last verification" in reasons["BOUNCED"]
     assert "unrelated customers" in reasons["SHARED-A"] and "unrelated customers" in reasons["SHARED-B"]
+    assert "unrelated customers" in reasons["SHARED-WITH-PAID"]
     assert "opted out on one record and not on another" in reasons["OPTOUT"]
     fixes = work.set_index("customer_id")["fixes"]
     assert "change the domain to gmail.com" in fixes["TYPO"]

@@ -62,7 +62,7 @@ def contact_rows(**columns) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
     base = {"row": np.arange(n), "email_problem": [None] * n, "phone_problem": [None] * n,
             "verified_on": pd.to_datetime(["2026-11-01"] * n), "bounced_on": pd.to_datetime([None] * n),
-            "email_key": [f"ap{i}@example.com" for i in range(n)], "customer_group": [f"C{i}" for i in range(n)],
+            "email_key": [f"ap{i}@example.com" for i in range(n)], "email_customers": [1] * n,
             "addressee": ["accounts_payable"] * n, "opt_out_email": [False] * n, "opt_out_sms": [False] * n,
             "opt_out_voice": [False] * n, "phone_key": [f"+1212736{4000 + i}" for i in range(n)]}
     return pd.DataFrame(base | columns)
@@ -88,7 +88,7 @@ def test_a_bounce_on_or_after_the_verification_or_without_one_fails_and_a_re_ver
 
 def test_an_address_shared_across_customers_or_with_disagreeing_opt_outs_fails_on_every_record():
     rows = contact_rows(email_key=["ap@shared.com", "ap@shared.com", "ap@own.com", "ap@own.com", None],
-                        customer_group=["C1", "C2", "C3", "C3", "C4"],
+                        email_customers=pd.array([2, 2, 1, 1, None], dtype="Int64"),
                         opt_out_email=[False, False, True, False, False])
     assert failed(rows) == {"email_not_shared": [0, 1], "opt_out_consistent_email": [2, 3]}
 

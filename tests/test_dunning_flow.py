@@ -259,3 +259,14 @@ def test_a_block_that_does_not_exist_is_named_with_how_to_create_it(env):
     assert state.is_failed()
     assert "block arpilot-email-channel/no-such-relay does not exist" in state.message
     assert "create it in the Prefect UI" in state.message
+
+
+def test_a_template_folder_that_does_not_exist_stops_dunning_before_anything_is_sent(env):
+    missing = env.tmp / "our-wording"
+    env.policy.model_copy(update={"template_dir": str(missing)}).save(env.name, overwrite=True)
+    state = dunning(**env.params, now=NOW, return_state=True)
+    assert state.is_failed()
+    assert f"dunning policy arpilot-dunning-policy/{env.name}: template_dir {missing} is not a folder" in state.message
+    assert isinstance(state.result(raise_on_failure=False), DunningMisconfigured)
+    assert env.sandbox.smtp.messages == []
+    assert read(env.engine, "SELECT * FROM dunning_outbox").empty

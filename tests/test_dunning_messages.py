@@ -11,7 +11,14 @@ from dunning_cases import TODAY, delivered_keys
 
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
-from tasks.dunning_messages import email_message, escalation_message, render, render_escalations, twiml
+from tasks.dunning_messages import (
+    TemplateDirMissing,
+    email_message,
+    escalation_message,
+    render,
+    render_escalations,
+    twiml,
+)
 from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient
 
 COMPANY = CompanyProfile(legal_name="Northwind Components Ltd", sender_name="Northwind AR", brand_color="#123456")
@@ -130,3 +137,8 @@ def test_escalations_are_one_digest_for_the_manager_most_urgent_first():
     [attachment] = list(mail.iter_attachments())
     assert attachment.get_filename() == "escalations-2026-11-23.csv"
     assert "Bits & <Bytes>,C-9,,USD,50000.00,1,114,90," in attachment.get_content()
+
+
+def test_a_template_folder_that_does_not_exist_is_never_replaced_by_the_built_in_wording(tmp_path):
+    with pytest.raises(TemplateDirMissing, match=f"template_dir {tmp_path / 'gone'} is not a folder"):
+        render(message(), COMPANY, POLICY.model_copy(update={"template_dir": str(tmp_path / "gone")}))

@@ -193,3 +193,18 @@ def test_a_sql_ledger_that_suddenly_lists_far_fewer_open_invoices_deletes_nothin
     with warehouse.connect() as conn:
         deleted = conn.execute(sa.text("SELECT invoice_number FROM invoices WHERE status = 'deleted'")).scalars()
         assert sorted(deleted) == sorted(n for (n,) in gone)
+
+
+def test_a_row_naming_no_currency_is_quarantined_when_the_default_is_unknown(erp, warehouse):
+    path, _ = erp
+    (number,) = erp_sql(path, "SELECT doc_no FROM invoice WHERE status = 'open' LIMIT 1")[0]
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE invoice SET currency = NULL WHERE doc_no = ?", (number,))
+    source = SqlLedgerSource(url=f"sqlite:///{path}")
+    for entity in ENTITIES[:2]:
+        sync_entity(source, warehouse, entity, "run-1")
+    result = sync_entity(source, warehouse, ENTITIES[2], "run-1", default_currency="BTC")
+    assert result.reconciles
+    refused = {row["row_ref"]: row["reason"] for row in result.quarantine_sample}
+    assert "currency is missing and the default currency 'BTC' is not an ISO 4217 currency" in refused[
+        f"invoices invoice_number={number}"]

@@ -189,3 +189,10 @@ def test_customer_flags_from_a_database_are_booleans():
     row = result.clean.iloc[0]
     assert (row["autopay"], row["on_hold"], row["terms_days"], row["credit_limit"]) == (True, False, 30, 2500000)
     assert row["name"] == "Müller GmbH"
+
+
+def test_a_row_naming_no_currency_with_an_unknown_default_is_quarantined_with_a_reason():
+    result = invoices({"currency": None}, {"invoice_number": "I2", "currency": "btc"},
+                      options=ParseOptions(default_currency="BTC"))
+    assert reasons(result) == ["currency is missing and the default currency 'BTC' is not an ISO 4217 currency",
+                               "unknown currency 'btc'"]

@@ -6,10 +6,13 @@ import asyncio
 import sqlite3
 import uuid
 from contextlib import closing
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
+from postgres_server import password_login
 from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import BlockDocumentUpdate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from pydantic import SecretStr
 
@@ -18,7 +21,9 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
+from flows.dunning import dunning
 from flows.nightly import nightly
+from flows.reports import kpi_reports
 from tasks.ledger_entities import ENTITIES
 from tasks.ledger_sync import sync_entity
 from tasks.sample_erp import generate
@@ -99,6 +104,20 @@ def test_an_unreachable_ledger_fails_the_run_after_bounded_retries_without_leaki
     assert "s3cret" not in caplog.text and "s3cret" not in str(state.result(raise_on_failure=False))
 
 
+def test_a_ledger_that_refuses_the_password_fails_the_run_at_once_without_retrying(blocks, postgres_url):
+    name = blocks["params"]["ledger"].split("/")[1]
+    with password_login(postgres_url) as url:
+        SqlLedgerSource(source_name="erp-prod", url=url, password=SecretStr("wrong-Pa55word"), retries=3,
+                        retry_delay_seconds=0).save(name, overwrite=True)
+        state = nightly(**blocks["params"], return_state=True)
+    assert state.is_failed()
+    assert "refused the login" in state.message and "password authentication failed" in state.message
+    assert f"the password in block arpilot-sql-ledger/{name}; this is not retried" in state.message
+    assert "wrong-Pa55" not in state.message
+    _, _, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    assert next(t for t in task_runs if t.name == "sync-customers").run_count == 1
+
+
 def _break_every_contact(erp) -> None:
     """Nobody has verified a contact for years: every AP contact fails verified_recently."""
     with closing(sqlite3.connect(erp)) as conn, conn:
@@ -154,3 +173,29 @@ def test_a_ledger_that_would_delete_many_open_invoices_stops_the_run_until_a_run
     confirmed = nightly(**blocks["params"], confirm_deleted_invoices=10, return_state=True)
     assert confirmed.is_completed()
     assert next(r for r in confirmed.result().sync if r.entity == "invoices").deleted == 10
+
+
+async def _corrupt_block_document(slug_and_name: str, **values) -> None:
+    """Change a saved block document's values the way the UI does: on the server, with no arpilot validation."""
+    async with get_client() as client:
+        document = await client.read_block_document_by_name(slug_and_name.split("/")[1], slug_and_name.split("/")[0])
+        await client.update_block_document(document.id, BlockDocumentUpdate(data={**document.data, **values}))
+
+
+@pytest.mark.parametrize("run", ["nightly", "dunning", "kpi-reports"])
+def test_an_invalid_block_saved_from_the_ui_names_the_run_and_fails_at_once_naming_block_and_field(blocks, run):
+    params = blocks["params"]
+    asyncio.run(_corrupt_block_document(params["company"], time_zone="Mars/Olympus"))
+    flows = {"nightly": (nightly, params),
+             "dunning": (dunning, {k: v for k, v in params.items() if k != "ledger"}),
+             "kpi-reports": (kpi_reports, {"company": params["company"], "warehouse": params["warehouse"]})}
+    flow, arguments = flows[run]
+    state = flow(**arguments, return_state=True)
+    assert state.is_failed()
+    assert (f"block {params['company']} is invalid: field time_zone: time_zone 'Mars/Olympus' is not an IANA time "
+            "zone") in state.message
+    flow_run, _, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
+    today = datetime.now(UTC).date()  # what and when, though the company's calendar cannot be known
+    assert flow_run.name == {"nightly": f"nightly-{today}", "dunning": f"dunning-{today}",
+                             "kpi-reports": f"kpi-reports-week-to-{today - timedelta(days=1)}"}[run]
+    assert task_runs == []  # nothing ran before the block was refused
