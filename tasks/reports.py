@@ -209,7 +209,6 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
             accounts = _records(kpis.accounts)
             attention = [r for r in accounts if r["past_due_cents"] > 0 or r["disputed_cents"] > 0 or r["on_hold"]]
             context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
-                       "unknown_notes": unknown_notes(kpis),
                        "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
                        "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),
                        "main_currencies": main, "top_overdue": _records(kpis.top_overdue),
