@@ -222,10 +222,12 @@ def _unknown(row: CurrencyKpis, undated: pd.DataFrame, period: Period, open_as_o
                                                              else ()) + (NEEDS_PERIOD_SETTLEMENTS if in_period else ())
     if not fields:
         return row
-    reason = (f"{len(undated):,} invoice(s) issued from {undated['issue_date'].min():%Y-%m-%d} to "
-              f"{undated['issue_date'].max():%Y-%m-%d} are paid, but the ledger gives no payment, credit note or "
-              f"settled date for {Decimal(int(undated['undated_cents'].sum())).scaleb(-2):,.2f} {row.currency} of them, so what was "
-              "owed before " + (f"{open_as_of:%Y-%m-%d}" if open_as_of else "the last sync") + " cannot be rebuilt")
+    first, last = (f"{d:%Y-%m-%d}" for d in (undated["issue_date"].min(), undated["issue_date"].max()))
+    amount = Decimal(int(undated["undated_cents"].sum())).scaleb(-2)
+    reason = (f"{len(undated):,} invoice(s) issued " + (f"on {first}" if first == last else f"from {first} to {last}")
+              + f" are paid, but the ledger gives no payment, credit note or settled date for {amount:,.2f} "
+              f"{row.currency} of them, so what was owed before "
+              + (f"{open_as_of:%Y-%m-%d}" if open_as_of else "the last sync") + " cannot be rebuilt")
     return replace(row, **dict.fromkeys(fields), unknown=frozenset(fields), unknown_reason=reason)
 
 

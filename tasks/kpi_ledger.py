@@ -91,7 +91,8 @@ class Ledger:
         dated = self.settlements.groupby("invoice_number")["amount_cents"].sum()
         inv = self.invoices
         missing = inv["amount_cents"] - inv["open_cents"] - inv["invoice_number"].map(dated).fillna(0).astype("int64")
-        return inv.loc[missing > 0, ["invoice_number", "currency", "issue_date"]].assign(undated_cents=missing)
+        undated = missing > 0
+        return inv.loc[undated, ["invoice_number", "currency", "issue_date"]].assign(undated_cents=missing[undated])
 
 
 def as_day(value: date) -> np.datetime64:

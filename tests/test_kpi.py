@@ -257,7 +257,7 @@ def test_an_invoice_paid_on_a_day_the_ledger_does_not_give_makes_past_balances_u
                  "collected_cents", "average_days_to_pay", "disputed_cents"):
         assert getattr(usd, name) is None and name in usd.unknown, name
     assert usd.sales_cents == 400_00 and usd.credited_cents == 100_00  # issue dates are known
-    assert "1 invoice(s) issued from 2026-09-10 to 2026-09-10 are paid" in usd.unknown_reason
+    assert "1 invoice(s) issued on 2026-09-10 are paid" in usd.unknown_reason
     assert "1,000.00 USD" in usd.unknown_reason
     assert eur.unknown == frozenset() and eur.cei == Decimal("100.0")  # EUR's history is whole
     assert kpis.aging.empty and kpis.top_overdue.empty and kpis.aging_reconciles  # no USD aging rather than a wrong one
@@ -273,3 +273,7 @@ def test_balances_from_the_day_the_open_amounts_were_read_are_known():
     usd = next(c for c in today.currencies if c.currency == "USD")
     assert usd.open_cents == 400_00 + 300_00 + 700_00 and "open_cents" not in usd.unknown
     assert usd.cei is None and "cei" in usd.unknown  # the day before still needs U1's payment day
+
+
+def test_a_ledger_whose_payments_are_all_dated_has_no_undated_invoices():
+    assert hand_ledger().undated().empty
