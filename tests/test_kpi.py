@@ -103,7 +103,7 @@ def test_countback_at_30_june_walks_calendar_months():
     kpis = compute_kpis(june_ledger(), Period(date(2026, 6, 1), date(2026, 6, 30)), BUCKETS)
     # AR at 30 June: J1 600 + J2 900 + M1 300 = 1,800. June (1-30 June) sales: J2 900, covered: 30 days, 900 left.
     # May (31 days) sales: J1 600 + M1 1,200 = 1,800: 900 / 1,800 * 31 = 15.5 days. DSO = 45.5.
-    # (Months anchored at 30 June took 31 May-30 June as "June": 1,500, then 1-30 May: 37.5.)
+    # (Months anchored at 30 June took 31 May-30 June as "June": 1,500 over 31 days, then 1-30 May: 38.5.)
     assert kpis.currencies[0].dso_countback == Decimal("45.5")
     usd = kpis.trend.set_index("month_end")
     assert usd.loc[date(2026, 6, 30), "dso_countback"] == Decimal("45.5")
