@@ -157,7 +157,7 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
     balances = balances_at(ledger, [period.start - timedelta(days=1), end,
                                     *(m.end for m in trend_months[:TREND_MONTHS + 1])])
     by = {(r.currency, r.day): r for r in balances.itertuples()}
-    sales = net_sales(ledger, [*months, *trend_months, simple, period])
+    sales = net_sales(ledger, list(dict.fromkeys([*months, *trend_months, simple, period])))  # month ends overlap
     sales_of = {(r.currency, r.start, r.end): int(r.sales_cents) for r in sales.itertuples()}
     undated = ledger.undated()
     unknown_end = {c for c in ledger.currencies if by[(c, end)].undated_invoices}
