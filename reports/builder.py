@@ -133,7 +133,7 @@ def environment(locale: str) -> Environment:
     """Templates with the formatting a reader expects: money per currency and locale, days, percentages, dates."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(("html.j2",)),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["money"] = lambda cents, currency: money(int(cents), currency, locale)
+    env.filters["money"] = lambda cents, currency: "unknown" if cents is None else money(int(cents), currency, locale)
     env.filters["kpi"] = lambda figures, name: kpi_figure(figures, name, locale)
     env.filters["pct"] = lambda v: or_dash(v, " %")
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)

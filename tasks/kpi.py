@@ -96,6 +96,7 @@ NEEDS_END_BALANCES = ("open_cents", "current_cents", "past_due_cents", "percent_
                       "disputed_cents", "disputed_average_days_open")
 NEEDS_START_BALANCES = ("cei",)
 NEEDS_PERIOD_SETTLEMENTS = ("collected_cents", "average_days_to_pay", "average_days_beyond_terms", "promises_kept")
+NEEDS_DISPUTE_HISTORY = ("disputed_invoices", "disputed_cents", "disputed_average_days_open")
 
 
 @dataclass
@@ -137,8 +138,9 @@ class Kpis:
     trend: pd.DataFrame  # currency, month_end, dso_countback, cei, open_cents (oldest first)
     top_overdue: pd.DataFrame  # currency, customer_id, name, collector, past_due_cents, open_cents, oldest_days
     disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due, days_open
-    accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed, on hold
+    accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed (None: unknown), on hold
     aging_reconciles: bool
+    disputes_unknown: str | None = None  # why what was disputed at the period end is unknown
 
     @property
     def empty(self) -> bool:
@@ -161,6 +163,7 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
     sales_of = {(r.currency, r.start, r.end): int(r.sales_cents) for r in sales.itertuples()}
     undated = ledger.undated()
     unknown_end = {c for c in ledger.currencies if by[(c, end)].undated_invoices}
+    disputes_unknown = _disputes_unknown(ledger, end)
     aged = _aged(ledger, end, buckets)
     aged = aged[~aged["currency"].isin(unknown_end)]
     summary = aging_summary(aged, buckets)
@@ -191,8 +194,9 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
             disputed_invoices=len(disputed), disputed_cents=int(disputed["open_cents"].sum()),
             disputed_average_days_open=_ratio(int(disputed["days_open"].sum()), int(disputed["days_open"].count())),
             promises_due=len(promises), promises_kept=int(promises.sum()))
-        rows.append(_unknown(row, undated[undated["currency"] == currency], period, ledger.open_as_of,
-                             at_end.undated_invoices > 0, before.undated_invoices > 0))
+        row = _unknown(row, undated[undated["currency"] == currency], period, ledger.open_as_of,
+                       at_end.undated_invoices > 0, before.undated_invoices > 0)
+        rows.append(_blank(row, NEEDS_DISPUTE_HISTORY, disputes_unknown) if disputes_unknown else row)
         trend_sales = [(sales_of[(currency, m.start, m.end)], m.days) for m in trend_months]
         for k in range(TREND_MONTHS - 1, -1, -1):
             at, begin = by[(currency, trend_months[k].end)], by[(currency, trend_months[k + 1].end)]
@@ -206,9 +210,9 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
                           if known and not begin.undated_invoices else None})
     return Kpis(period, rows, summary.rows, pd.DataFrame(trend, columns=["currency", "month_end", "open_cents",
                                                                          "dso_countback", "cei"]),
-                _top_overdue(aged, ledger, top), _disputes(aged, ledger), _accounts(aged, ledger),
+                _top_overdue(aged, ledger, top), _disputes(aged, ledger), _accounts(aged, ledger, disputes_unknown is None),
                 summary.reconciles and all(summary.open_ar.get(r.currency, 0) == r.open_cents
-                                           for r in rows if r.currency not in unknown_end))
+                                           for r in rows if r.currency not in unknown_end), disputes_unknown)
 
 
 def _unknown(row: CurrencyKpis, undated: pd.DataFrame, period: Period, open_as_of: date | None, end_unknown: bool,
@@ -228,22 +232,44 @@ def _unknown(row: CurrencyKpis, undated: pd.DataFrame, period: Period, open_as_o
               + f" are paid, but the ledger gives no payment, credit note or settled date for {amount:,.2f} "
               f"{row.currency} of them, so what was owed before "
               + (f"{open_as_of:%Y-%m-%d}" if open_as_of else "the last sync") + " cannot be rebuilt")
-    return replace(row, **dict.fromkeys(fields), unknown=frozenset(fields), unknown_reason=reason)
+    return _blank(row, fields, reason)
+
+
+def _blank(row: CurrencyKpis, fields: tuple[str, ...], reason: str) -> CurrencyKpis:
+    """``row`` with ``fields`` unknown for ``reason`` (besides any reason it already has)."""
+    reasons = [r for r in (row.unknown_reason, reason) if r]
+    return replace(row, **dict.fromkeys(fields), unknown=row.unknown | set(fields), unknown_reason="; ".join(reasons))
+
+
+def _disputes_unknown(ledger: Ledger, day: date) -> str | None:
+    """Why what was disputed at the end of ``day`` is unknown, or None. The ledger says only what is disputed
+    now; the syncs' dispute records say since when, from the first dispute a sync saw."""
+    opened = ledger.disputes["opened_on"]
+    if opened.empty:
+        owed = ledger.invoices["open_cents"] > 0
+        return "invoices are disputed, but no sync has recorded since when yet" if (
+            ledger.invoices["disputed"] & owed).any() else None
+    if opened.min() > as_day(day):
+        return (f"disputes are known from {opened.min():%Y-%m-%d}, the first day a sync recorded one, after the end "
+                "of the period")
+    return None
 
 
 def _aged(ledger: Ledger, day: date, buckets: list[int]) -> pd.DataFrame:
-    """Invoices open at the end of ``day`` with their open amount then, days past due and bucket; disputed if
-    disputed now and first seen on or before ``day`` (days_open from then; NaN where the day is not recorded)."""
+    """Invoices open at the end of ``day`` with their open amount then, days past due and bucket; disputed if a
+    dispute a sync saw was open then, days_open since a sync first saw it."""
     inv = ledger.invoices[ledger.invoices["issue_date"] <= as_day(day)]
     later = ledger.settlements[ledger.settlements["settled_on"] > as_day(day)]
     added = later.groupby("invoice_number")["amount_cents"].sum()
     owed = inv["open_cents"] + inv["invoice_number"].map(added).fillna(0).astype("int64")
     inv = inv.assign(open_cents=owed)[owed > 0]
     aged = age_invoices(inv, day, buckets)
-    since = inv["disputed_since"]
-    disputed = inv["disputed"] & (since.isna() | (since <= as_day(day)))
-    return aged.assign(disputed=disputed.to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy(),
-                       days_open=(as_day(day) - since).dt.days.where(disputed).to_numpy())
+    d, at = ledger.disputes, as_day(day)
+    live = d[(d["opened_on"] <= at) & (d["closed_on"].isna() | (d["closed_on"] > at))]
+    opened = live.groupby("invoice_number", as_index=False)["opened_on"].max().astype({"invoice_number": str})
+    since = inv[["invoice_number"]].astype(str).merge(opened, on="invoice_number", how="left")["opened_on"]
+    return aged.assign(disputed=since.notna().to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy(),
+                       days_open=(at - since).dt.days.to_numpy())
 
 
 def _settled_in(ledger: Ledger, period: Period) -> pd.DataFrame:
@@ -286,20 +312,23 @@ def _top_overdue(aged: pd.DataFrame, ledger: Ledger, top: int) -> pd.DataFrame:
 
 
 def _disputes(aged: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
-    disputed = aged[aged["disputed"]].merge(_names(ledger), on="customer_id", how="left")
+    disputed = aged[aged["disputed"]].astype({"days_open": "int64"}).merge(_names(ledger), on="customer_id", how="left")
     return disputed.sort_values(["currency", "open_cents"], ascending=[True, False])[
         ["invoice_number", "customer_id", "name", "collector", "sales_rep", "currency", "open_cents",
          "days_past_due", "days_open"]].reset_index(drop=True)
 
 
-def _accounts(aged: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
-    """Per customer and currency: open, past due, 90+ days and disputed amounts, and the credit hold flag."""
+def _accounts(aged: pd.DataFrame, ledger: Ledger, disputes_known: bool) -> pd.DataFrame:
+    """Per customer and currency: open, past due, 90+ days and disputed amounts (None where what was disputed is
+    unknown), and the credit hold flag."""
     a = aged.assign(past_due=np.where(aged["days_past_due"] > 0, aged["open_cents"], 0),
                     over_90=np.where(aged["days_past_due"] > 90, aged["open_cents"], 0),
                     disputed_cents=np.where(aged["disputed"], aged["open_cents"], 0))
     grouped = a.groupby(["customer_id", "currency"]).agg(
         open_cents=("open_cents", "sum"), past_due_cents=("past_due", "sum"), over_90_cents=("over_90", "sum"),
         disputed_cents=("disputed_cents", "sum"), oldest_days=("days_past_due", "max")).reset_index()
+    if not disputes_known:
+        grouped["disputed_cents"] = None
     merged = grouped.merge(_names(ledger), on="customer_id", how="left")
     return merged.sort_values(["currency", "past_due_cents", "open_cents"], ascending=[True, False, False]) \
         .reset_index(drop=True)

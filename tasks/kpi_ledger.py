@@ -54,15 +54,21 @@ class Ledger:
     """The ledger frames KPIs are computed from (sql/reports/*.sql), optionally narrowed to some customers."""
 
     invoices: pd.DataFrame  # invoice_number, customer_id, currency, issue_date, due_date, amount_cents,
-    #                         open_cents, status, disputed, disputed_since, promise_to_pay_date, collector, sales_rep
+    #                         open_cents, status, disputed, promise_to_pay_date, collector, sales_rep
     settlements: pd.DataFrame  # invoice_number, kind (payment | credit_note), settled_on, amount_cents
     credit_notes: pd.DataFrame  # customer_id, currency, issue_date, amount_cents, collector, sales_rep
     customers: pd.DataFrame  # customer_id, name, collector, sales_rep, on_hold, credit_limit_cents
     open_as_of: date | None = None  # the day the open amounts were read; None: after every day asked about
+    disputes: pd.DataFrame | None = None  # invoice_number, opened_on, closed_on: the days syncs saw each dispute
+    #                                       open and end (sql/reports/disputes.sql); None: none recorded
 
     def __post_init__(self):
-        for frame, columns in ((self.invoices, ("issue_date", "due_date", "promise_to_pay_date", "disputed_since")),
-                               (self.settlements, ("settled_on",)), (self.credit_notes, ("issue_date",))):
+        if self.disputes is None:
+            self.disputes = pd.DataFrame({"invoice_number": pd.Series(dtype=object), "opened_on": pd.Series(dtype=object),
+                                          "closed_on": pd.Series(dtype=object)})
+        for frame, columns in ((self.invoices, ("issue_date", "due_date", "promise_to_pay_date")),
+                               (self.settlements, ("settled_on",)), (self.credit_notes, ("issue_date",)),
+                               (self.disputes, ("opened_on", "closed_on"))):
             for column in columns:
                 frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[s]")
         for frame in (self.invoices, self.settlements, self.credit_notes):
@@ -76,9 +82,12 @@ class Ledger:
         """Only the customers whose ``column`` (collector or sales_rep) is ``value``."""
         customers = self.customers[self.customers[column] == value]
         invoices = self.invoices[self.invoices[column] == value]
-        return Ledger(invoices.copy(), self.settlements[self.settlements["invoice_number"].isin(
-            invoices["invoice_number"])].copy(), self.credit_notes[self.credit_notes[column] == value].copy(),
-            customers.copy(), self.open_as_of)
+        def theirs(frame: pd.DataFrame) -> pd.DataFrame:
+            return frame[frame["invoice_number"].isin(invoices["invoice_number"])].copy()
+
+        notes = self.credit_notes[self.credit_notes[column] == value]
+        return Ledger(invoices.copy(), theirs(self.settlements), notes.copy(), customers.copy(), self.open_as_of,
+                      theirs(self.disputes))
 
     @property
     def currencies(self) -> list[str]:

@@ -55,13 +55,16 @@ def _query(conn, name: str, params: dict | None = None) -> pd.DataFrame:
 
 
 def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) -> Ledger:
-    """Every invoice that is or was owed (with the company's day a sync first saw its open dispute), what settled
-    it and when, credit notes, customers. ``open_as_of``: the day the open amounts are known to be as of."""
+    """Every invoice that is or was owed, what settled it and when, credit notes, customers, and the company days
+    the syncs saw each dispute open and end. ``open_as_of``: the day the open amounts are known to be as of."""
+    names = ("invoices", "settlements", "credit_notes", "customers", "disputes")
     with engine.connect() as conn:
-        invoices, *frames = [_query(conn, name) for name in ("invoices", "settlements", "credit_notes", "customers")]
-    seen = pd.to_datetime(invoices.pop("dispute_seen_at"), format="ISO8601")
-    invoices["disputed_since"] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone).dt.tz_localize(None).dt.normalize()
-    return Ledger(invoices, *frames, open_as_of=open_as_of)
+        *frames, disputes = [_query(conn, name) for name in names]
+    for column in ("opened_at", "closed_at"):
+        seen = pd.to_datetime(disputes.pop(column), format="ISO8601")
+        disputes[column.replace("_at", "_on")] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone) \
+            .dt.tz_localize(None).dt.normalize()
+    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes)
 
 
 @task(name="load-ledger", cache_policy=NO_CACHE)
@@ -207,7 +210,7 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                 "trend_chart": None if audience == "sales" else  # a sales rep's report has no trend
                 charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
             accounts = _records(kpis.accounts)
-            attention = [r for r in accounts if r["past_due_cents"] > 0 or r["disputed_cents"] > 0 or r["on_hold"]]
+            attention = [r for r in accounts if r["past_due_cents"] > 0 or (r["disputed_cents"] or 0) > 0 or r["on_hold"]]
             context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
                        "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
                        "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),

@@ -88,9 +88,9 @@ def june_ledger() -> Ledger:
     M1 issued 05-10 due 06-09  1,200.00: paid 900.00 on 06-20, 300.00 open
     """
     inv = pd.DataFrame([
-        ("J1", "A", "USD", "2026-05-31", "2026-06-30", 600_00, 600_00, "open", False, None, None, "Ann", "Sam"),
-        ("J2", "A", "USD", "2026-06-15", "2026-07-15", 900_00, 900_00, "open", False, None, None, "Ann", "Sam"),
-        ("M1", "A", "USD", "2026-05-10", "2026-06-09", 1200_00, 300_00, "open", False, None, None, "Ann", "Sam"),
+        ("J1", "A", "USD", "2026-05-31", "2026-06-30", 600_00, 600_00, "open", False, None, "Ann", "Sam"),
+        ("J2", "A", "USD", "2026-06-15", "2026-07-15", 900_00, 900_00, "open", False, None, "Ann", "Sam"),
+        ("M1", "A", "USD", "2026-05-10", "2026-06-09", 1200_00, 300_00, "open", False, None, "Ann", "Sam"),
     ], columns=INVOICE_COLUMNS)
     settlements = pd.DataFrame([("M1", "payment", "2026-06-20", 900_00)],
                                columns=["invoice_number", "kind", "settled_on", "amount_cents"])
@@ -120,7 +120,8 @@ def test_mid_month_countback_counts_the_month_to_date_and_the_trend_stays_on_mon
 
 
 INVOICE_COLUMNS = ["invoice_number", "customer_id", "currency", "issue_date", "due_date", "amount_cents", "open_cents",
-                   "status", "disputed", "disputed_since", "promise_to_pay_date", "collector", "sales_rep"]
+                   "status", "disputed", "promise_to_pay_date", "collector", "sales_rep"]
+DISPUTE_COLUMNS = ["invoice_number", "opened_on", "closed_on"]
 NO_NOTES = pd.DataFrame(columns=["customer_id", "currency", "issue_date", "amount_cents", "collector", "sales_rep"])
 
 
@@ -134,13 +135,13 @@ def hand_ledger() -> Ledger:
     EUR  E1 C  issued 10-01 due 10-31  2,000.00: paid in full on 10-31, as promised
     """
     inv = pd.DataFrame([
-        ("U1", "A", "USD", "2026-09-10", "2026-10-10", 1000_00, 0, "paid", False, None, None, "Ann", "Sam"),
-        ("U2", "A", "USD", "2026-10-15", "2026-11-14", 500_00, 400_00, "open", False, None, None, "Ann", "Sam"),
-        ("U3", "B", "USD", "2026-08-01", "2026-08-31", 300_00, 300_00, "open", True, "2026-10-11", "2026-10-20", "Bo",
-         "Tia"),
-        ("U4", "B", "USD", "2026-11-10", "2026-12-10", 700_00, 700_00, "open", False, None, None, "Bo", "Tia"),
-        ("E1", "C", "EUR", "2026-10-01", "2026-10-31", 2000_00, 0, "paid", False, None, "2026-10-31", "Ann", "Tia"),
+        ("U1", "A", "USD", "2026-09-10", "2026-10-10", 1000_00, 0, "paid", False, None, "Ann", "Sam"),
+        ("U2", "A", "USD", "2026-10-15", "2026-11-14", 500_00, 400_00, "open", False, None, "Ann", "Sam"),
+        ("U3", "B", "USD", "2026-08-01", "2026-08-31", 300_00, 300_00, "open", True, "2026-10-20", "Bo", "Tia"),
+        ("U4", "B", "USD", "2026-11-10", "2026-12-10", 700_00, 700_00, "open", False, None, "Bo", "Tia"),
+        ("E1", "C", "EUR", "2026-10-01", "2026-10-31", 2000_00, 0, "paid", False, "2026-10-31", "Ann", "Tia"),
     ], columns=INVOICE_COLUMNS)
+    disputes = pd.DataFrame([("U3", "2026-10-11", None)], columns=DISPUTE_COLUMNS)
     settlements = pd.DataFrame([
         ("U1", "payment", "2026-10-05", 400_00), ("U1", "payment", "2026-11-05", 600_00),
         ("U2", "credit_note", "2026-10-20", 100_00), ("E1", "payment", "2026-10-31", 2000_00),
@@ -150,7 +151,7 @@ def hand_ledger() -> Ledger:
     customers = pd.DataFrame([("A", "Acme", "Ann", "Sam", False, None), ("B", "Bolt", "Bo", "Tia", True, None),
                               ("C", "Cité", "Ann", "Tia", False, None)],
                              columns=["customer_id", "name", "collector", "sales_rep", "on_hold", "credit_limit_cents"])
-    return Ledger(inv, settlements, notes, customers)
+    return Ledger(inv, settlements, notes, customers, disputes=disputes)
 
 
 OCTOBER = Period(date(2026, 10, 1), date(2026, 10, 31))
@@ -227,18 +228,32 @@ def test_a_scope_with_no_accounts_is_empty():
 
 def test_disputes_are_aged_from_the_day_a_sync_first_saw_them():
     ledger = hand_ledger()
-    inv = ledger.invoices
-    # U2 (due 11-14, not yet due at 10-31) disputed since 10-25; U4 disputed since 11-12, after the period end
-    inv.loc[inv["invoice_number"] == "U2", ["disputed", "disputed_since"]] = [True, pd.Timestamp("2026-10-25")]
-    inv.loc[inv["invoice_number"] == "U4", ["disputed", "disputed_since"]] = [True, pd.Timestamp("2026-11-12")]
+    # U2 (due 11-14, not yet due at 10-31) seen disputed from 10-25; U1 disputed 09-20 to 10-02 (paid since);
+    # U4 seen disputed from 11-12, after the period end
+    ledger = Ledger(ledger.invoices, ledger.settlements, ledger.credit_notes, ledger.customers, disputes=pd.DataFrame(
+        [("U3", "2026-10-11", None), ("U2", "2026-10-25", None), ("U1", "2026-09-20", "2026-10-02"),
+         ("U4", "2026-11-12", None)], columns=DISPUTE_COLUMNS))
     kpis = compute_kpis(ledger, OCTOBER, BUCKETS)
     usd = next(c for c in kpis.currencies if c.currency == "USD")
     # U3 open 20 days (10-11 to 10-31), U2 6 days (10-25 to 10-31): 13.0. (Days past due, 61 and -14, gave 23.5.)
     assert (usd.disputed_invoices, usd.disputed_cents, usd.disputed_average_days_open) == (2, 700_00, Decimal("13.0"))
     assert kpis.disputes.set_index("invoice_number")["days_open"].to_dict() == {"U2": 6, "U3": 20}
-    # U4 was not disputed at the period end as far as any sync saw (and not issued yet), so it is not counted
-    november = compute_kpis(ledger, Period(date(2026, 11, 1), date(2026, 11, 11)), BUCKETS)
-    assert "U4" not in set(november.disputes["invoice_number"])
+    september = compute_kpis(ledger, Period(date(2026, 9, 1), date(2026, 9, 30)), BUCKETS)
+    assert september.disputes_unknown is None
+    # at 09-30 U1 (1,000 owed) was disputed for 10 days; U3 was not yet, though the ledger flags it disputed today
+    assert september.disputes[["invoice_number", "days_open"]].values.tolist() == [["U1", 10]]
+
+
+def test_what_was_disputed_before_any_sync_saw_a_dispute_is_unknown():
+    ledger = hand_ledger()  # U3 first seen disputed on 10-11
+    september = compute_kpis(ledger, Period(date(2026, 9, 1), date(2026, 9, 30)), BUCKETS)
+    usd = next(c for c in september.currencies if c.currency == "USD")
+    assert usd.disputed_invoices is None and usd.disputed_cents is None and "disputed_cents" in usd.unknown
+    assert "disputes are known from 2026-10-11" in usd.unknown_reason and september.disputes.empty
+    assert september.disputes_unknown.startswith("disputes are known from 2026-10-11")
+    assert september.accounts["disputed_cents"].isna().all()  # not 0
+    never = Ledger(ledger.invoices, ledger.settlements, ledger.credit_notes, ledger.customers)  # no sync record
+    assert "no sync has recorded since when" in compute_kpis(never, OCTOBER, BUCKETS).disputes_unknown
 
 
 def undated_ledger() -> Ledger:
@@ -246,7 +261,7 @@ def undated_ledger() -> Ledger:
     ledger = hand_ledger()
     s = ledger.settlements
     return Ledger(ledger.invoices, s[s["invoice_number"] != "U1"].copy(), ledger.credit_notes, ledger.customers,
-                  ledger.open_as_of)
+                  ledger.open_as_of, ledger.disputes)
 
 
 def test_an_invoice_paid_on_a_day_the_ledger_does_not_give_makes_past_balances_unknown_not_zero():

@@ -116,9 +116,11 @@ C,C1,2026-04-10,2026-05-10,{c1},no
     with warehouse.connect() as conn:
         first = conn.execute(sa.text("SELECT invoice_number, opened_at, closed_at FROM invoice_disputes")).all()
     assert [(r[0], r[2]) for r in first] == [("B1", None)]
-    seen = ledger.invoices.set_index("invoice_number").loc["B1", "disputed_since"]
+    (seen,) = ledger.disputes["opened_on"]  # the company's day of the sync
     kpis = compute_kpis(ledger, Period(seen.date(), seen.date()), BUCKETS)
     assert kpis.currencies[0].disputed_average_days_open == Decimal("0.0")  # B1 is past due, but disputed today
+    before = compute_kpis(ledger, JUNE, BUCKETS)  # no sync saw any dispute by 30 June: unknown, not "none"
+    assert before.currencies[0].disputed_invoices is None and before.disputes_unknown
 
     synced(tmp_path, warehouse, export.format(b1="yes", c1="210.00"), extra)  # another change, B1 still disputed
     with warehouse.connect() as conn:
@@ -129,4 +131,5 @@ C,C1,2026-04-10,2026-05-10,{c1},no
     with warehouse.connect() as conn:
         ended = conn.execute(sa.text("SELECT invoice_number, closed_at FROM invoice_disputes")).all()
     assert len(ended) == 1 and ended[0][1] is not None
-    assert not read_ledger(warehouse, "Europe/Berlin").invoices["disputed_since"].notna().any()
+    closed = read_ledger(warehouse, "Europe/Berlin")
+    assert compute_kpis(closed, Period(seen.date(), seen.date()), BUCKETS).currencies[0].disputed_invoices == 0
