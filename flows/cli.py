@@ -174,11 +174,13 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    from tasks.reports import kpi_rows
+    from tasks.reports import kpi_rows, unknown_notes
 
     for name, fmt in kpi_rows("en_US"):
         table.add_row(name, *(fmt(c) for c in run.company.currencies))
     console.print(table)
+    for note in unknown_notes(run.company):
+        console.print(f"Unknown: {note}", highlight=False)
     folder = run.reports[0].pdf.parent
     console.print(f"{len(run.reports)} reports (PDF and HTML) in {folder.relative_to(PROJECT_ROOT)}, e.g. "
                   f"{run.reports[0].pdf.name}; each emailed to its audience (the .eml files in the outbox)")

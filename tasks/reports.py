@@ -156,9 +156,13 @@ def kpi_rows(locale: str) -> list[tuple[str, Callable[[CurrencyKpis], str]]]:
 
 
 def unknown_notes(kpis: Kpis) -> list[str]:
-    """Why figures are unknown, a line per currency that has any."""
-    return [f"{c.currency}: figures marked unknown cannot be computed: {c.unknown_reason}." for c in kpis.currencies
-            if c.unknown]
+    """Why figures are unknown: a line per reason, naming the currencies it holds for."""
+    by_reason: dict[str, list[str]] = {}
+    for c in kpis.currencies:
+        if c.unknown:
+            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
+    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
+            for reason, currencies in by_reason.items()]
 
 
 def _headline(kpis: Kpis, locale: str) -> list[str]:
