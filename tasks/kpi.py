@@ -119,7 +119,7 @@ class CurrencyKpis:
     credited_cents: int  # credit notes applied in the period
     average_days_to_pay: Decimal | None  # payments in the period, weighted by amount: received - issued
     average_days_beyond_terms: Decimal | None  # the same, received - due (negative: paid early)
-    disputed_invoices: int | None  # disputed at the period end (first seen by a sync on or before it)
+    disputed_invoices: int | None  # with a dispute open at the period end, as the syncs saw it
     disputed_cents: int | None
     disputed_average_days_open: Decimal | None  # from the day a sync first saw each dispute to the period end
     promises_due: int
@@ -197,22 +197,29 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
         row = _unknown(row, undated[undated["currency"] == currency], period, ledger.open_as_of,
                        at_end.undated_invoices > 0, before.undated_invoices > 0)
         rows.append(_blank(row, NEEDS_DISPUTE_HISTORY, disputes_unknown) if disputes_unknown else row)
-        trend_sales = [(sales_of[(currency, m.start, m.end)], m.days) for m in trend_months]
-        for k in range(TREND_MONTHS - 1, -1, -1):
-            at, begin = by[(currency, trend_months[k].end)], by[(currency, trend_months[k + 1].end)]
-            known = not at.undated_invoices
-            trend.append({"currency": currency, "month_end": trend_months[k].end,
-                          "open_cents": at.total_cents if known else None,
-                          "dso_countback": dso_countback(at.total_cents, trend_sales[k:k + COUNTBACK_MONTHS])
-                          if known else None,
-                          "cei": collection_effectiveness(begin.total_cents, trend_sales[k][0], at.total_cents,
-                                                          at.current_cents)
-                          if known and not begin.undated_invoices else None})
+        trend += _trend(currency, trend_months, [(sales_of[(currency, m.start, m.end)], m.days) for m in trend_months],
+                        by)
     return Kpis(period, rows, summary.rows, pd.DataFrame(trend, columns=["currency", "month_end", "open_cents",
                                                                          "dso_countback", "cei"]),
-                _top_overdue(aged, ledger, top), _disputes(aged, ledger), _accounts(aged, ledger, disputes_unknown is None),
+                _top_overdue(aged, ledger, top), _disputes(aged, ledger),
+                _accounts(aged, ledger, disputes_unknown is None),
                 summary.reconciles and all(summary.open_ar.get(r.currency, 0) == r.open_cents
                                            for r in rows if r.currency not in unknown_end), disputes_unknown)
+
+
+def _trend(currency: str, months: list[Period], sales: list[tuple[int, int]], by: dict) -> list[dict]:
+    """The trend's points, oldest first: at each of the first TREND_MONTHS ``months`` (latest first, each with its
+    (sales, days) in ``sales``), open AR, countback DSO and the month's CEI; None where the balances are unknown."""
+    points = []
+    for k in range(TREND_MONTHS - 1, -1, -1):
+        at, begin = by[(currency, months[k].end)], by[(currency, months[k + 1].end)]
+        known = not at.undated_invoices
+        points.append({"currency": currency, "month_end": months[k].end,
+                       "open_cents": at.total_cents if known else None,
+                       "dso_countback": dso_countback(at.total_cents, sales[k:k + COUNTBACK_MONTHS]) if known else None,
+                       "cei": collection_effectiveness(begin.total_cents, sales[k][0], at.total_cents, at.current_cents)
+                       if known and not begin.undated_invoices else None})
+    return points
 
 
 def _unknown(row: CurrencyKpis, undated: pd.DataFrame, period: Period, open_as_of: date | None, end_unknown: bool,

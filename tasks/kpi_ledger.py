@@ -64,8 +64,8 @@ class Ledger:
 
     def __post_init__(self):
         if self.disputes is None:
-            self.disputes = pd.DataFrame({"invoice_number": pd.Series(dtype=object), "opened_on": pd.Series(dtype=object),
-                                          "closed_on": pd.Series(dtype=object)})
+            self.disputes = pd.DataFrame({c: pd.Series(dtype=object)
+                                          for c in ("invoice_number", "opened_on", "closed_on")})
         for frame, columns in ((self.invoices, ("issue_date", "due_date", "promise_to_pay_date")),
                                (self.settlements, ("settled_on",)), (self.credit_notes, ("issue_date",)),
                                (self.disputes, ("opened_on", "closed_on"))):
@@ -159,7 +159,8 @@ def net_sales(ledger: Ledger, periods: list[Period]) -> pd.DataFrame:
     documents sorted by issue day, so each period costs two binary searches)."""
     starts = np.array([as_day(p.start) for p in periods], dtype="datetime64[s]")
     ends = np.array([as_day(p.end) for p in periods], dtype="datetime64[s]")
-    issued, credited = _issued_between(ledger.invoices, starts, ends), _issued_between(ledger.credit_notes, starts, ends)
+    issued = _issued_between(ledger.invoices, starts, ends)
+    credited = _issued_between(ledger.credit_notes, starts, ends)
     zero = np.zeros(len(periods), dtype=np.int64)
     return pd.DataFrame([{"currency": c, "start": p.start, "end": p.end, "days": p.days,
                           "sales_cents": int(issued.get(c, zero)[k] - credited.get(c, zero)[k])}
@@ -174,5 +175,6 @@ def _issued_between(documents: pd.DataFrame, starts: np.ndarray, ends: np.ndarra
         order = np.argsort(group["issue_date"].to_numpy(), kind="stable")
         days = group["issue_date"].to_numpy()[order]
         running = np.concatenate(([0], np.cumsum(group["amount_cents"].to_numpy(np.int64)[order])))
-        sums[str(currency)] = running[np.searchsorted(days, ends, "right")] - running[np.searchsorted(days, starts, "left")]
+        sums[str(currency)] = (running[np.searchsorted(days, ends, "right")]
+                               - running[np.searchsorted(days, starts, "left")])
     return sums

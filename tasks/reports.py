@@ -214,7 +214,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                 "trend_chart": None if audience == "sales" else  # a sales rep's report has no trend
                 charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
             accounts = _records(kpis.accounts)
-            attention = [r for r in accounts if r["past_due_cents"] > 0 or (r["disputed_cents"] or 0) > 0 or r["on_hold"]]
+            attention = [r for r in accounts
+                         if r["past_due_cents"] > 0 or (r["disputed_cents"] or 0) > 0 or r["on_hold"]]
             context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
                        "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
                        "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),
