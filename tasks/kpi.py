@@ -250,16 +250,14 @@ def _blank(row: CurrencyKpis, fields: tuple[str, ...], reason: str) -> CurrencyK
 
 def _disputes_unknown(ledger: Ledger, day: date) -> str | None:
     """Why what was disputed at the end of ``day`` is unknown, or None. The ledger says only what is disputed
-    now; the syncs' dispute records say since when, from the first dispute a sync saw."""
-    opened = ledger.disputes["opened_on"]
-    if opened.empty:
-        owed = ledger.invoices["open_cents"] > 0
-        return "invoices are disputed, but no sync has recorded since when yet" if (
-            ledger.invoices["disputed"] & owed).any() else None
-    if opened.min() > as_day(day):
-        return (f"disputes are known from {opened.min():%Y-%m-%d}, the first day a sync recorded one, after the end "
-                "of the period")
-    return None
+    now; the syncs' dispute records say since when, from the first dispute a sync recorded."""
+    known_from = ledger.disputes_known_from
+    if known_from is None or known_from <= day:
+        return None
+    if known_from == date.max:
+        return "invoices are disputed, but no sync has recorded since when yet"
+    return (f"disputes are known from {known_from:%Y-%m-%d}, the first day a sync recorded one, after the end of "
+            "the period")
 
 
 def _aged(ledger: Ledger, day: date, buckets: list[int]) -> pd.DataFrame:

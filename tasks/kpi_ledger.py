@@ -61,6 +61,8 @@ class Ledger:
     open_as_of: date | None = None  # the day the open amounts were read; None: after every day asked about
     disputes: pd.DataFrame | None = None  # invoice_number, opened_on, closed_on: the days syncs saw each dispute
     #                                       open and end (sql/reports/disputes.sql); None: none recorded
+    disputes_known_from: date | None = None  # the first day a sync recorded a dispute, for the whole ledger (kept
+    #                                          when scoped); date.max: invoices are disputed but none is recorded
 
     def __post_init__(self):
         if self.disputes is None:
@@ -77,17 +79,22 @@ class Ledger:
         self.invoices["disputed"] = self.invoices["disputed"].astype(bool)
         self.invoices["currency"] = self.invoices["currency"].astype(str)
         self.credit_notes["currency"] = self.credit_notes["currency"].astype(str)
+        if self.disputes_known_from is None and len(self.disputes):
+            self.disputes_known_from = self.disputes["opened_on"].min().date()
+        elif self.disputes_known_from is None and (self.invoices["disputed"] & (self.invoices["open_cents"] > 0)).any():
+            self.disputes_known_from = date.max
 
     def scoped(self, column: str, value: str) -> Ledger:
         """Only the customers whose ``column`` (collector or sales_rep) is ``value``."""
         customers = self.customers[self.customers[column] == value]
         invoices = self.invoices[self.invoices[column] == value]
+
         def theirs(frame: pd.DataFrame) -> pd.DataFrame:
             return frame[frame["invoice_number"].isin(invoices["invoice_number"])].copy()
 
         notes = self.credit_notes[self.credit_notes[column] == value]
         return Ledger(invoices.copy(), theirs(self.settlements), notes.copy(), customers.copy(), self.open_as_of,
-                      theirs(self.disputes))
+                      theirs(self.disputes), self.disputes_known_from)
 
     @property
     def currencies(self) -> list[str]:

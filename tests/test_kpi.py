@@ -293,3 +293,12 @@ def test_balances_from_the_day_the_open_amounts_were_read_are_known():
 
 def test_a_ledger_whose_payments_are_all_dated_has_no_undated_invoices():
     assert hand_ledger().undated().empty
+
+
+def test_a_scope_without_disputes_of_its_own_still_knows_only_what_the_syncs_recorded():
+    # the syncs recorded their first dispute (Bo's U3) on 10-11: before then nobody's disputes are known
+    ann = hand_ledger().scoped("collector", "Ann")
+    assert ann.disputes.empty
+    assert compute_kpis(ann, Period(date(2026, 9, 1), date(2026, 9, 30)), BUCKETS).disputes_unknown
+    usd = next(c for c in compute_kpis(ann, OCTOBER, BUCKETS).currencies if c.currency == "USD")
+    assert usd.disputed_invoices == 0 and "disputed_invoices" not in usd.unknown
