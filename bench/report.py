@@ -56,7 +56,7 @@ def load_warehouse(source: SqlLedgerSource, store: ArWarehouse) -> None:
 @flow(name="bench-kpi-reports")
 def reports(store: ArWarehouse, company: CompanyProfile, recipients: ReportRecipients, period: Period) -> dict:
     started = time.perf_counter()
-    ledger = load_ledger(store)
+    ledger = load_ledger(store, company.time_zone)
     activity = load_activity(store, period)
     loaded = time.perf_counter() - started
     run = build_reports(ledger, activity, period, company, recipients, f"bench-{period.end}")

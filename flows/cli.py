@@ -176,11 +176,13 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    from tasks.reports import kpi_rows
+    from tasks.reports import kpi_rows, unknown_notes
 
     for name, fmt in kpi_rows("en_US"):
         table.add_row(name, *(fmt(c) for c in run.company.currencies))
     console.print(table)
+    for note in unknown_notes(run.company):
+        console.print(f"Unknown: {note}", highlight=False)
     folder = run.reports[0].pdf.parent
     console.print(f"{len(run.reports)} reports (PDF and HTML) in {folder.relative_to(PROJECT_ROOT)}, e.g. "
                   f"{run.reports[0].pdf.name}; each emailed to its audience (the .eml files in the outbox)")
@@ -242,12 +244,14 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(_dunning_table(f"Dunning, second run: {second.dunning.planned:,} messages planned",
                                  second.dunning))
 
-    from flows.reports import kpi_reports
+    from flows.reports import kpi_reports, last_full_month_end
 
-    console.print("5. KPI reports for the month to date, as the monthly deployment sends them: one PDF for the "
-                  "executives, one per collector, one per sales rep, each emailed to its reader")
+    month_end = last_full_month_end(morning.date())
+    console.print(f"5. KPI reports for {month_end:%B %Y}, the last full month, as the monthly deployment sends them "
+                  "on the 1st: one PDF for the executives, one per collector, one per sales rep, each emailed to its "
+                  "reader")
     started = time.perf_counter()
-    reports = kpi_reports(period="month", as_of=morning.date(), now=afternoon)
+    reports = kpi_reports(period="month", as_of=month_end, now=afternoon)
     _print_reports(console, reports, time.perf_counter() - started)
 
     reconciled = all(r.reconciles for r in first.sync + second.sync)

@@ -12,7 +12,7 @@ from blocks import company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
 from flows.dunning import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_WAREHOUSE
-from tasks.kpi import Period
+from tasks.kpi import Period, last_month_end
 from tasks.reports import ReportRun, build_reports, email_reports, load_activity, load_ledger, publish_reports
 
 DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
@@ -23,6 +23,12 @@ def report_period(period: str, as_of: date) -> Period:
     if period == "week":
         return Period.week_ending(as_of)
     return Period(Period.month_of(as_of).start, as_of)
+
+
+def last_full_month_end(today: date) -> date:
+    """The as_of of a month report that covers the last full month before ``today``: what the monthly deployment
+    (on the 1st, as of yesterday) reports."""
+    return last_month_end(today - timedelta(days=1))
 
 
 def _as_of(today: date, as_of: date | None) -> date:
@@ -57,7 +63,7 @@ def kpi_reports(
     email = load_block(email_channel) if email_channel else None
     window = report_period(period, _as_of(profile.today(now), as_of))
     logger.info("KPI reports for %s to %s (%s)", window.start, window.end, period)
-    ledger = load_ledger(store)
+    ledger = load_ledger(store, profile.time_zone)
     activity = load_activity(store, window)
     run = build_reports(ledger, activity, window, profile, audience, f"{period}-to-{window.end}", now)
     sent = None

@@ -24,6 +24,7 @@ from plotly.subplots import make_subplots
 from weasyprint import HTML
 
 from blocks.ledger import PROJECT_ROOT
+from tasks.kpi import CurrencyKpis
 from tasks.money import money
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "kpi"
@@ -132,10 +133,9 @@ def environment(locale: str) -> Environment:
     """Templates with the formatting a reader expects: money per currency and locale, days, percentages, dates."""
     env = Environment(loader=FileSystemLoader(str(TEMPLATES)), autoescape=select_autoescape(("html.j2",)),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    env.filters["money"] = lambda cents, currency: money(int(cents), currency, locale)
-    env.filters["days"] = lambda v: or_dash(v, " days")
+    env.filters["money"] = lambda cents, currency: "unknown" if cents is None else money(int(cents), currency, locale)
+    env.filters["kpi"] = lambda figures, name: kpi_figure(figures, name, locale)
     env.filters["pct"] = lambda v: or_dash(v, " %")
-    env.filters["promises"] = promises_kept
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)
     env.filters["stamp"] = lambda t: format_datetime(t, "d MMM yyyy, HH:mm zzz", locale=locale)
     env.filters["bucket"] = lambda b: "not due" if b == "not_due" else f"{b} days"
@@ -149,6 +149,25 @@ def or_dash(value, unit: str) -> str:
 
 def promises_kept(kept: int, due: int) -> str:
     return f"{kept} of {due}" if due else "none due"
+
+
+PERCENT_KPIS = ("percent_current", "cei")
+
+
+def kpi_figure(c: CurrencyKpis, name: str, locale: str) -> str:
+    """One currency's KPI (a CurrencyKpis field, or "disputed" / "promises") as every reader gets it: "unknown"
+    where the ledger cannot give it, "–" where the formula had no denominator."""
+    if name == "disputed":
+        return "unknown" if "disputed_cents" in c.unknown else \
+            f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"
+    if name == "promises":
+        return "unknown" if "promises_kept" in c.unknown else promises_kept(c.promises_kept, c.promises_due)
+    if name in c.unknown:
+        return "unknown"
+    value = getattr(c, name)
+    if name.endswith("_cents"):
+        return money(value, c.currency, locale)
+    return or_dash(value, " %" if name in PERCENT_KPIS else " days")
 
 
 def render_html(template: str, context: dict, locale: str) -> str:
@@ -170,8 +189,13 @@ def target_met(value: Decimal | None, target: Decimal | None, higher_is_better: 
     return value >= target if higher_is_better else value <= target
 
 
+PARTIAL_PERIOD_DAYS = 7  # a period shorter than a week is labelled partial: its sales and CEI say little
+
+
 def period_label(start: date, end: date, locale: str) -> str:
-    return f"{format_date(start, 'd MMM', locale=locale)} – {format_date(end, 'd MMM yyyy', locale=locale)}"
+    days = (end - start).days + 1
+    partial = f" (partial period: {days} day{'s' if days > 1 else ''})" if days < PARTIAL_PERIOD_DAYS else ""
+    return f"{format_date(start, 'd MMM', locale=locale)} – {format_date(end, 'd MMM yyyy', locale=locale)}{partial}"
 
 
 def generated_at(now: datetime | None, zone) -> datetime:

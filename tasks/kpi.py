@@ -5,21 +5,24 @@ kept per currency: a KPI is reported once per currency and no total ever adds tw
 
 Balances at a past day are rebuilt from today's open amounts: an invoice issued on or before the day owed,
 at the end of that day, its open amount today plus whatever settled it later (payments on the day received,
-credit notes on their issue date). At today that is exactly open AR, so every KPI agrees with the aging.
+credit notes on their issue date, a ledger's settled date on that day). At today that is exactly open AR, so
+every KPI agrees with the aging. Where the ledger says an invoice was paid but not when, the balances before the
+open amounts were read cannot be rebuilt: every figure that needs them is unknown, with the reason, never 0.
 Net credit sales of a period = invoices issued in it (void ones never count) - credit notes issued in it.
+Months are calendar months: the month of the period end runs from its 1st to the end day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
-from dateutil.relativedelta import relativedelta
 
 from tasks.aging import age_invoices, aging_summary
+from tasks.kpi_ledger import Ledger, Period, as_day, balances_at, last_month_end, months_back, net_sales
 
 ONE_PLACE = Decimal("0.1")
 COUNTBACK_MONTHS = 12  # DSO countback looks back at most this many months of sales
@@ -86,133 +89,25 @@ def percent_of(part: int, whole: int) -> Decimal | None:
     return _ratio(part, whole, 100)
 
 
-@dataclass(frozen=True)
-class Period:
-    """Whole days from ``start`` to ``end``, both included."""
-
-    start: date
-    end: date
-
-    @property
-    def days(self) -> int:
-        return (self.end - self.start).days + 1
-
-    @classmethod
-    def week_ending(cls, end: date) -> Period:
-        return cls(end - timedelta(days=6), end)
-
-    @classmethod
-    def month_of(cls, day: date) -> Period:
-        start = day.replace(day=1)
-        return cls(start, start + relativedelta(months=1) - timedelta(days=1))
-
-
-def months_back(end: date, count: int) -> list[Period]:
-    """``count`` months anchored at ``end``, latest first: (end - 1 month, end], (end - 2 months, end - 1 month]..."""
-    bounds = [end - relativedelta(months=k) for k in range(count + 1)]
-    return [Period(bounds[k + 1] + timedelta(days=1), bounds[k]) for k in range(count)]
-
-
-@dataclass
-class Ledger:
-    """The ledger frames KPIs are computed from (sql/reports/*.sql), optionally narrowed to some customers."""
-
-    invoices: pd.DataFrame  # invoice_number, customer_id, currency, issue_date, due_date, amount_cents,
-    #                         open_cents, status, disputed, promise_to_pay_date, collector, sales_rep
-    settlements: pd.DataFrame  # invoice_number, kind (payment | credit_note), settled_on, amount_cents
-    credit_notes: pd.DataFrame  # customer_id, currency, issue_date, amount_cents, collector, sales_rep
-    customers: pd.DataFrame  # customer_id, name, collector, sales_rep, on_hold, credit_limit_cents
-
-    def __post_init__(self):
-        for frame, columns in ((self.invoices, ("issue_date", "due_date", "promise_to_pay_date")),
-                               (self.settlements, ("settled_on",)), (self.credit_notes, ("issue_date",))):
-            for column in columns:
-                frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[s]")
-        for frame in (self.invoices, self.settlements, self.credit_notes):
-            frame["amount_cents"] = frame["amount_cents"].astype("int64")
-        self.invoices["open_cents"] = self.invoices["open_cents"].astype("int64")
-        self.invoices["disputed"] = self.invoices["disputed"].astype(bool)
-        self.invoices["currency"] = self.invoices["currency"].astype(str)
-        self.credit_notes["currency"] = self.credit_notes["currency"].astype(str)
-
-    def scoped(self, column: str, value: str) -> Ledger:
-        """Only the customers whose ``column`` (collector or sales_rep) is ``value``."""
-        customers = self.customers[self.customers[column] == value]
-        invoices = self.invoices[self.invoices[column] == value]
-        return Ledger(invoices.copy(), self.settlements[self.settlements["invoice_number"].isin(
-            invoices["invoice_number"])].copy(), self.credit_notes[self.credit_notes[column] == value].copy(),
-            customers.copy())
-
-    @property
-    def currencies(self) -> list[str]:
-        return sorted(set(self.invoices["currency"]) | set(self.credit_notes["currency"]))
-
-
-def _day(value: date) -> np.datetime64:
-    return np.datetime64(value, "s")
-
-
-def balances_at(ledger: Ledger, days: list[date]) -> pd.DataFrame:
-    """Per currency and day (end of day): total AR and current (not yet due) AR in cents.
-
-    An invoice counts from its issue day; a settlement adds back to every day before it; an invoice is current
-    up to and including its due day. Computed for all days at once with difference arrays, O(rows log days).
-    """
-    days = sorted(set(days))
-    grid = np.array([_day(d) for d in days])
-    currencies = ledger.currencies
-    totals = np.zeros((len(currencies), len(days) + 1), dtype=np.int64)
-    currents = np.zeros_like(totals)
-    inv = ledger.invoices
-    code = pd.Categorical(inv["currency"], categories=currencies).codes
-    issued = np.searchsorted(grid, inv["issue_date"].to_numpy(), "left")
-    past_due = np.searchsorted(grid, (inv["due_date"] + pd.Timedelta(days=1)).to_numpy(), "left")
-    _spread(totals, code, issued, np.full(len(inv), len(days)), inv["open_cents"].to_numpy())
-    _spread(currents, code, issued, past_due, inv["open_cents"].to_numpy())
-    later = ledger.settlements.merge(inv[["invoice_number", "currency", "issue_date", "due_date"]], on="invoice_number")
-    if len(later):
-        code = pd.Categorical(later["currency"], categories=currencies).codes
-        issued = np.searchsorted(grid, later["issue_date"].to_numpy(), "left")
-        settled = np.searchsorted(grid, later["settled_on"].to_numpy(), "left")
-        due_end = np.searchsorted(grid, (later["due_date"] + pd.Timedelta(days=1)).to_numpy(), "left")
-        _spread(totals, code, issued, settled, later["amount_cents"].to_numpy())
-        _spread(currents, code, issued, np.minimum(settled, due_end), later["amount_cents"].to_numpy())
-    total, current = totals.cumsum(axis=1)[:, :-1], currents.cumsum(axis=1)[:, :-1]
-    return pd.DataFrame([{"currency": c, "day": d, "total_cents": int(total[i, j]), "current_cents": int(current[i, j])}
-                         for i, c in enumerate(currencies) for j, d in enumerate(days)],
-                        columns=["currency", "day", "total_cents", "current_cents"])
-
-
-def _spread(acc: np.ndarray, row: np.ndarray, start: np.ndarray, stop: np.ndarray, amount: np.ndarray) -> None:
-    """Add ``amount`` to acc[row, start:stop] (as a difference array: cumsum along the row gives the totals)."""
-    keep = start < stop
-    np.add.at(acc, (row[keep], start[keep]), amount[keep])
-    np.add.at(acc, (row[keep], stop[keep]), -amount[keep])
-
-
-def net_sales(ledger: Ledger, periods: list[Period]) -> pd.DataFrame:
-    """Per currency and period: invoices issued minus credit notes issued, in cents."""
-    rows = []
-    for currency in ledger.currencies:
-        inv = ledger.invoices[ledger.invoices["currency"] == currency]
-        notes = ledger.credit_notes[ledger.credit_notes["currency"] == currency]
-        for p in periods:
-            start, end = _day(p.start), _day(p.end)
-            issued = inv.loc[inv["issue_date"].between(start, end), "amount_cents"].sum()
-            credited = notes.loc[notes["issue_date"].between(start, end), "amount_cents"].sum()
-            rows.append({"currency": currency, "start": p.start, "end": p.end, "days": p.days,
-                         "sales_cents": int(issued - credited)})
-    return pd.DataFrame(rows, columns=["currency", "start", "end", "days", "sales_cents"])
+# What a figure needs the ledger to say: the balances at the period end, also those at its start, or every
+# settlement dated in the period. Where it does not, the figure is None and named in CurrencyKpis.unknown.
+NEEDS_END_BALANCES = ("open_cents", "current_cents", "past_due_cents", "percent_current", "dso_countback",
+                      "dso_period_end", "best_possible_dso", "average_days_delinquent", "disputed_invoices",
+                      "disputed_cents", "disputed_average_days_open")
+NEEDS_START_BALANCES = ("cei",)
+NEEDS_PERIOD_SETTLEMENTS = ("collected_cents", "average_days_to_pay", "average_days_beyond_terms", "promises_kept")
+NEEDS_DISPUTE_HISTORY = ("disputed_invoices", "disputed_cents", "disputed_average_days_open")
 
 
 @dataclass
 class CurrencyKpis:
-    """One currency's KPIs at the period end, and over the period."""
+    """One currency's KPIs at the period end, and over the period. None: no denominator, or (when named in
+    ``unknown``) not computable from what the ledger gives, for ``unknown_reason``."""
 
     currency: str
-    open_cents: int
-    current_cents: int
-    past_due_cents: int
+    open_cents: int | None
+    current_cents: int | None
+    past_due_cents: int | None
     percent_current: Decimal | None
     dso_countback: Decimal | None
     dso_period_end: Decimal | None
@@ -220,15 +115,17 @@ class CurrencyKpis:
     average_days_delinquent: Decimal | None
     cei: Decimal | None
     sales_cents: int  # net credit sales in the period
-    collected_cents: int  # payments received in the period
+    collected_cents: int | None  # payments received in the period
     credited_cents: int  # credit notes applied in the period
     average_days_to_pay: Decimal | None  # payments in the period, weighted by amount: received - issued
     average_days_beyond_terms: Decimal | None  # the same, received - due (negative: paid early)
-    disputed_invoices: int
-    disputed_cents: int
-    disputed_average_days_past_due: Decimal | None
+    disputed_invoices: int | None  # with a dispute open at the period end, as the syncs saw it
+    disputed_cents: int | None
+    disputed_average_days_open: Decimal | None  # from the day a sync first saw each dispute to the period end
     promises_due: int
-    promises_kept: int
+    promises_kept: int | None
+    unknown: frozenset[str] = frozenset()
+    unknown_reason: str | None = None
 
 
 @dataclass
@@ -237,12 +134,13 @@ class Kpis:
 
     period: Period
     currencies: list[CurrencyKpis]
-    aging: pd.DataFrame  # currency, bucket, invoices, customers, open_cents
+    aging: pd.DataFrame  # currency, bucket, invoices, customers, open_cents (currencies with known balances)
     trend: pd.DataFrame  # currency, month_end, dso_countback, cei, open_cents (oldest first)
     top_overdue: pd.DataFrame  # currency, customer_id, name, collector, past_due_cents, open_cents, oldest_days
-    disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due
-    accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed, on hold
+    disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due, days_open
+    accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed (None: unknown), on hold
     aging_reconciles: bool
+    disputes_unknown: str | None = None  # why what was disputed at the period end is unknown
 
     @property
     def empty(self) -> bool:
@@ -250,16 +148,24 @@ class Kpis:
 
 
 def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 10) -> Kpis:
-    """The KPI book for ``period`` (its end is the cut-off: balances are as of the end of that day)."""
+    """The KPI book for ``period`` (its end is the cut-off: balances are as of the end of that day).
+
+    Countback DSO walks the month of the end up to the end, then whole calendar months; the trend has a point at
+    each of the last twelve month ends up to the period end."""
     end = period.end
-    months = months_back(end, COUNTBACK_MONTHS + TREND_MONTHS)
+    months = months_back(end, COUNTBACK_MONTHS)
+    trend_months = months_back(last_month_end(end), TREND_MONTHS + COUNTBACK_MONTHS)
     simple = Period(end - timedelta(days=SIMPLE_DSO_DAYS - 1), end)
-    month_ends = [m.end for m in months[:TREND_MONTHS + 1]]
-    balances = balances_at(ledger, [period.start - timedelta(days=1), end, *month_ends])
+    balances = balances_at(ledger, [period.start - timedelta(days=1), end,
+                                    *(m.end for m in trend_months[:TREND_MONTHS + 1])])
     by = {(r.currency, r.day): r for r in balances.itertuples()}
-    sales = net_sales(ledger, [*months, simple, period])
+    sales = net_sales(ledger, list(dict.fromkeys([*months, *trend_months, simple, period])))  # month ends overlap
     sales_of = {(r.currency, r.start, r.end): int(r.sales_cents) for r in sales.itertuples()}
+    undated = ledger.undated()
+    unknown_end = {c for c in ledger.currencies if by[(c, end)].undated_invoices}
+    disputes_unknown = _disputes_unknown(ledger, end)
     aged = _aged(ledger, end, buckets)
+    aged = aged[~aged["currency"].isin(unknown_end)]
     summary = aging_summary(aged, buckets)
     settled, promised = _settled_in(ledger, period), _promises_due(ledger, period)
     rows, trend = [], []
@@ -274,11 +180,11 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
         paid, credited = mine[mine["kind"] == "payment"], mine[mine["kind"] == "credit_note"]
         disputed = aged[(aged["currency"] == currency) & aged["disputed"]]
         promises = promised.loc[promised["currency"] == currency, "kept"]
-        rows.append(CurrencyKpis(
+        row = CurrencyKpis(
             currency=currency, open_cents=at_end.total_cents, current_cents=at_end.current_cents,
             past_due_cents=at_end.total_cents - at_end.current_cents,
             percent_current=percent_of(at_end.current_cents, at_end.total_cents),
-            dso_countback=dso_countback(at_end.total_cents, month_sales[:COUNTBACK_MONTHS]),
+            dso_countback=dso_countback(at_end.total_cents, month_sales),
             dso_period_end=dso, best_possible_dso=bpdso, average_days_delinquent=average_days_delinquent(dso, bpdso),
             cei=collection_effectiveness(before.total_cents, period_sales, at_end.total_cents, at_end.current_cents),
             sales_cents=period_sales, collected_cents=int(paid["amount_cents"].sum()),
@@ -286,36 +192,95 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
             average_days_to_pay=_weighted_days(paid, "issue_date"),
             average_days_beyond_terms=_weighted_days(paid, "due_date"),
             disputed_invoices=len(disputed), disputed_cents=int(disputed["open_cents"].sum()),
-            disputed_average_days_past_due=_ratio(int(disputed["days_past_due"].sum()), len(disputed)),
-            promises_due=len(promises), promises_kept=int(promises.sum())))
-        for k in range(TREND_MONTHS - 1, -1, -1):
-            month, previous = months[k], months[k + 1]
-            at, begin = by[(currency, month.end)], by[(currency, previous.end)]
-            trend.append({"currency": currency, "month_end": month.end, "open_cents": at.total_cents,
-                          "dso_countback": dso_countback(at.total_cents, month_sales[k:k + COUNTBACK_MONTHS]),
-                          "cei": collection_effectiveness(begin.total_cents, month_sales[k][0], at.total_cents,
-                                                          at.current_cents)})
+            disputed_average_days_open=_ratio(int(disputed["days_open"].sum()), int(disputed["days_open"].count())),
+            promises_due=len(promises), promises_kept=int(promises.sum()))
+        row = _unknown(row, undated[undated["currency"] == currency], period, ledger.open_as_of,
+                       at_end.undated_invoices > 0, before.undated_invoices > 0)
+        rows.append(_blank(row, NEEDS_DISPUTE_HISTORY, disputes_unknown) if disputes_unknown else row)
+        trend += _trend(currency, trend_months, [(sales_of[(currency, m.start, m.end)], m.days) for m in trend_months],
+                        by)
     return Kpis(period, rows, summary.rows, pd.DataFrame(trend, columns=["currency", "month_end", "open_cents",
                                                                          "dso_countback", "cei"]),
-                _top_overdue(aged, ledger, top), _disputes(aged, ledger), _accounts(aged, ledger),
-                summary.reconciles and all(summary.open_ar.get(r.currency, 0) == r.open_cents for r in rows))
+                _top_overdue(aged, ledger, top), _disputes(aged, ledger),
+                _accounts(aged, ledger, disputes_unknown is None),
+                summary.reconciles and all(summary.open_ar.get(r.currency, 0) == r.open_cents
+                                           for r in rows if r.currency not in unknown_end), disputes_unknown)
+
+
+def _trend(currency: str, months: list[Period], sales: list[tuple[int, int]], by: dict) -> list[dict]:
+    """The trend's points, oldest first: at each of the first TREND_MONTHS ``months`` (latest first, each with its
+    (sales, days) in ``sales``), open AR, countback DSO and the month's CEI; None where the balances are unknown."""
+    points = []
+    for k in range(TREND_MONTHS - 1, -1, -1):
+        at, begin = by[(currency, months[k].end)], by[(currency, months[k + 1].end)]
+        known = not at.undated_invoices
+        points.append({"currency": currency, "month_end": months[k].end,
+                       "open_cents": at.total_cents if known else None,
+                       "dso_countback": dso_countback(at.total_cents, sales[k:k + COUNTBACK_MONTHS]) if known else None,
+                       "cei": collection_effectiveness(begin.total_cents, sales[k][0], at.total_cents, at.current_cents)
+                       if known and not begin.undated_invoices else None})
+    return points
+
+
+def _unknown(row: CurrencyKpis, undated: pd.DataFrame, period: Period, open_as_of: date | None, end_unknown: bool,
+             start_unknown: bool) -> CurrencyKpis:
+    """``row`` with every figure that needs what ``undated`` (this currency's invoices paid on an unknown day)
+    hides set to None, named, and the reason said."""
+    # such an invoice was paid on a day from its issue to open_as_of: maybe in the period
+    in_period = bool(((undated["issue_date"] <= as_day(period.end))
+                      & (open_as_of is None or open_as_of >= period.start)).any())
+    fields = (NEEDS_END_BALANCES if end_unknown else ()) + (NEEDS_START_BALANCES if end_unknown or start_unknown
+                                                             else ()) + (NEEDS_PERIOD_SETTLEMENTS if in_period else ())
+    if not fields:
+        return row
+    first, last = (f"{d:%Y-%m-%d}" for d in (undated["issue_date"].min(), undated["issue_date"].max()))
+    amount = Decimal(int(undated["undated_cents"].sum())).scaleb(-2)
+    reason = (f"{len(undated):,} invoice(s) issued " + (f"on {first}" if first == last else f"from {first} to {last}")
+              + f" are paid, but the ledger gives no payment, credit note or settled date for {amount:,.2f} "
+              f"{row.currency} of them, so what was owed before "
+              + (f"{open_as_of:%Y-%m-%d}" if open_as_of else "the last sync") + " cannot be rebuilt")
+    return _blank(row, fields, reason)
+
+
+def _blank(row: CurrencyKpis, fields: tuple[str, ...], reason: str) -> CurrencyKpis:
+    """``row`` with ``fields`` unknown for ``reason`` (besides any reason it already has)."""
+    reasons = [r for r in (row.unknown_reason, reason) if r]
+    return replace(row, **dict.fromkeys(fields), unknown=row.unknown | set(fields), unknown_reason="; ".join(reasons))
+
+
+def _disputes_unknown(ledger: Ledger, day: date) -> str | None:
+    """Why what was disputed at the end of ``day`` is unknown, or None. The ledger says only what is disputed
+    now; the syncs' dispute records say since when, from the first dispute a sync recorded."""
+    known_from = ledger.disputes_known_from
+    if known_from is None or known_from <= day:
+        return None
+    if known_from == date.max:
+        return "invoices are disputed, but no sync has recorded since when yet"
+    return (f"disputes are known from {known_from:%Y-%m-%d}, the first day a sync recorded one, after the end of "
+            "the period")
 
 
 def _aged(ledger: Ledger, day: date, buckets: list[int]) -> pd.DataFrame:
-    """Invoices open at the end of ``day`` with their open amount then, days past due and bucket."""
-    inv = ledger.invoices[ledger.invoices["issue_date"] <= _day(day)]
-    later = ledger.settlements[ledger.settlements["settled_on"] > _day(day)]
+    """Invoices open at the end of ``day`` with their open amount then, days past due and bucket; disputed if a
+    dispute a sync saw was open then, days_open since a sync first saw it."""
+    inv = ledger.invoices[ledger.invoices["issue_date"] <= as_day(day)]
+    later = ledger.settlements[ledger.settlements["settled_on"] > as_day(day)]
     added = later.groupby("invoice_number")["amount_cents"].sum()
     owed = inv["open_cents"] + inv["invoice_number"].map(added).fillna(0).astype("int64")
     inv = inv.assign(open_cents=owed)[owed > 0]
     aged = age_invoices(inv, day, buckets)
-    return aged.assign(disputed=inv["disputed"].to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy())
+    d, at = ledger.disputes, as_day(day)
+    live = d[(d["opened_on"] <= at) & (d["closed_on"].isna() | (d["closed_on"] > at))]
+    opened = live.groupby("invoice_number", as_index=False)["opened_on"].max().astype({"invoice_number": str})
+    since = inv[["invoice_number"]].astype(str).merge(opened, on="invoice_number", how="left")["opened_on"]
+    return aged.assign(disputed=since.notna().to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy(),
+                       days_open=(at - since).dt.days.to_numpy())
 
 
 def _settled_in(ledger: Ledger, period: Period) -> pd.DataFrame:
     """Settlements dated in the period, with their invoice's currency, issue and due dates."""
     s = ledger.settlements
-    s = s[s["settled_on"].between(_day(period.start), _day(period.end))]
+    s = s[s["settled_on"].between(as_day(period.start), as_day(period.end))]
     return s.merge(ledger.invoices[["invoice_number", "currency", "issue_date", "due_date"]], on="invoice_number")
 
 
@@ -331,7 +296,7 @@ def _promises_due(ledger: Ledger, period: Period) -> pd.DataFrame:
     """Promises to pay that fell due in the period (currency, kept): kept when the invoice was settled in full by
     the promised day. (The ledger keeps only an invoice's latest promise.)"""
     inv = ledger.invoices
-    due = inv[inv["promise_to_pay_date"].between(_day(period.start), _day(period.end))]
+    due = inv[inv["promise_to_pay_date"].between(as_day(period.start), as_day(period.end))]
     if due.empty:
         return pd.DataFrame({"currency": pd.Series(dtype=object), "kept": pd.Series(dtype=bool)})
     last = ledger.settlements.groupby("invoice_number")["settled_on"].max()
@@ -352,20 +317,23 @@ def _top_overdue(aged: pd.DataFrame, ledger: Ledger, top: int) -> pd.DataFrame:
 
 
 def _disputes(aged: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
-    disputed = aged[aged["disputed"]].merge(_names(ledger), on="customer_id", how="left")
+    disputed = aged[aged["disputed"]].astype({"days_open": "int64"}).merge(_names(ledger), on="customer_id", how="left")
     return disputed.sort_values(["currency", "open_cents"], ascending=[True, False])[
         ["invoice_number", "customer_id", "name", "collector", "sales_rep", "currency", "open_cents",
-         "days_past_due"]].reset_index(drop=True)
+         "days_past_due", "days_open"]].reset_index(drop=True)
 
 
-def _accounts(aged: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
-    """Per customer and currency: open, past due, 90+ days and disputed amounts, and the credit hold flag."""
+def _accounts(aged: pd.DataFrame, ledger: Ledger, disputes_known: bool) -> pd.DataFrame:
+    """Per customer and currency: open, past due, 90+ days and disputed amounts (None where what was disputed is
+    unknown), and the credit hold flag."""
     a = aged.assign(past_due=np.where(aged["days_past_due"] > 0, aged["open_cents"], 0),
                     over_90=np.where(aged["days_past_due"] > 90, aged["open_cents"], 0),
                     disputed_cents=np.where(aged["disputed"], aged["open_cents"], 0))
     grouped = a.groupby(["customer_id", "currency"]).agg(
         open_cents=("open_cents", "sum"), past_due_cents=("past_due", "sum"), over_90_cents=("over_90", "sum"),
         disputed_cents=("disputed_cents", "sum"), oldest_days=("days_past_due", "max")).reset_index()
+    if not disputes_known:
+        grouped["disputed_cents"] = None
     merged = grouped.merge(_names(ledger), on="customer_id", how="left")
     return merged.sort_values(["currency", "past_due_cents", "open_cents"], ascending=[True, False, False]) \
         .reset_index(drop=True)

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.engine import Engine
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -29,9 +30,8 @@ from reports.builder import (
     aging_mix_figure,
     collector_figure,
     generated_at,
-    or_dash,
+    kpi_figure,
     period_label,
-    promises_kept,
     render_html,
     target_met,
     trend_figure,
@@ -43,7 +43,6 @@ from tasks.contact_quality import mask
 from tasks.dunning_channels import EmailSender, deliver
 from tasks.dunning_messages import RenderedMessage, compose_email
 from tasks.kpi import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
-from tasks.money import money
 from tasks.output_files import slug
 
 PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -55,14 +54,26 @@ def _query(conn, name: str, params: dict | None = None) -> pd.DataFrame:
     return wh.query_frame(conn, wh.named_query("reports", name), params)
 
 
-@task(name="load-ledger", cache_policy=NO_CACHE)
-def load_ledger(store: ArWarehouse) -> Ledger:
-    """Every invoice that is or was owed, what settled it and when, credit notes, customers."""
-    engine = store.engine()
+def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) -> Ledger:
+    """Every invoice that is or was owed, what settled it and when, credit notes, customers, and the company days
+    the syncs saw each dispute open and end. ``open_as_of``: the day the open amounts are known to be as of."""
+    names = ("invoices", "settlements", "credit_notes", "customers", "disputes")
     with engine.connect() as conn:
-        frames = [_query(conn, name) for name in ("invoices", "settlements", "credit_notes", "customers")]
-    engine.dispose()
-    return Ledger(*frames)
+        *frames, disputes = [_query(conn, name) for name in names]
+    for column in ("opened_at", "closed_at"):
+        seen = pd.to_datetime(disputes.pop(column), format="ISO8601")
+        disputes[column.replace("_at", "_on")] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone) \
+            .dt.tz_localize(None).dt.normalize()
+    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes)
+
+
+@task(name="load-ledger", cache_policy=NO_CACHE)
+def load_ledger(store: ArWarehouse, time_zone: str, open_as_of: date | None = None) -> Ledger:
+    engine = store.engine()
+    try:
+        return read_ledger(engine, time_zone, open_as_of)
+    finally:
+        engine.dispose()
 
 
 @dataclass
@@ -137,28 +148,31 @@ class ReportRun:
 
 def kpi_rows(locale: str) -> list[tuple[str, Callable[[CurrencyKpis], str]]]:
     """The KPI summary as every plain-text reader gets it (artifact, email, demo): label -> figure of a currency."""
-    def amount(cents: str) -> Callable[[CurrencyKpis], str]:
-        return lambda c: money(getattr(c, cents), c.currency, locale)
+    rows = [("Open AR", "open_cents"), ("Past due", "past_due_cents"), ("% current", "percent_current"),
+            ("DSO (countback)", "dso_countback"), ("DSO (90-day period end)", "dso_period_end"),
+            ("Best possible DSO", "best_possible_dso"), ("ADD", "average_days_delinquent"), ("CEI", "cei"),
+            ("Collected", "collected_cents"), ("Disputed", "disputed"), ("Promises kept", "promises")]
+    return [(label, lambda c, name=name: kpi_figure(c, name, locale)) for label, name in rows]
 
-    return [("Open AR", amount("open_cents")), ("Past due", amount("past_due_cents")),
-            ("% current", lambda c: or_dash(c.percent_current, " %")),
-            ("DSO (countback)", lambda c: or_dash(c.dso_countback, " days")),
-            ("DSO (90-day period end)", lambda c: or_dash(c.dso_period_end, " days")),
-            ("Best possible DSO", lambda c: or_dash(c.best_possible_dso, " days")),
-            ("ADD", lambda c: or_dash(c.average_days_delinquent, " days")),
-            ("CEI", lambda c: or_dash(c.cei, " %")), ("Collected", amount("collected_cents")),
-            ("Disputed", lambda c: f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"),
-            ("Promises kept", lambda c: promises_kept(c.promises_kept, c.promises_due))]
+
+def unknown_notes(kpis: Kpis) -> list[str]:
+    """Why figures are unknown: a line per reason, naming the currencies it holds for."""
+    by_reason: dict[str, list[str]] = {}
+    for c in kpis.currencies:
+        if c.unknown:
+            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
+    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
+            for reason, currencies in by_reason.items()]
 
 
 def _headline(kpis: Kpis, locale: str) -> list[str]:
     """The email's summary: a sentence per currency."""
     if kpis.empty:
         return ["No receivables in this scope for the period."]
-    return [f"{c.currency}: open AR {money(c.open_cents, c.currency, locale)}, "
-            f"{or_dash(c.percent_current, ' %')} current, DSO {or_dash(c.dso_countback, ' days')}, "
-            f"CEI {or_dash(c.cei, ' %')}, collected {money(c.collected_cents, c.currency, locale)}"
-            for c in kpis.currencies]
+    return [f"{c.currency}: open AR {kpi_figure(c, 'open_cents', locale)}, "
+            f"{kpi_figure(c, 'percent_current', locale)} current, DSO {kpi_figure(c, 'dso_countback', locale)}, "
+            f"CEI {kpi_figure(c, 'cei', locale)}, collected {kpi_figure(c, 'collected_cents', locale)}"
+            for c in kpis.currencies] + unknown_notes(kpis)
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
@@ -200,7 +214,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                 "trend_chart": None if audience == "sales" else  # a sales rep's report has no trend
                 charts.svg(trend_figure(_records(kpis.trend), main, company.brand_color), height=270)}
             accounts = _records(kpis.accounts)
-            attention = [r for r in accounts if r["past_due_cents"] > 0 or r["disputed_cents"] > 0 or r["on_hold"]]
+            attention = [r for r in accounts
+                         if r["past_due_cents"] > 0 or (r["disputed_cents"] or 0) > 0 or r["on_hold"]]
             context = {**common, **charts_of, **extra, "title": title, "kpis": kpis, "scope": scope,
                        "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
                        "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),
@@ -219,10 +234,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
             kpis = kpis_of(ledger.scoped("collector", name))
             theirs = activity.scoped(_customers_of(ledger, "collector", name))
             contacts = theirs.contacts_made()
-            comparison += [{"collector": name, "currency": c.currency, "cei": c.cei, "open_cents": c.open_cents,
-                            "past_due_cents": c.past_due_cents, "collected_cents": c.collected_cents,
-                            "promises_due": c.promises_due, "promises_kept": c.promises_kept, "contacts": contacts}
-                           for c in kpis.currencies]
+            comparison += [{"collector": name, "currency": c.currency, "cei": c.cei, "figures": c,
+                            "contacts": contacts} for c in kpis.currencies]
             if name in recipients.collectors:
                 write("collector", name, [recipients.collectors[name]], kpis, theirs, {})
             else:
@@ -316,6 +329,7 @@ def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sen
                   for name, fmt in kpi_rows(company.locale)]
         lines += ["", "Aging buckets " + ("add up to open AR to the cent." if kpis.aging_reconciles
                                           else "DO NOT add up to open AR: check the ledger sync.")]
+        lines += [f"\n**Unknown**: {note}" for note in unknown_notes(kpis)]
     lines += ["", "## Reports", "", "| report | to | sent |", "| --- | --- | --- |"]
     status = {o["report"]: o["status"] for o in sent or []}
     lines += [f"| [{r.pdf.name}]({r.pdf.as_uri()}) | {'; '.join(mask(a) for a in r.to) or '–'} | "
@@ -332,7 +346,7 @@ def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sen
 @task(name="snapshot-kpis", cache_policy=NO_CACHE)
 def snapshot_kpis(store: ArWarehouse, company: CompanyProfile, day: date, run_id: str) -> int:
     """Tonight's KPIs per currency into kpi_snapshots (replacing an earlier run's of the same day)."""
-    ledger = load_ledger.fn(store)
+    ledger = load_ledger.fn(store, company.time_zone, open_as_of=day)  # the sync just read today's open amounts
     kpis = compute_kpis(ledger, Period(day, day), company.aging_buckets)
     rows = pd.DataFrame([{"snapshot_on": day, "currency": c.currency, "open_cents": c.open_cents,
                           "current_cents": c.current_cents, "past_due_cents": c.past_due_cents,

@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
-from datetime import date
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
@@ -18,10 +19,28 @@ from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
 from blocks.warehouse import ArWarehouse
 from flows.nightly import nightly
-from flows.reports import kpi_reports
+from flows.reports import _as_of, kpi_reports, last_full_month_end, report_period
+from reports.builder import period_label
+from tasks.kpi import Period
 from tasks.warehouse import create_warehouse_engine, migrate
 
 AS_OF = date.today()
+
+
+def test_the_demo_reports_the_last_full_month_as_the_monthly_deployment_does_on_the_1st():
+    company = CompanyProfile(legal_name="Test Co", time_zone="America/Chicago")
+    first = datetime(2026, 12, 1, 7, tzinfo=ZoneInfo("America/Chicago"))  # the monthly deployment's run
+    assert _as_of(company, None, first) == last_full_month_end(first.date()) == date(2026, 11, 30)
+    november = Period(date(2026, 11, 1), date(2026, 11, 30))
+    for today in (date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 31)):  # the demo on any day of December
+        assert report_period("month", last_full_month_end(today)) == november
+    assert report_period("month", last_full_month_end(date(2028, 3, 1))) == Period(date(2028, 2, 1), date(2028, 2, 29))
+
+
+def test_a_period_shorter_than_a_week_is_labelled_partial():
+    assert period_label(date(2026, 12, 1), date(2026, 12, 1), "en_US") == "1 Dec – 1 Dec 2026 (partial period: 1 day)"
+    assert period_label(date(2026, 12, 1), date(2026, 12, 6), "en_US").endswith("(partial period: 6 days)")
+    assert "partial" not in period_label(date(2026, 12, 1), date(2026, 12, 7), "en_US")
 
 
 async def _artifacts(flow_run_id) -> dict:
