@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from multiprocessing import get_context
@@ -15,10 +17,10 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 from prefect import get_run_logger, task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from sqlalchemy.engine import Engine
 
 from blocks.company import CompanyProfile
 from blocks.email_channel import EmailChannel
@@ -200,9 +202,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
               "generated": generated_at(now, zone), "targets": recipients, "target_met": target_met}
     printing: list[Future] = []
     # Each report is computed, drawn and handed to a PDF worker process in turn, so printing one overlaps
-    # computing the next (workers are spawned, not forked: a fork of this threaded process could inherit a lock
-    # held by one of Prefect's threads). The executive summary comes last: it compares every collector.
-    with ProcessPoolExecutor(PDF_WORKERS, mp_context=get_context("spawn")) as pdfs, Charts() as charts:
+    # computing the next. The executive summary comes last: it compares every collector.
+    with pdf_workers() as pdfs, Charts() as charts:
         def write(audience: str, scope: str | None, to: list[str], kpis: Kpis, scoped: Activity,
                   extra: dict) -> None:
             title = {"executive": "AR executive summary", "collector": f"Collections report: {scope}",
@@ -259,6 +260,27 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
     logger.info("Wrote %d reports to %s (KPIs %.1f s, Chrome start %.1f s)", len(run.reports), folder,
                 run.kpi_seconds, run.chrome_start_seconds)
     return run
+
+
+class PdfWorkersLost(RuntimeError):
+    """A PDF worker process stopped before it printed its report."""
+
+
+@contextmanager
+def pdf_workers() -> Iterator[ProcessPoolExecutor]:
+    """Processes that print reports to PDF, spawned rather than forked: a fork of this threaded process could
+    inherit a lock held by one of Prefect's threads. Spawning runs the program that started Python again in each
+    worker, so a script that builds reports must do so under ``if __name__ == "__main__":``; without it the
+    workers die, and this says so instead of a bare BrokenProcessPool."""
+    try:
+        with ProcessPoolExecutor(PDF_WORKERS, mp_context=get_context("spawn")) as pool:
+            yield pool
+    except BrokenProcessPool as error:
+        raise PdfWorkersLost(
+            "a PDF worker process stopped before printing its report. If you run the KPI reports from a Python "
+            "script of your own, put that call under `if __name__ == \"__main__\":` (each worker starts by running "
+            "the script again; see README, KPI reports); otherwise look for the worker being killed, e.g. for "
+            "memory") from error
 
 
 def aging_pivot(kpis: Kpis) -> list[dict]:

@@ -4,9 +4,13 @@ one message per audience with its own PDF, each audience sees only its scope, an
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import subprocess
+import sys
 import uuid
 from datetime import date, datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -25,12 +29,13 @@ from tasks.kpi import Period
 from tasks.warehouse import create_warehouse_engine, migrate
 
 AS_OF = date.today()
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_demo_reports_the_last_full_month_as_the_monthly_deployment_does_on_the_1st():
     company = CompanyProfile(legal_name="Test Co", time_zone="America/Chicago")
     first = datetime(2026, 12, 1, 7, tzinfo=ZoneInfo("America/Chicago"))  # the monthly deployment's run
-    assert _as_of(company, None, first) == last_full_month_end(first.date()) == date(2026, 11, 30)
+    assert _as_of(company.today(first), None) == last_full_month_end(first.date()) == date(2026, 11, 30)
     november = Period(date(2026, 11, 1), date(2026, 11, 30))
     for today in (date(2026, 12, 1), date(2026, 12, 2), date(2026, 12, 31)):  # the demo on any day of December
         assert report_period("month", last_full_month_end(today)) == november
@@ -159,3 +164,22 @@ def test_a_missing_recipients_block_is_named_with_how_to_create_it(prefect_api):
     assert state.is_failed()
     assert "block arpilot-report-recipients/nobody-here does not exist" in state.message
     assert "create it in the Prefect UI" in state.message
+
+
+def test_a_script_that_builds_reports_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
+    """PDF workers are spawned and run the calling script again: unguarded, they die; the error says what to do."""
+    script = tmp_path / "monthly_reports.py"
+    script.write_text("from tasks.reports import pdf_workers\n\n"
+                      "with pdf_workers() as pool:\n    print(pool.submit(len, 'printed').result())\n")
+    unguarded = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
+                               capture_output=True, text=True, timeout=120)
+    assert unguarded.returncode != 0
+    assert "PdfWorkersLost" in unguarded.stderr
+    assert 'put that call under `if __name__ == "__main__":`' in unguarded.stderr
+
+    script.write_text("from tasks.reports import pdf_workers\n\nif __name__ == '__main__':\n"
+                      "    with pdf_workers() as pool:\n        print(pool.submit(len, 'printed').result())\n")
+    guarded = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
+                             capture_output=True, text=True, timeout=120)
+    assert guarded.returncode == 0, guarded.stderr[-2000:]
+    assert guarded.stdout.strip() == "7"
