@@ -115,6 +115,7 @@ def mark_sending(conn: Connection, keys: list[str], subject: str | None, lease_s
     conn.execute(sa.text("UPDATE dunning_outbox SET status = 'sending', subject = :s, lease_until = :l "
                          "WHERE outbox_key = :k"), [{"k": key, "s": subject, "l": lease} for key in keys])
     conn.commit()
+    checkpoint("handing-over")
 
 
 def refused(conn: Connection, keys: list[str]) -> None:
@@ -123,6 +124,7 @@ def refused(conn: Connection, keys: list[str]) -> None:
     conn.execute(sa.text("UPDATE dunning_outbox SET status = 'reserved' WHERE outbox_key = :k AND status = 'sending'"),
                  [{"k": key} for key in keys])
     conn.commit()
+    checkpoint("refused")  # a kill here is a kill during the back-off wait
 
 
 def complete(conn: Connection, key: str, status: str, attempts: int, provider_id: str | None = None,
