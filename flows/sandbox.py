@@ -26,6 +26,7 @@ import re
 import secrets
 import signal
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -318,6 +319,7 @@ class TwilioTestServer:
         self._failures = 0
         self._failure_status = 503
         self._faults = _Faults(fault_share, fault_seed)
+        self._slow, self._slow_seconds = 0, 0.0
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -341,6 +343,11 @@ class TwilioTestServer:
             raise ValueError(f"status must be 429 or 5xx, not {status}")
         with self._lock:
             self._failures, self._failure_status = count, status
+
+    def answer_late(self, count: int, seconds: float) -> None:
+        """Create the next `count` messages or calls, but answer each only after `seconds` (a client timeout)."""
+        with self._lock:
+            self._slow, self._slow_seconds = count, seconds
 
     def start(self) -> None:
         assert self._httpd is None, "already started"
@@ -378,7 +385,10 @@ class TwilioTestServer:
                     raise error
                 resource = self._record(kind, form)
                 self._resources.append((kind, datetime.now(UTC), resource))
-                return 201, resource, {}
+                slow, self._slow = self._slow, max(self._slow - 1, 0)
+            if slow:  # created, but the answer comes too late for the client
+                time.sleep(self._slow_seconds)
+            return 201, resource, {}
         except _TwilioApiError as error:
             return error.status, error.payload(), error.headers
 

@@ -134,7 +134,7 @@ class EmailSender:
             said = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else e.smtp_error
             text = f"{e.smtp_code} {said}"
             if 400 <= e.smtp_code < 500:
-                self.close()
+                self._drop()  # no QUIT round trip: the refusal must reach the outbox before anything else
                 raise TransientError(text) from None
             raise PermanentError(f"relay refused the message: {text}") from None
         except (smtplib.SMTPServerDisconnected, OSError) as e:
@@ -178,6 +178,13 @@ class EmailSender:
         if code != 250:
             raise smtplib.SMTPDataError(code, reply)
         return refused
+
+    def _drop(self) -> None:
+        """Close the connection at once, without a goodbye; the next send opens a fresh one."""
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                self._client.smtp.close()
+            self._client = None
 
     def close(self) -> None:
         if self._client is not None:
@@ -244,7 +251,7 @@ class TwilioSender:
         try:
             sid = identify([("ours", text)], self.listed(channel, to, started), set())["ours"]
         except (TwilioRestException, requests.RequestException):
-            raise HandedOver(f"Twilio did not answer ({error}) and cannot be asked whether it has the message") from None
+            raise HandedOver(f"Twilio did not answer ({error}) and cannot be asked whether it has it") from None
         if sid is None:
             raise TransientError(f"cannot reach Twilio: {error}")
         if sid == AMBIGUOUS or text is None:  # a call is known only by being there, as another call could be

@@ -97,7 +97,8 @@ def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease
         if conn.exec_driver_sql(sql, row).rowcount == 1:
             owned.append(m)
     if owned:  # a reclaimed message covers today's invoices, not those it covered when it was deferred
-        conn.exec_driver_sql(f"DELETE FROM dunning_outbox_invoices WHERE outbox_key = {mark}", [(m.key,) for m in owned])
+        conn.exec_driver_sql(f"DELETE FROM dunning_outbox_invoices WHERE outbox_key = {mark}",
+                             [(m.key,) for m in owned])
         conn.exec_driver_sql(f"INSERT INTO dunning_outbox_invoices (outbox_key, invoice_number, step) "
                              f"VALUES ({mark}, {mark}, {mark})",
                              [(m.key, i.invoice_number, i.step) for m in owned for i in m.invoices])

@@ -174,3 +174,13 @@ def test_a_lost_text_is_not_confirmed_with_another_message_to_the_same_number(sa
     assert identify([("bolt|voice", None)], calls, set()) == {"bolt|voice": call}
     assert identify([("acme|voice", None), ("bolt|voice", None)], calls, set()) == {"acme|voice": AMBIGUOUS,
                                                                                   "bolt|voice": AMBIGUOUS}
+
+
+def test_a_twilio_request_that_times_out_is_looked_up_before_it_is_tried_again(sandbox):
+    """Twilio created the text but answered too late: trying again would text the customer twice."""
+    slow = sandbox.phone.model_copy(update={"timeout_seconds": 0.3})
+    sender = TwilioSender(slow, "arpilot-twilio-channel/test")
+    sandbox.twilio.answer_late(1, 1.0)
+    sent = deliver(lambda: sender.sms("+12125550001", "Reminder"), 3, NO_WAIT)
+    [request] = sandbox.twilio.requests
+    assert (sent.status, sent.attempts, sent.provider_id) == ("sent", 1, request.sid)
