@@ -24,11 +24,11 @@ from tasks.dunning import (
     bucket_order,
     plan_day,
     publish_dunning,
-    reconcile_outbox,
     send_batch,
     send_escalations,
 )
 from tasks.dunning_messages import TemplateDirMissing, template_folders
+from tasks.dunning_outbox_reconcile import reconcile_outbox
 from tasks.dunning_plan import DunningPlan, make_batches
 
 DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"

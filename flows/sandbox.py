@@ -7,6 +7,8 @@ atomically and numbered in arrival order), so a test can count what arrived even
   python -m flows.sandbox --folder DIR [--account-sid AC... --auth-token T] [--smtp-user U --smtp-password P]
 
 runs both until SIGTERM/SIGINT, after printing one JSON line: {"smtp_port": N, "twilio_url": "http://127.0.0.1:N"}.
+With --fault-share 0.2 about one SMTP DATA in five is answered 451 and one Twilio create in five 503 or 429, as
+a busy relay or API does; each refusal is written beside what was accepted, as NNNNNN.refused.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ import email.policy
 import json
 import math
 import os
+import random
 import re
 import secrets
 import signal
 import threading
+import time
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -62,6 +66,22 @@ def _sequenced(folder: Path, suffix: str) -> list[Path]:
     if not folder.is_dir():
         return []
     return sorted((p for p in folder.iterdir() if _sequence(p) and p.name.endswith(suffix)), key=_sequence)
+
+
+class _Faults:
+    """Refuse a share of requests at random (seeded, so a run can be repeated), and log each refusal."""
+
+    def __init__(self, share: float, seed: int | None):
+        if not 0 <= share < 1:
+            raise ValueError(f"fault share must be in [0, 1), not {share}")
+        self.share = share
+        self._random = random.Random(seed)
+
+    def strike(self) -> bool:
+        return self.share > 0 and self._random.random() < self.share
+
+    def pick(self, choices: list) -> Any:
+        return self._random.choice(choices)
 
 
 class _NumberedFolder:
@@ -117,7 +137,8 @@ class CaptureSmtpServer:
     unauthenticated session (530). The handle_* methods are aiosmtpd's hooks; they run on the server's own thread.
     """
 
-    def __init__(self, folder: Path, username: str | None = None, password: str | None = None):
+    def __init__(self, folder: Path, username: str | None = None, password: str | None = None,
+                 fault_share: float = 0, fault_seed: int | None = None):
         self.host = HOST
         self.reject_recipients: dict[str, int] = {}
         if (username is None) != (password is None):
@@ -126,6 +147,8 @@ class CaptureSmtpServer:
         self._store = _NumberedFolder(folder)
         self._lock = threading.Lock()
         self._messages: list[ReceivedMail] = []
+        self._refused: list[ReceivedMail] = []
+        self._faults = _Faults(fault_share, fault_seed)
         self._failures = 0
         self._failure_reply = ""
         auth: dict[str, Any] = {"authenticator": self._authenticate, "auth_require_tls": False}
@@ -142,6 +165,12 @@ class CaptureSmtpServer:
     def messages(self) -> list[ReceivedMail]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def refused(self) -> list[ReceivedMail]:
+        """Messages whose DATA was answered with a refusal (fail_next or the fault share), in order."""
+        with self._lock:
+            return list(self._refused)
 
     def fail_next(self, count: int, code: int = 451, text: str | None = None) -> None:
         """Answer the next `count` DATA commands with `code` (4xx transient, 5xx permanent) and store nothing."""
@@ -194,9 +223,13 @@ class CaptureSmtpServer:
         raw = envelope.original_content or b""
         assert envelope.mail_from is not None
         with self._lock:
-            if self._failures:
-                self._failures -= 1
-                return self._failure_reply
+            if self._failures or self._faults.strike():
+                reply = self._failure_reply if self._failures else "451 4.3.0 Temporary local problem, try again later"
+                self._failures = max(self._failures - 1, 0)
+                path = self._store.write(".refused", raw)
+                self._refused.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, _parse_mail(raw),
+                                                  path))
+                return reply
             path = self._store.write(".eml", raw)
             mail = ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, _parse_mail(raw), path)
             self._messages.append(mail)
@@ -272,7 +305,8 @@ class TwilioTestServer:
     Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS.
     """
 
-    def __init__(self, folder: Path, account_sid: str, auth_token: str):
+    def __init__(self, folder: Path, account_sid: str, auth_token: str, fault_share: float = 0,
+                 fault_seed: int | None = None):
         self.host = HOST
         self.opted_out: set[str] = set()
         self.landlines: set[str] = set()
@@ -284,6 +318,8 @@ class TwilioTestServer:
         self._resources: list[tuple[str, datetime, dict[str, Any]]] = []  # (kind, created, representation)
         self._failures = 0
         self._failure_status = 503
+        self._faults = _Faults(fault_share, fault_seed)
+        self._slow, self._slow_seconds = 0, 0.0
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -307,6 +343,11 @@ class TwilioTestServer:
             raise ValueError(f"status must be 429 or 5xx, not {status}")
         with self._lock:
             self._failures, self._failure_status = count, status
+
+    def answer_late(self, count: int, seconds: float) -> None:
+        """Create the next `count` messages or calls, but answer each only after `seconds` (a client timeout)."""
+        with self._lock:
+            self._slow, self._slow_seconds = count, seconds
 
     def start(self) -> None:
         assert self._httpd is None, "already started"
@@ -336,12 +377,18 @@ class TwilioTestServer:
         try:
             kind = self._check(urlsplit(path).path, authorization, form)
             with self._lock:
-                if self._failures:
-                    self._failures -= 1
-                    raise self._failure()
+                if self._failures or self._faults.strike():
+                    error = self._failure() if self._failures else _TwilioApiError(
+                        *self._faults.pick([(503, 20503, "Service Unavailable"), (429, 20429, "Too Many Requests")]))
+                    self._failures = max(self._failures - 1, 0)
+                    self._store.write(".refused", json.dumps({"status": error.status, "form": form}).encode())
+                    raise error
                 resource = self._record(kind, form)
                 self._resources.append((kind, datetime.now(UTC), resource))
-                return 201, resource, {}
+                slow, self._slow = self._slow, max(self._slow - 1, 0)
+            if slow:  # created, but the answer comes too late for the client
+                time.sleep(self._slow_seconds)
+            return 201, resource, {}
         except _TwilioApiError as error:
             return error.status, error.payload(), error.headers
 
@@ -449,6 +496,13 @@ def read_received(folder: Path) -> tuple[list[EmailMessage], list[dict]]:
     return mails, requests
 
 
+def read_refused(folder: Path) -> tuple[list[EmailMessage], list[dict]]:
+    """What a sandbox run with --folder FOLDER refused so far: mails, and Twilio requests ({"status", "form"})."""
+    mails = [_parse_mail(path.read_bytes()) for path in _sequenced(folder / "mail", ".refused")]
+    requests = [json.loads(path.read_text()) for path in _sequenced(folder / "twilio", ".refused")]
+    return mails, requests
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run both servers in their own process, so they outlive a sender that is killed mid-run."""
     parser = argparse.ArgumentParser(prog="python -m flows.sandbox", description="Local SMTP relay and Twilio API.")
@@ -457,14 +511,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN)
     parser.add_argument("--smtp-user")
     parser.add_argument("--smtp-password")
+    parser.add_argument("--fault-share", type=float, default=0, help="refuse this share of sends for now (0-1)")
+    parser.add_argument("--fault-seed", type=int)
     args = parser.parse_args(argv)
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
     with (
-        CaptureSmtpServer(args.folder / "mail", args.smtp_user, args.smtp_password) as smtp,
-        TwilioTestServer(args.folder / "twilio", args.account_sid, args.auth_token) as twilio,
+        CaptureSmtpServer(args.folder / "mail", args.smtp_user, args.smtp_password, args.fault_share,
+                          args.fault_seed) as smtp,
+        TwilioTestServer(args.folder / "twilio", args.account_sid, args.auth_token, args.fault_share,
+                         None if args.fault_seed is None else args.fault_seed + 1) as twilio,
     ):
         print(json.dumps({"smtp_port": smtp.port, "twilio_url": twilio.base_url}), flush=True)
         stopping.wait()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import partial
 from pathlib import Path
 
@@ -38,6 +38,7 @@ from tasks.dunning_messages import (
     smtp_address,
     twiml,
 )
+from tasks.dunning_outbox_reconcile import Reconciliation
 from tasks.dunning_plan import (
     Batch,
     DunningPlan,
@@ -92,57 +93,6 @@ def _publish_aging(summary: AgingSummary, company: CompanyProfile, as_of: date) 
     create_table_artifact(rows, key="aging-summary",
                           description=f"Aging on {as_of} ({company.time_zone} calendar): open AR {totals}; "
                                       f"the buckets {state}.")
-
-
-@dataclass
-class Reconciliation:
-    released: int = 0  # reserved, provider never called: planned again
-    confirmed: int = 0  # the provider has it: recorded as sent
-    resent: int = 0  # the provider has no trace: planned again
-    unknown: list[str] = field(default_factory=list)  # outbox keys a person must look at
-
-
-@task(name="reconcile-outbox", cache_policy=NO_CACHE)
-def reconcile_outbox(store: ArWarehouse, twilio: TwilioChannel | None, twilio_name: str) -> Reconciliation:
-    """Settle the rows a dead run left behind before planning, so nothing is lost and nothing is sent twice.
-
-    reserved: the provider was never called (an email is only marked "sending" just before its DATA ends), so
-    the reservation is dropped and the message planned again. sending, SMS or voice: Twilio is asked whether
-    the message or call exists. sending, email or escalation: the relay was handed the whole message, but an
-    SMTP relay cannot be asked; the row becomes ``unknown``, counts as delivered and is never resent, and the
-    artifact lists it for a person to check in the relay's log.
-    """
-    logger = get_run_logger()
-    engine = store.engine()
-    result = Reconciliation()
-    with engine.begin() as conn:
-        stale = outbox.orphans(conn)
-        release = stale.loc[(stale["status"] == "reserved") | (stale["channel"] == "call"), "outbox_key"].tolist()
-        sender = TwilioSender(twilio, twilio_name) if twilio else None
-        for row in stale[(stale["status"] == "sending") & (stale["channel"] != "call")].itertuples():
-            if row.channel in ("sms", "voice") and sender:
-                since = pd.Timestamp(row.reserved_at).to_pydatetime().replace(tzinfo=UTC)
-                sid = sender.find(row.channel, row.recipients, since)
-                if sid:
-                    outbox.complete(conn, row.outbox_key, "sent", 1, sid, "confirmed with Twilio after a crash")
-                    result.confirmed += 1
-                else:
-                    release.append(row.outbox_key)
-                    result.resent += 1
-            else:
-                outbox.complete(conn, row.outbox_key, "unknown", 1, None,
-                                "the run stopped after handing the message to the relay, before its answer was "
-                                "recorded; probably delivered: if the relay's log has no trace, send it by hand")
-                result.unknown.append(row.outbox_key)
-        outbox.release(conn, release)
-        result.released = len(release) - result.resent
-    engine.dispose()
-    outbox.checkpoint("reconciled")
-    if len(stale):
-        logger.warning("Reconciled %d outbox rows left by a stopped run: %d released, %d confirmed with Twilio, %d "
-                       "resent, %d unknown", len(stale), result.released, result.confirmed, result.resent,
-                       len(result.unknown))
-    return result
 
 
 @task(name="plan-dunning", cache_policy=NO_CACHE)
@@ -209,6 +159,7 @@ def _publish_plan(plan: DunningPlan, company: CompanyProfile, dry_run: bool) -> 
 class BatchResult:
     outcomes: Counter = field(default_factory=Counter)  # (bucket, channel, status) -> messages
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (outbox key, masked recipients, reason)
+    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # the same, refused for now: still owed
     calls: list[PlannedMessage] = field(default_factory=list)
     sent: list[tuple[str, str, str, str]] = field(default_factory=list)  # (key, channel, masked to, subject)
 
@@ -292,7 +243,8 @@ def send_escalations(messages: list[PlannedMessage], store: ArWarehouse, company
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
         mark = partial(outbox.mark_sending, handover, keys, rendered.subject, policy.reservation_lease_seconds)
         delivery = deliver(lambda: mailer.send(mail, email.from_address, policy.escalation_to, mark),
-                           policy.max_attempts, policy.retry_backoff_seconds)
+                           policy.max_attempts, policy.retry_backoff_seconds,
+                           refused=partial(outbox.refused, handover, keys))
     except Exception as error:
         with engine.begin() as conn:
             outbox.release(conn, keys, only_reserved=not isinstance(error, ProviderRefusedCredentials))
@@ -312,7 +264,7 @@ def send_escalations(messages: list[PlannedMessage], store: ArWarehouse, company
     if delivery.status == "sent":
         result.sent.extend((key, "escalation", to, rendered.subject) for key in keys)
     else:
-        result.failures.extend((key, to, mask_text(delivery.reason or "")) for key in keys)
+        _unsent(result, delivery).extend((key, to, mask_text(delivery.reason or "")) for key in keys)
     return result
 
 
@@ -329,20 +281,19 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
     sender_address = email.from_address if email else None
     rendered = render(m, company, policy, sender_address)
 
-    def mark() -> None:
-        outbox.mark_sending(handover, [m.key], rendered.subject or rendered.text[:120],
-                            policy.reservation_lease_seconds)
+    def mark() -> None:  # an SMS's whole text: after a crash it is how Twilio's copy is told from another's
+        outbox.mark_sending(handover, [m.key], rendered.subject or rendered.text, policy.reservation_lease_seconds)
 
     if m.channel == "email":
         mail = email_message(m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to,
                              policy, datetime.now().astimezone())
         recipients = [smtp_address(r.address) for r in m.recipients]
         send = lambda: mailer.send(mail, email.from_address, recipients, mark)  # noqa: E731
-    elif m.channel == "sms":
-        send = lambda: phone.sms(m.recipients[0].address, rendered.text)  # noqa: E731
+    elif m.channel == "sms":  # marked "sending" per attempt: Twilio can be asked afterwards whether it has it
+        send = lambda: mark() or phone.sms(m.recipients[0].address, rendered.text)  # noqa: E731
     elif m.channel == "voice":
         spoken = twiml(rendered.text, phone.channel.voice, phone.channel.voice_language)
-        send = lambda: phone.voice(m.recipients[0].address, spoken)  # noqa: E731
+        send = lambda: mark() or phone.voice(m.recipients[0].address, spoken)  # noqa: E731
     else:
         raise ValueError(f"a send batch cannot send {m.channel} messages (escalations go out as one digest)")
     if m.channel == "email":
@@ -350,9 +301,8 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         # "sending" by the SMTP transaction itself, just before DATA ends.
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
     outbox.checkpoint("before-send")
-    if m.channel in ("sms", "voice"):  # Twilio can be asked afterwards whether it has the message
-        mark()
-    delivery: Delivery = deliver(send, policy.max_attempts, policy.retry_backoff_seconds)
+    delivery: Delivery = deliver(send, policy.max_attempts, policy.retry_backoff_seconds,
+                                 refused=partial(outbox.refused, handover, [m.key]))
     if delivery.status == "sent":
         outbox.checkpoint("provider-accepted")
     with engine.begin() as conn:
@@ -366,7 +316,12 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
     if delivery.status == "sent":
         result.sent.append((m.key, m.channel, to, rendered.subject or rendered.text))
     else:
-        result.failures.append((m.key, to, mask_text(delivery.reason or "")))
+        _unsent(result, delivery).append((m.key, to, mask_text(delivery.reason or "")))
+
+
+def _unsent(result: BatchResult, delivery: Delivery) -> list[tuple[str, str, str]]:
+    """Where a message that did not go out is listed: still owed (deferred), or failed / of unknown outcome."""
+    return result.deferred if delivery.status == "deferred" else result.failures
 
 
 def _current_invoices(conn, numbers: list[str]) -> dict[str, tuple]:
@@ -398,6 +353,7 @@ class DunningSummary:
     skipped: pd.DataFrame  # the plan's skips
     outcomes: pd.DataFrame  # bucket, channel, status, messages
     failures: list[tuple[str, str, str]]
+    deferred: list[tuple[str, str, str]]  # refused for now by the provider: still owed, sent on the next run
     reconciliation: Reconciliation
     call_lists: Path | None
     message_log: Path | None
@@ -426,8 +382,9 @@ def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliatio
         for r in results:
             writer.writerows((key, channel, "sent", to, subject) for key, channel, to, subject in r.sent)
             writer.writerows((key, key.rsplit("|", 1)[1], "failed", to, reason) for key, to, reason in r.failures)
-    summary = DunningSummary(plan.planned_on, len(plan.messages), plan.skips, outcomes, failures, reconciliation,
-                             call_lists, log)
+            writer.writerows((key, key.rsplit("|", 1)[1], "deferred", to, reason) for key, to, reason in r.deferred)
+    summary = DunningSummary(plan.planned_on, len(plan.messages), plan.skips, outcomes, failures,
+                             [d for r in results for d in r.deferred], reconciliation, call_lists, log)
     create_markdown_artifact(_results_markdown(summary, company, sent_to), key="dunning-results",
                              description=f"Dunning on {plan.planned_on}: sent, failed, cancelled, held back")
     return summary
@@ -458,18 +415,19 @@ def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: Compan
 def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) -> str:
     lines = [f"# Dunning on {s.planned_on}", "",
              f"{s.planned:,} messages planned: {s.count('sent'):,} sent, {s.count('failed'):,} failed, "
+             f"{s.count('deferred'):,} deferred by the provider (still owed: sent again on the next run), "
              f"{s.count('cancelled'):,} cancelled (paid or disputed since planning), {s.count('already sent'):,} "
              f"already sent by an earlier run. {len(s.skipped):,} held back by the plan.", "",
-             "| bucket | channel | sent | failed | unknown | cancelled | already sent |",
-             "| --- | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "| bucket | channel | sent | failed | deferred | unknown | cancelled | already sent |",
+             "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     if not s.outcomes.empty:
         table = s.outcomes.pivot_table(index=["bucket", "channel"], columns="status", values="messages",
                                        aggfunc="sum", fill_value=0)
         order = bucket_order(company)
         rows = sorted(table.iterrows(), key=lambda item: (_rank(order, item[0][0]), item[0][1]))
         for (bucket, channel), row in rows:
-            cells = " | ".join(f"{int(row.get(c, 0)):,}" for c in ("sent", "failed", "unknown", "cancelled",
-                                                                    "already sent"))
+            cells = " | ".join(f"{int(row.get(c, 0)):,}" for c in ("sent", "failed", "deferred", "unknown",
+                                                                    "cancelled", "already sent"))
             lines.append(f"| {bucket} | {channel} | {cells} |")
     lines += ["", "## Held back by the plan", "", "| bucket | reason | messages |", "| --- | --- | ---: |"]
     if not s.skipped.empty:
@@ -483,14 +441,19 @@ def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) 
                   f"{r.released} reservations released and planned again; {r.confirmed} confirmed with Twilio; "
                   f"{r.resent} not found at Twilio and planned again; {len(r.unknown)} of unknown outcome."]
         if r.unknown:
-            lines += ["", "Unknown outcome: the run stopped after handing these to the relay, before its answer "
-                      "was recorded. They count as sent and are not resent; to be sure, search the relay's log for "
-                      "the outbox key (header X-Arpilot-Reference):", ""]
+            lines += ["", "Unknown outcome: the run stopped after handing these to the relay (emails) or while "
+                      "Twilio had something to the same number that may be them (texts, calls). They count as sent "
+                      "and are not resent; to be sure, search the relay's log for the outbox key (header "
+                      "X-Arpilot-Reference) or Twilio's log for the number:", ""]
             lines += [f"- `{key}`" for key in r.unknown[:50]]
     if s.failures:
         lines += ["", "## Failed or of unknown outcome (not retried)", "", "| outbox key | recipients | reason |",
                   "| --- | --- | --- |"]
         lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.failures[:100]]
+    if s.deferred:
+        lines += ["", "## Deferred by the provider (still owed: sent again on the next run)", "",
+                  "| outbox key | recipients | provider's last reason |", "| --- | --- | --- |"]
+        lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.deferred[:100]]
     lines += ["", f"Messages went to {sent_to}. Message log: `{s.message_log}`"]
     if s.call_lists:
         lines.append(f"Call lists per collector (CSV, with numbers): `{s.call_lists}`")

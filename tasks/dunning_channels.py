@@ -16,7 +16,7 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.policy import SMTP, SMTPUTF8
 
@@ -54,7 +54,7 @@ class PermanentError(Exception):
 
 @dataclass
 class Delivery:
-    status: str  # sent | failed | unknown (handed over, no answer: never retried)
+    status: str  # sent | failed (permanent) | deferred (refused for now: still owed) | unknown (handed over, no answer)
     attempts: int
     provider_id: str | None = None
     reason: str | None = None
@@ -62,8 +62,13 @@ class Delivery:
 
 
 def deliver(send: Callable[[], str], attempts: int, backoff: list[float],
-            sleep: Callable[[float], None] = time.sleep) -> Delivery:
-    """Call ``send`` until it returns a provider id, retrying transient errors ``attempts`` times in all."""
+            sleep: Callable[[float], None] = time.sleep, refused: Callable[[], None] = lambda: None) -> Delivery:
+    """Call ``send`` until it returns a provider id, retrying transient errors ``attempts`` times in all.
+
+    ``refused`` runs after each transient error, before any sleep: the provider has nothing, and the outbox must
+    say so while we wait. Transient errors to the last attempt leave the message ``deferred``: still owed, not
+    done; only a permanent error ends it.
+    """
     for attempt in range(1, attempts + 1):
         try:
             return Delivery("sent", attempt, send())
@@ -72,8 +77,9 @@ def deliver(send: Callable[[], str], attempts: int, backoff: list[float],
         except HandedOver as e:
             return Delivery("unknown", attempt, reason=f"{e}; counted as sent, not retried")
         except TransientError as e:
+            refused()
             if attempt == attempts:
-                return Delivery("failed", attempt, reason=f"gave up after {attempts} tries: {e}")
+                return Delivery("deferred", attempt, reason=f"gave up after {attempts} tries: {e}")
             sleep(backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0)
     raise AssertionError("unreachable")
 
@@ -128,7 +134,7 @@ class EmailSender:
             said = e.smtp_error.decode(errors="replace") if isinstance(e.smtp_error, bytes) else e.smtp_error
             text = f"{e.smtp_code} {said}"
             if 400 <= e.smtp_code < 500:
-                self.close()
+                self._drop()  # no QUIT round trip: the refusal must reach the outbox before anything else
                 raise TransientError(text) from None
             raise PermanentError(f"relay refused the message: {text}") from None
         except (smtplib.SMTPServerDisconnected, OSError) as e:
@@ -173,11 +179,50 @@ class EmailSender:
             raise smtplib.SMTPDataError(code, reply)
         return refused
 
+    def _drop(self) -> None:
+        """Close the connection at once, without a goodbye; the next send opens a fresh one."""
+        if self._client is not None:
+            with contextlib.suppress(OSError):
+                self._client.smtp.close()
+            self._client = None
+
     def close(self) -> None:
         if self._client is not None:
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 self._client.smtp.quit()
             self._client = None
+
+
+AMBIGUOUS = "ambiguous"  # Twilio has something to the number since, but nothing says it is ours
+
+
+def identify(ours: list[tuple[str, str | None]], listed: list[tuple[str, str | None]],
+             claimed: set[str]) -> dict[str, str | None]:
+    """Which of Twilio's messages or calls to one number (sid, body; oldest first) is which of ours (outbox key,
+    text): its sid, None when Twilio has nothing of ours (safe to send again), or AMBIGUOUS.
+
+    Twilio returns no StatusCallback or other field we set, so an SMS is known by its body (Twilio may append an
+    opt-out footer, hence a prefix match) and a call, whose TwiML is not returned, only by being there. ``claimed``
+    (sids other outbox rows already hold) are another message's, never ours: so with two customers sharing a
+    number, or one customer texted in two currencies, a lost message is not confirmed with the other's sid. What
+    is left unmatched but cannot be ruled out is AMBIGUOUS: neither confirmed nor sent again.
+    """
+    free = [(sid, body) for sid, body in listed if sid not in claimed]
+    found: dict[str, str | None] = {}
+    for key, text in ours:
+        sid = next((sid for sid, body in free if text and body and body.startswith(text)), None)
+        if sid:
+            found[key] = sid
+            free = [f for f in free if f[0] != sid]
+    rest = [key for key, text in ours if key not in found]
+    calls = all(text is None for key, text in ours if key in rest)
+    if not free:
+        found |= dict.fromkeys(rest, None)
+    elif calls and len(free) >= len(rest):
+        found |= dict(zip(rest, (sid for sid, _ in free), strict=False))
+    else:
+        found |= dict.fromkeys(rest, AMBIGUOUS)
+    return found
 
 
 class TwilioSender:
@@ -186,7 +231,8 @@ class TwilioSender:
         self.block_name = block_name
         self.client = channel.client()
 
-    def _call(self, create: Callable[[], object]) -> str:
+    def _call(self, create: Callable[[], object], channel: str, to: str, text: str | None) -> str:
+        started = datetime.now(UTC)
         try:
             return create().sid
         except TwilioRestException as e:
@@ -197,22 +243,35 @@ class TwilioSender:
             if e.status == 429 or e.status >= 500:
                 raise TransientError(f"Twilio {e.status} (code {e.code})") from None
             raise PermanentError(f"Twilio {e.code}: {e.msg}", opted_out=e.code == TWILIO_UNSUBSCRIBED) from None
+        except requests.ConnectTimeout:
+            raise TransientError("cannot reach Twilio: ConnectTimeout") from None
         except requests.RequestException as e:
-            raise TransientError(f"cannot reach Twilio: {type(e).__name__}") from None
+            # The request may have reached Twilio (a read timeout, a dropped connection): ask before trying again.
+            error = type(e).__name__
+        try:
+            sid = identify([("ours", text)], self.listed(channel, to, started), set())["ours"]
+        except (TwilioRestException, requests.RequestException):
+            raise HandedOver(f"Twilio did not answer ({error}) and cannot be asked whether it has it") from None
+        if sid is None:
+            raise TransientError(f"cannot reach Twilio: {error}")
+        if sid == AMBIGUOUS or text is None:  # a call is known only by being there, as another call could be
+            raise HandedOver(f"Twilio did not answer ({error}) and has a {channel} to this number that may be ours")
+        return sid
 
     def sms(self, to: str, body: str) -> str:
         sender = ({"messaging_service_sid": self.channel.messaging_service_sid}
                   if self.channel.messaging_service_sid else {"from_": self.channel.from_number})
-        return self._call(lambda: self.client.messages.create(to=to, body=body, **sender))
+        return self._call(lambda: self.client.messages.create(to=to, body=body, **sender), "sms", to, body)
 
     def voice(self, to: str, twiml: str) -> str:
-        return self._call(lambda: self.client.calls.create(to=to, from_=self.channel.from_number, twiml=twiml))
+        return self._call(lambda: self.client.calls.create(to=to, from_=self.channel.from_number, twiml=twiml),
+                          "voice", to, None)
 
-    def find(self, channel: str, to: str, since: datetime) -> str | None:
-        """The sid of a message or call to ``to`` created since ``since``, if Twilio has one: how a run that
-        died during the call learns whether it went out. Filtered by creation time here, not by Twilio's
-        DateSent, which a message still queued at Twilio does not have yet."""
+    def listed(self, channel: str, to: str, since: datetime) -> list[tuple[str, str | None]]:
+        """Twilio's messages (sid, body) or calls (sid, None) to ``to`` created since ``since``, oldest first: how
+        a run that died during the call learns whether it went out. Filtered by creation time here, not by
+        Twilio's DateSent, which a message still queued at Twilio does not have yet."""
         since = since - timedelta(minutes=5)  # our clock and Twilio's may differ a little
         resource = self.client.messages if channel == "sms" else self.client.calls
         found = [r for r in resource.list(to=to, limit=50) if r.date_created and r.date_created >= since]
-        return found[0].sid if found else None
+        return [(r.sid, r.body if channel == "sms" else None) for r in reversed(found)]

@@ -2,9 +2,11 @@
 
 A row's key is (customer, currency, step, day, channel). Reserving is an INSERT that does nothing when the key
 exists, so a rerun, a retry or a second run at the same moment finds the row and does not send. The row moves
-reserved -> sending (being handed over: for email, just before DATA ends) -> sent | failed. A run that dies
-leaves reserved or sending rows owned by a dead process; the next run reconciles them explicitly
-(tasks/dunning.py), never blindly.
+reserved -> sending (being handed over: for email, just before DATA ends; for SMS and calls, the request under
+way) -> sent | failed | deferred. A provider that refuses an attempt for now (SMTP 4xx, HTTP 429/5xx) took
+nothing: the row goes back to reserved before the back-off sleep, and after the last attempt it is ``deferred``,
+still owed: the next run plans the same message again and reclaims the row. A run that dies leaves reserved or
+sending rows owned by a dead process; the next run reconciles them explicitly (tasks/dunning.py), never blindly.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from tasks.dunning_plan import PlannedMessage, SendHistory
 # delivered, so neither the cap nor the step coverage lets a second one through.
 DELIVERED_OR_MAYBE = ("reserved", "sending", "sent", "unknown")
 STEP_DONE = DELIVERED_OR_MAYBE + ("failed",)  # a permanent failure is not retried tomorrow at the same step
+# "deferred" is in neither: the provider refused for now, so the message is still owed and planned again.
+RECLAIMABLE = "deferred"
 
 
 def _process_start() -> str:
@@ -71,24 +75,33 @@ def _now() -> datetime:
 
 
 def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease_seconds: int) -> list[PlannedMessage]:
-    """Claim the messages no one has claimed; returns those this run now owns (the rest exist already)."""
+    """Claim the messages no one has claimed, or that a provider deferred; returns those this run now owns.
+
+    One statement per message: the insert, or for a deferred row the update back to reserved, happens only when
+    the row is new or still deferred, so of two runs at the same moment exactly one owns each message.
+    """
     now = _now()
     lease = now + timedelta(seconds=lease_seconds)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     columns = ("outbox_key", "customer_id", "currency", "step", "channel", "planned_on", "bucket", "amount_cents",
                "invoices", "recipients", "status", "attempts", "run_id", "owner", "lease_until", "reserved_at")
+    renewed = ("bucket", "amount_cents", "invoices", "recipients", "status", "run_id", "owner", "lease_until",
+               "reserved_at")
     sql = (f"INSERT INTO dunning_outbox ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-           "ON CONFLICT (outbox_key) DO NOTHING")
+           f"ON CONFLICT (outbox_key) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in renewed)} "
+           f"WHERE dunning_outbox.status = '{RECLAIMABLE}'")
     owned = []
     for m in messages:
         row = (m.key, m.customer_id, m.currency, m.step, m.channel, m.planned_on, m.bucket, m.amount_cents,
                len(m.invoices), "; ".join(r.address for r in m.recipients), "reserved", 0, run_id, OWNER, lease, now)
         if conn.exec_driver_sql(sql, row).rowcount == 1:
             owned.append(m)
-    covered = [(m.key, i.invoice_number, i.step) for m in owned for i in m.invoices]
-    if covered:
+    if owned:  # a reclaimed message covers today's invoices, not those it covered when it was deferred
+        conn.exec_driver_sql(f"DELETE FROM dunning_outbox_invoices WHERE outbox_key = {mark}",
+                             [(m.key,) for m in owned])
         conn.exec_driver_sql(f"INSERT INTO dunning_outbox_invoices (outbox_key, invoice_number, step) "
-                             f"VALUES ({mark}, {mark}, {mark})", covered)
+                             f"VALUES ({mark}, {mark}, {mark})",
+                             [(m.key, i.invoice_number, i.step) for m in owned for i in m.invoices])
     return owned
 
 
@@ -103,11 +116,22 @@ def mark_sending(conn: Connection, keys: list[str], subject: str | None, lease_s
     conn.execute(sa.text("UPDATE dunning_outbox SET status = 'sending', subject = :s, lease_until = :l "
                          "WHERE outbox_key = :k"), [{"k": key, "s": subject, "l": lease} for key in keys])
     conn.commit()
+    checkpoint("handing-over")
+
+
+def refused(conn: Connection, keys: list[str]) -> None:
+    """The provider refused this attempt, so it has nothing: back to reserved before any back-off sleep, and
+    commit at once, so a run that dies while waiting leaves a message to plan again, not one of unknown fate."""
+    conn.execute(sa.text("UPDATE dunning_outbox SET status = 'reserved' WHERE outbox_key = :k AND status = 'sending'"),
+                 [{"k": key} for key in keys])
+    conn.commit()
+    checkpoint("refused")  # a kill here is a kill during the back-off wait
 
 
 def complete(conn: Connection, key: str, status: str, attempts: int, provider_id: str | None = None,
              reason: str | None = None) -> None:
-    """Record the outcome: sent, failed (permanent, with the provider's reason) or unknown."""
+    """Record the outcome: sent, failed (permanent, with the provider's reason), deferred (refused for now: still
+    owed, with the provider's last reason) or unknown."""
     conn.execute(sa.text("UPDATE dunning_outbox SET status = :st, attempts = :a, provider_id = :p, reason = :r, "
                          "completed_at = :t WHERE outbox_key = :k"),
                  {"k": key, "st": status, "a": attempts, "p": provider_id, "r": reason, "t": _now()})
@@ -130,8 +154,8 @@ def release(conn: Connection, keys: list[str], only_reserved: bool = False) -> N
 def orphans(conn: Connection) -> pd.DataFrame:
     """Reserved or sending rows whose owner is gone: a dead process on this host, or, for an owner on another
     host (whose process we cannot see), a lease that has run out."""
-    rows = wh.query_frame(conn, "SELECT outbox_key, customer_id, channel, status, recipients, reserved_at, owner, "
-                                "lease_until FROM dunning_outbox WHERE status IN ('reserved', 'sending')")
+    rows = wh.query_frame(conn, "SELECT outbox_key, customer_id, channel, status, recipients, subject, reserved_at, "
+                                "owner, lease_until FROM dunning_outbox WHERE status IN ('reserved', 'sending')")
     if rows.empty:
         return rows
     now = _now()
@@ -139,6 +163,13 @@ def orphans(conn: Connection) -> pd.DataFrame:
     alive = [owner_alive(o) for o in rows["owner"]]
     gone = [a is False or (a is None and e) for a, e in zip(alive, expired, strict=True)]
     return rows[gone].reset_index(drop=True)
+
+
+def provider_ids(conn: Connection, channel: str, to: str) -> set[str]:
+    """The provider ids the outbox already holds for messages on this channel to this address."""
+    rows = conn.execute(sa.text("SELECT provider_id FROM dunning_outbox WHERE channel = :c AND recipients = :to "
+                                "AND provider_id IS NOT NULL"), {"c": channel, "to": to})
+    return {r[0] for r in rows}
 
 
 def send_history(conn: Connection, today: date, cap_days: int) -> SendHistory:

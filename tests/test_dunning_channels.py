@@ -9,11 +9,13 @@ from pydantic import SecretStr
 from test_dunning_messages import COMPANY, POLICY
 
 from tasks.dunning_channels import (
+    AMBIGUOUS,
     EmailSender,
     ProviderRefusedCredentials,
     RelayUnreachable,
     TwilioSender,
     deliver,
+    identify,
 )
 from tasks.dunning_messages import email_message, render, smtp_address
 from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient
@@ -83,7 +85,7 @@ def test_twilio_that_keeps_failing_is_given_up_after_the_last_try(sandbox):
     sender = TwilioSender(sandbox.phone, "arpilot-twilio-channel/test")
     sandbox.twilio.fail_next(3, 503)
     gave_up = deliver(lambda: sender.voice("+12125550001", "<Response/>"), 3, NO_WAIT)
-    assert (gave_up.status, gave_up.attempts) == ("failed", 3) and "503" in gave_up.reason
+    assert (gave_up.status, gave_up.attempts) == ("deferred", 3) and "503" in gave_up.reason
 
 
 def test_twilio_21610_is_an_opt_out_and_not_retried_and_other_4xx_are_permanent(sandbox):
@@ -148,6 +150,37 @@ def test_after_a_crash_twilio_is_asked_whether_the_message_or_call_exists(sandbo
     sender = TwilioSender(sandbox.phone, "arpilot-twilio-channel/test")
     reserved_at = datetime.now(UTC)
     sid = sender.sms("+12125550001", "Reminder")
-    assert sender.find("sms", "+12125550001", reserved_at) == sid
-    assert sender.find("voice", "+12125550001", reserved_at) is None  # no call was made
-    assert sender.find("sms", "+12125550002", reserved_at) is None  # nor a text to anyone else
+    assert sender.listed("sms", "+12125550001", reserved_at) == [(sid, "Reminder")]
+    assert sender.listed("voice", "+12125550001", reserved_at) == []  # no call was made
+    assert sender.listed("sms", "+12125550002", reserved_at) == []  # nor a text to anyone else
+
+
+def test_a_lost_text_is_not_confirmed_with_another_message_to_the_same_number(sandbox):
+    """Two customers share a number (or one customer is texted in two currencies): each message is known by its
+    text, and a sid another outbox row holds is never taken for a lost one."""
+    sender = TwilioSender(sandbox.phone, "arpilot-twilio-channel/test")
+    since = datetime.now(UTC)
+    acme = sender.sms("+12125550001", "Acme owes $100.00")
+    listed = sender.listed("sms", "+12125550001", since)
+    ours = [("acme|sms", "Acme owes $100.00"), ("bolt|sms", "Bolt owes $5.00")]
+    assert identify(ours, listed, set()) == {"acme|sms": acme, "bolt|sms": None}
+    assert identify(ours[1:], listed, {acme}) == {"bolt|sms": None}
+    # A text to the number that is neither ours nor claimed may be ours re-encoded: neither confirmed nor resent.
+    assert identify(ours[1:], listed, set()) == {"bolt|sms": AMBIGUOUS}
+    # Calls carry nothing Twilio returns: a call another row holds is never ours; an unclaimed one is.
+    call = sender.voice("+12125550001", "<Response/>")
+    calls = sender.listed("voice", "+12125550001", since)
+    assert identify([("bolt|voice", None)], calls, {call}) == {"bolt|voice": None}
+    assert identify([("bolt|voice", None)], calls, set()) == {"bolt|voice": call}
+    assert identify([("acme|voice", None), ("bolt|voice", None)], calls, set()) == {"acme|voice": AMBIGUOUS,
+                                                                                  "bolt|voice": AMBIGUOUS}
+
+
+def test_a_twilio_request_that_times_out_is_looked_up_before_it_is_tried_again(sandbox):
+    """Twilio created the text but answered too late: trying again would text the customer twice."""
+    slow = sandbox.phone.model_copy(update={"timeout_seconds": 0.3})
+    sender = TwilioSender(slow, "arpilot-twilio-channel/test")
+    sandbox.twilio.answer_late(1, 1.0)
+    sent = deliver(lambda: sender.sms("+12125550001", "Reminder"), 3, NO_WAIT)
+    [request] = sandbox.twilio.requests
+    assert (sent.status, sent.attempts, sent.provider_id) == ("sent", 1, request.sid)

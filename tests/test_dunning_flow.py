@@ -270,3 +270,53 @@ def test_a_template_folder_that_does_not_exist_stops_dunning_before_anything_is_
     assert isinstance(state.result(raise_on_failure=False), DunningMisconfigured)
     assert env.sandbox.smtp.messages == []
     assert read(env.engine, "SELECT * FROM dunning_outbox").empty
+
+
+def test_a_message_the_provider_keeps_deferring_is_still_owed_and_the_next_run_sends_it(env):
+    """After the last try on a transient refusal (SMTP 451, Twilio 503) the message is deferred, not done: the
+    artifact says it goes out next run, and the next run sends that same message (same key) once."""
+    env.policy.model_copy(update={"max_attempts": 1}).save(env.name, overwrite=True)
+    env.sandbox.smtp.fail_next(1, 451)
+    env.sandbox.twilio.fail_next(1, 503)
+    state = dunning(**env.params, now=NOW, return_state=True)
+    summary = state.result()
+    rows = read(env.engine, "SELECT outbox_key, status, reason FROM dunning_outbox").set_index("outbox_key")
+    deferred = rows[rows["status"] == "deferred"]
+    assert len(deferred) >= 2 and summary.count("deferred") == len(deferred) and summary.count("failed") == 0
+    assert deferred["reason"].str.contains("451").any() and deferred["reason"].str.contains("503").any()
+    assert {k for k, _, _ in summary.deferred} == set(deferred.index)
+    results = asyncio.run(_artifacts(state.state_details.flow_run_id))["dunning-results"].data
+    assert f"{len(deferred)} deferred by the provider (still owed: sent again on the next run)" in results
+
+    again = dunning(**env.params, now=NOW.replace(hour=13))
+    assert again.planned == len(deferred) and again.count("sent") == len(deferred)
+    rows = read(env.engine, "SELECT outbox_key, status FROM dunning_outbox").set_index("outbox_key")
+    assert set(rows["status"]) == {"sent"} and len(rows) == 14
+    mails = [k for m in env.sandbox.smtp.messages for k in delivered_keys(m.message)]
+    assert len(mails) == len(set(mails)) == 8  # seven emails and one escalation, each once
+    texts = [(r.kind, r.to) for r in env.sandbox.twilio.requests]
+    assert len(texts) == len(set(texts)) == 4
+
+
+def test_a_refused_attempt_is_not_left_sending_while_the_run_waits_to_try_again(env):
+    """While a run sleeps before the next try, a kill must not leave the message looking handed over: the relay
+    refused it, so the row is back to reserved (and the next run sends it) until the next attempt."""
+    import threading
+    import time
+
+    env.policy.model_copy(update={"retry_backoff_seconds": [6]}).save(env.name, overwrite=True)
+    env.sandbox.smtp.fail_next(1, 451)
+    run = threading.Thread(target=dunning, kwargs={**env.params, "now": NOW})
+    run.start()
+    deadline = time.monotonic() + 60
+    while not env.sandbox.smtp.refused and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [refused] = env.sandbox.smtp.refused
+    key = delivered_keys(refused.message)[0]
+    time.sleep(0.5)  # the run records the refusal a moment after the relay gives it
+    seen = set()
+    for _ in range(30):  # then watch the row for 1.5 s of the six-second wait
+        seen |= set(read(env.engine, "SELECT status FROM dunning_outbox WHERE outbox_key = :k", k=key)["status"])
+        time.sleep(0.05)
+    run.join()
+    assert seen == {"reserved"}

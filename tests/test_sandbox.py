@@ -16,7 +16,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from flows.sandbox import CaptureSmtpServer, TwilioTestServer, read_received
+from flows.sandbox import CaptureSmtpServer, TwilioTestServer, read_received, read_refused
 
 ROOT = Path(__file__).resolve().parent.parent
 SID = "AC" + "1" * 32
@@ -131,10 +131,11 @@ def test_fail_next_refuses_data_then_accepts(smtp, tmp_path, code):
         with pytest.raises(smtplib.SMTPDataError) as failed:
             client.send_message(reminder())
         assert failed.value.smtp_code == code
-        assert smtp.messages == [] and not list((tmp_path / "mail").iterdir())
+        assert smtp.messages == [] and [m.path.name for m in smtp.refused] == ["000001.refused"]
+        assert read_received(tmp_path)[0] == [] and len(read_refused(tmp_path)[0]) == 1
 
         client.send_message(reminder())
-    assert [m.path.name for m in smtp.messages] == ["000001.eml"]
+    assert [m.path.name for m in smtp.messages] == ["000002.eml"]
 
 
 def test_reject_recipients_answers_at_rcpt(smtp):
@@ -227,10 +228,10 @@ def test_twilio_fail_next(twilio, status, code):
     assert (failed.value.status, failed.value.code) == (status, code)
     if status == 429:
         assert client.http_client.last_response.headers["Retry-After"] == "1"
-    assert twilio.requests == []
+    assert twilio.requests == []  # the refusal is logged (000001.refused), not kept as a request
 
     client.messages.create(to="+15551230001", from_="+15557650000", body="Hello")
-    assert [r.path.name for r in twilio.requests] == ["000001-sms.json"]
+    assert [r.path.name for r in twilio.requests] == ["000002-sms.json"]
 
 
 @pytest.mark.parametrize(("account_sid", "token"), [(SID, "wrong"), ("AC" + "9" * 32, TOKEN)])
@@ -295,3 +296,32 @@ def test_twilio_lists_what_it_accepted_by_recipient_and_time_for_a_run_that_must
         assert [m.sid for m in client.messages.list(to="+12125550001", date_sent_after=before)] == [sms.sid]
         assert client.messages.list(to="+12125550001", date_sent_after=datetime.now(UTC) + timedelta(minutes=1)) == []
         assert [c.sid for c in client.calls.list(to="+12125550001", start_time_after=before)] == [call.sid]
+
+
+def test_a_fault_share_refuses_about_that_share_of_sends_for_now_and_logs_each_refusal(tmp_path):
+    """The crash tests' busy providers: a seeded share of DATA answered 451 and of creates 503 or 429."""
+    from twilio.base.exceptions import TwilioRestException
+
+    with (CaptureSmtpServer(tmp_path / "mail", fault_share=0.3, fault_seed=7) as relay,
+          TwilioTestServer(tmp_path / "twilio", SID, TOKEN, fault_share=0.3, fault_seed=8) as api):
+        codes, statuses = [], []
+        with smtplib.SMTP(relay.host, relay.port) as client:
+            for _ in range(60):
+                try:
+                    client.send_message(reminder())
+                    codes.append(250)
+                except smtplib.SMTPDataError as e:
+                    codes.append(e.smtp_code)
+        texts = twilio_client(api.base_url)
+        for _ in range(60):
+            try:
+                texts.messages.create(to="+12125550123", from_="+13125550100", body="Reminder")
+                statuses.append(201)
+            except TwilioRestException as e:
+                statuses.append(e.status)
+    assert set(codes) == {250, 451} and 8 <= codes.count(451) <= 30
+    assert set(statuses) == {201, 503, 429} and 8 <= len(statuses) - statuses.count(201) <= 30
+    mails, refused_texts = read_refused(tmp_path)
+    assert len(mails) == codes.count(451) and len(read_received(tmp_path)[0]) == codes.count(250)
+    assert sorted(r["status"] for r in refused_texts) == sorted(s for s in statuses if s != 201)
+    assert len(read_received(tmp_path)[1]) == statuses.count(201)
