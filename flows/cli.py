@@ -132,11 +132,12 @@ def _print_contacts(console: Console, check) -> None:
 
 
 def _dunning_table(title: str, summary) -> Table:
-    """Per aging bucket and channel: sent, failed, cancelled since planning, and held back with the reasons."""
+    """Per aging bucket and channel: sent, failed, deferred by the provider (sent again next run), cancelled since
+    planning, and held back with the reasons."""
+    counted = ("sent", "failed", "deferred", "cancelled")
     table = Table(title=title, title_justify="left")
-    for column in ("bucket", "channel", "sent", "failed", "cancelled", "held back", "why held back"):
-        table.add_column(column, justify="right" if column in ("sent", "failed", "cancelled", "held back") else "left",
-                         overflow="fold")
+    for column in ("bucket", "channel", *counted, "held back", "why held back"):
+        table.add_column(column, justify="right" if column in (*counted, "held back") else "left", overflow="fold")
     outcomes = summary.outcomes.groupby(["bucket", "channel", "status"])["messages"].sum()
     skips = summary.skipped.groupby(["bucket", "channel"])["reason"].value_counts()
     keys = sorted({k[:2] for k in outcomes.index} | {k[:2] for k in skips.index},
@@ -146,7 +147,7 @@ def _dunning_table(title: str, summary) -> Table:
             return f"{int(outcomes.get((b, c, status), 0)):,}"
         held = skips[(bucket, channel)] if (bucket, channel) in skips.index.droplevel(2) else None
         reasons = ", ".join(f"{reason} {n:,}" for reason, n in held.items()) if held is not None else ""
-        table.add_row(bucket, channel, count("sent"), count("failed"), count("cancelled"),
+        table.add_row(bucket, channel, *(count(status) for status in counted),
                       f"{int(held.sum()) if held is not None else 0:,}", reasons)
     return table
 
