@@ -50,13 +50,19 @@ def crash_ledger() -> Ledger:
 def template(prefect_api, tmp_path_factory):
     """One warehouse with the ledger synced and the contact gate decided, copied for every scenario."""
     folder = tmp_path_factory.mktemp("crash-template")
+    seeded_warehouse(folder, crash_ledger())
+    return folder / "warehouse.sqlite"
+
+
+def seeded_warehouse(folder, ledger) -> str:
+    """The URL of a SQLite warehouse in ``folder`` holding ``ledger``, its contact gate decided."""
     url = f"sqlite:///{folder / 'warehouse.sqlite'}"
     engine = create_warehouse_engine(url)
     migrate(engine)
-    seed(engine, crash_ledger())
+    seed(engine, ledger)
     engine.dispose()
     contact_stage(ArWarehouse(url=url), ContactPolicy(output_dir=str(folder / "contacts")))
-    return folder / "warehouse.sqlite"
+    return url
 
 
 class Scenario:
@@ -234,12 +240,7 @@ def test_a_text_lost_in_a_crash_is_sent_again_not_confirmed_with_another_text_to
     """Four texts to two numbers, sent one after another; the run is killed with the last one recorded as being
     handed to Twilio but before Twilio got it. Twilio has a text to that number since the reservation (the
     other customer's, or the other currency's): it must not count as this one."""
-    url = f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
-    engine = create_warehouse_engine(url)
-    migrate(engine)
-    seed(engine, shared_number_ledger())
-    engine.dispose()
-    contact_stage(ArWarehouse(url=url), ContactPolicy(output_dir=str(tmp_path / "contacts")))
+    url = seeded_warehouse(tmp_path, shared_number_ledger())
     s = Scenario(tmp_path, url, faults=0, batch_size=10,
                  steps=[DunningStep(offset=15, channels=["sms"], tone="firm")])
     try:
