@@ -132,9 +132,9 @@ def _print_contacts(console: Console, check) -> None:
 
 
 def _dunning_table(title: str, summary) -> Table:
-    """Per aging bucket and channel: sent, failed, deferred by the provider (sent again next run), cancelled since
+    """Per aging bucket and channel: sent, failed, still owed (refused for now by the provider: sent next run), cancelled since
     planning, and held back with the reasons."""
-    counted = ("sent", "failed", "deferred", "cancelled")
+    counted = ("sent", "failed", "owed", "cancelled")
     table = Table(title=title, title_justify="left")
     for column in ("bucket", "channel", *counted, "held back", "why held back"):
         table.add_column(column, justify="right" if column in (*counted, "held back") else "left", overflow="fold")

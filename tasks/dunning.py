@@ -159,7 +159,7 @@ def _publish_plan(plan: DunningPlan, company: CompanyProfile, dry_run: bool) -> 
 class BatchResult:
     outcomes: Counter = field(default_factory=Counter)  # (bucket, channel, status) -> messages
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # (outbox key, masked recipients, reason)
-    deferred: list[tuple[str, str, str]] = field(default_factory=list)  # the same, refused for now: still owed
+    owed: list[tuple[str, str, str]] = field(default_factory=list)  # the same, refused for now: sent next run
     calls: list[PlannedMessage] = field(default_factory=list)
     sent: list[tuple[str, str, str, str]] = field(default_factory=list)  # (key, channel, masked to, subject)
 
@@ -320,8 +320,8 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
 
 
 def _unsent(result: BatchResult, delivery: Delivery) -> list[tuple[str, str, str]]:
-    """Where a message that did not go out is listed: still owed (deferred), or failed / of unknown outcome."""
-    return result.deferred if delivery.status == "deferred" else result.failures
+    """Where a message that did not go out is listed: still owed, or failed / of unknown outcome."""
+    return result.owed if delivery.status == "owed" else result.failures
 
 
 def _current_invoices(conn, numbers: list[str]) -> dict[str, tuple]:
@@ -353,7 +353,7 @@ class DunningSummary:
     skipped: pd.DataFrame  # the plan's skips
     outcomes: pd.DataFrame  # bucket, channel, status, messages
     failures: list[tuple[str, str, str]]
-    deferred: list[tuple[str, str, str]]  # refused for now by the provider: still owed, sent on the next run
+    owed: list[tuple[str, str, str]]  # refused for now by the provider: still owed, sent on the next run
     reconciliation: Reconciliation
     call_lists: Path | None
     message_log: Path | None
@@ -382,9 +382,9 @@ def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliatio
         for r in results:
             writer.writerows((key, channel, "sent", to, subject) for key, channel, to, subject in r.sent)
             writer.writerows((key, key.rsplit("|", 1)[1], "failed", to, reason) for key, to, reason in r.failures)
-            writer.writerows((key, key.rsplit("|", 1)[1], "deferred", to, reason) for key, to, reason in r.deferred)
+            writer.writerows((key, key.rsplit("|", 1)[1], "owed", to, reason) for key, to, reason in r.owed)
     summary = DunningSummary(plan.planned_on, len(plan.messages), plan.skips, outcomes, failures,
-                             [d for r in results for d in r.deferred], reconciliation, call_lists, log)
+                             [o for r in results for o in r.owed], reconciliation, call_lists, log)
     create_markdown_artifact(_results_markdown(summary, company, sent_to), key="dunning-results",
                              description=f"Dunning on {plan.planned_on}: sent, failed, cancelled, held back")
     return summary
@@ -415,10 +415,10 @@ def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: Compan
 def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) -> str:
     lines = [f"# Dunning on {s.planned_on}", "",
              f"{s.planned:,} messages planned: {s.count('sent'):,} sent, {s.count('failed'):,} failed, "
-             f"{s.count('deferred'):,} deferred by the provider (still owed: sent again on the next run), "
+             f"{s.count('owed'):,} still owed (refused for now by the provider: sent again on the next run), "
              f"{s.count('cancelled'):,} cancelled (paid or disputed since planning), {s.count('already sent'):,} "
              f"already sent by an earlier run. {len(s.skipped):,} held back by the plan.", "",
-             "| bucket | channel | sent | failed | deferred | unknown | cancelled | already sent |",
+             "| bucket | channel | sent | failed | owed | unknown | cancelled | already sent |",
              "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
     if not s.outcomes.empty:
         table = s.outcomes.pivot_table(index=["bucket", "channel"], columns="status", values="messages",
@@ -426,7 +426,7 @@ def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) 
         order = bucket_order(company)
         rows = sorted(table.iterrows(), key=lambda item: (_rank(order, item[0][0]), item[0][1]))
         for (bucket, channel), row in rows:
-            cells = " | ".join(f"{int(row.get(c, 0)):,}" for c in ("sent", "failed", "deferred", "unknown",
+            cells = " | ".join(f"{int(row.get(c, 0)):,}" for c in ("sent", "failed", "owed", "unknown",
                                                                     "cancelled", "already sent"))
             lines.append(f"| {bucket} | {channel} | {cells} |")
     lines += ["", "## Held back by the plan", "", "| bucket | reason | messages |", "| --- | --- | ---: |"]
@@ -450,10 +450,10 @@ def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) 
         lines += ["", "## Failed or of unknown outcome (not retried)", "", "| outbox key | recipients | reason |",
                   "| --- | --- | --- |"]
         lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.failures[:100]]
-    if s.deferred:
-        lines += ["", "## Deferred by the provider (still owed: sent again on the next run)", "",
+    if s.owed:
+        lines += ["", "## Still owed: refused for now by the provider, sent again on the next run", "",
                   "| outbox key | recipients | provider's last reason |", "| --- | --- | --- |"]
-        lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.deferred[:100]]
+        lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.owed[:100]]
     lines += ["", f"Messages went to {sent_to}. Message log: `{s.message_log}`"]
     if s.call_lists:
         lines.append(f"Call lists per collector (CSV, with numbers): `{s.call_lists}`")

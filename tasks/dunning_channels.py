@@ -54,7 +54,7 @@ class PermanentError(Exception):
 
 @dataclass
 class Delivery:
-    status: str  # sent | failed (permanent) | deferred (refused for now: still owed) | unknown (handed over, no answer)
+    status: str  # sent | failed (permanent) | owed (refused for now: sent next run) | unknown (handed over, no answer)
     attempts: int
     provider_id: str | None = None
     reason: str | None = None
@@ -66,7 +66,7 @@ def deliver(send: Callable[[], str], attempts: int, backoff: list[float],
     """Call ``send`` until it returns a provider id, retrying transient errors ``attempts`` times in all.
 
     ``refused`` runs after each transient error, before any sleep: the provider has nothing, and the outbox must
-    say so while we wait. Transient errors to the last attempt leave the message ``deferred``: still owed, not
+    say so while we wait. Transient errors to the last attempt leave the message ``owed``: still owed, not
     done; only a permanent error ends it.
     """
     for attempt in range(1, attempts + 1):
@@ -79,7 +79,7 @@ def deliver(send: Callable[[], str], attempts: int, backoff: list[float],
         except TransientError as e:
             refused()
             if attempt == attempts:
-                return Delivery("deferred", attempt, reason=f"gave up after {attempts} tries: {e}")
+                return Delivery("owed", attempt, reason=f"gave up after {attempts} tries: {e}")
             sleep(backoff[min(attempt - 1, len(backoff) - 1)] if backoff else 0)
     raise AssertionError("unreachable")
 

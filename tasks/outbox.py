@@ -3,10 +3,10 @@
 A row's key is (customer, currency, step, day, channel). Reserving is an INSERT that does nothing when the key
 exists, so a rerun, a retry or a second run at the same moment finds the row and does not send. The row moves
 reserved -> sending (being handed over: for email, just before DATA ends; for SMS and calls, the request under
-way) -> sent | failed | deferred. A provider that refuses an attempt for now (SMTP 4xx, HTTP 429/5xx) took
-nothing: the row goes back to reserved before the back-off sleep, and after the last attempt it is ``deferred``,
-still owed: the next run plans the same message again and reclaims the row. A run that dies leaves reserved or
-sending rows owned by a dead process; the next run reconciles them explicitly (tasks/dunning.py), never blindly.
+way) -> sent | failed | owed. A provider that refuses an attempt for now (SMTP 4xx, HTTP 429/5xx) took
+nothing: the row goes back to reserved before the back-off sleep, and after the last attempt it is ``owed``: the
+next run plans the same message again and reclaims the row. A run that dies leaves reserved or sending rows owned
+by a dead process; the next run reconciles them explicitly (tasks/dunning_outbox_reconcile.py), never blindly.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from tasks.dunning_plan import PlannedMessage, SendHistory
 # delivered, so neither the cap nor the step coverage lets a second one through.
 DELIVERED_OR_MAYBE = ("reserved", "sending", "sent", "unknown")
 STEP_DONE = DELIVERED_OR_MAYBE + ("failed",)  # a permanent failure is not retried tomorrow at the same step
-# "deferred" is in neither: the provider refused for now, so the message is still owed and planned again.
-RECLAIMABLE = "deferred"
+# "owed" is in neither: the provider refused for now, so the message is planned again.
+RECLAIMABLE = "owed"
 
 
 def _process_start() -> str:
@@ -75,10 +75,10 @@ def _now() -> datetime:
 
 
 def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease_seconds: int) -> list[PlannedMessage]:
-    """Claim the messages no one has claimed, or that a provider deferred; returns those this run now owns.
+    """Claim the messages no one has claimed, or that a provider refused for now (owed); returns those this run now owns.
 
-    One statement per message: the insert, or for a deferred row the update back to reserved, happens only when
-    the row is new or still deferred, so of two runs at the same moment exactly one owns each message.
+    One statement per message: the insert, or for an owed row the update back to reserved, happens only when
+    the row is new or still owed, so of two runs at the same moment exactly one owns each message.
     """
     now = _now()
     lease = now + timedelta(seconds=lease_seconds)
@@ -96,7 +96,7 @@ def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease
                len(m.invoices), "; ".join(r.address for r in m.recipients), "reserved", 0, run_id, OWNER, lease, now)
         if conn.exec_driver_sql(sql, row).rowcount == 1:
             owned.append(m)
-    if owned:  # a reclaimed message covers today's invoices, not those it covered when it was deferred
+    if owned:  # a reclaimed message covers today's invoices, not those it covered when it was refused
         conn.exec_driver_sql(f"DELETE FROM dunning_outbox_invoices WHERE outbox_key = {mark}",
                              [(m.key,) for m in owned])
         conn.exec_driver_sql(f"INSERT INTO dunning_outbox_invoices (outbox_key, invoice_number, step) "
@@ -130,7 +130,7 @@ def refused(conn: Connection, keys: list[str]) -> None:
 
 def complete(conn: Connection, key: str, status: str, attempts: int, provider_id: str | None = None,
              reason: str | None = None) -> None:
-    """Record the outcome: sent, failed (permanent, with the provider's reason), deferred (refused for now: still
+    """Record the outcome: sent, failed (permanent, with the provider's reason), owed (refused for now: still
     owed, with the provider's last reason) or unknown."""
     conn.execute(sa.text("UPDATE dunning_outbox SET status = :st, attempts = :a, provider_id = :p, reason = :r, "
                          "completed_at = :t WHERE outbox_key = :k"),

@@ -85,7 +85,7 @@ def test_twilio_that_keeps_failing_is_given_up_after_the_last_try(sandbox):
     sender = TwilioSender(sandbox.phone, "arpilot-twilio-channel/test")
     sandbox.twilio.fail_next(3, 503)
     gave_up = deliver(lambda: sender.voice("+12125550001", "<Response/>"), 3, NO_WAIT)
-    assert (gave_up.status, gave_up.attempts) == ("deferred", 3) and "503" in gave_up.reason
+    assert (gave_up.status, gave_up.attempts) == ("owed", 3) and "503" in gave_up.reason
 
 
 def test_twilio_21610_is_an_opt_out_and_not_retried_and_other_4xx_are_permanent(sandbox):

@@ -106,11 +106,11 @@ class Scenario:
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
     def settle(self) -> None:
-        """Run again until nothing is owed: a message refused for now on every try stays deferred for the next run."""
+        """Run again until nothing is owed: a message refused for now on every try stays owed for the next run."""
         for _ in range(4):
             rerun = self.run()
             assert rerun.wait(120) == 0, rerun.stderr.read()[-3000:]
-            if not {"deferred", "reserved", "sending"} & set(self.outbox().values()):
+            if not {"owed", "reserved", "sending"} & set(self.outbox().values()):
                 return
         raise AssertionError(f"still owed after four runs: {Counter(self.outbox().values())}")
 
@@ -273,7 +273,7 @@ def test_two_runs_at_the_same_moment_send_each_message_once(shared_warehouse, tm
         first, second = s.run(), s.run()
         assert first.wait(120) == 0, first.stderr.read()[-3000:]
         assert second.wait(120) == 0, second.stderr.read()[-3000:]
-        if "deferred" in s.outbox().values():
+        if "owed" in s.outbox().values():
             s.settle()
         assert_each_message_arrived_once(s, planned)
         assert set(s.outbox().values()) == {"sent"}

@@ -273,7 +273,7 @@ def test_a_template_folder_that_does_not_exist_stops_dunning_before_anything_is_
 
 
 def test_a_message_the_provider_keeps_deferring_is_still_owed_and_the_next_run_sends_it(env):
-    """After the last try on a transient refusal (SMTP 451, Twilio 503) the message is deferred, not done: the
+    """After the last try on a transient refusal (SMTP 451, Twilio 503) the message is still owed, not done: the
     artifact says it goes out next run, and the next run sends that same message (same key) once."""
     env.policy.model_copy(update={"max_attempts": 1}).save(env.name, overwrite=True)
     env.sandbox.smtp.fail_next(1, 451)
@@ -281,12 +281,12 @@ def test_a_message_the_provider_keeps_deferring_is_still_owed_and_the_next_run_s
     state = dunning(**env.params, now=NOW, return_state=True)
     summary = state.result()
     rows = read(env.engine, "SELECT outbox_key, status, reason FROM dunning_outbox").set_index("outbox_key")
-    deferred = rows[rows["status"] == "deferred"]
-    assert len(deferred) >= 2 and summary.count("deferred") == len(deferred) and summary.count("failed") == 0
+    deferred = rows[rows["status"] == "owed"]
+    assert len(deferred) >= 2 and summary.count("owed") == len(deferred) and summary.count("failed") == 0
     assert deferred["reason"].str.contains("451").any() and deferred["reason"].str.contains("503").any()
-    assert {k for k, _, _ in summary.deferred} == set(deferred.index)
+    assert {k for k, _, _ in summary.owed} == set(deferred.index)
     results = asyncio.run(_artifacts(state.state_details.flow_run_id))["dunning-results"].data
-    assert f"{len(deferred)} deferred by the provider (still owed: sent again on the next run)" in results
+    assert f"{len(deferred)} still owed (refused for now by the provider: sent again on the next run)" in results
 
     again = dunning(**env.params, now=NOW.replace(hour=13))
     assert again.planned == len(deferred) and again.count("sent") == len(deferred)
