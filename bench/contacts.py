@@ -38,10 +38,10 @@ from prefect import flow  # noqa: E402
 from blocks.contact_policy import ContactPolicy  # noqa: E402
 from blocks.ledger import SqlLedgerSource  # noqa: E402
 from blocks.warehouse import ArWarehouse  # noqa: E402
-from tasks.contact_checks import check_contacts, normalize_changed_contacts  # noqa: E402
-from tasks.ledger_entities import CONTACTS, CUSTOMERS, INVOICES  # noqa: E402
-from tasks.ledger_sync import sync_entity  # noqa: E402
-from tasks.sample_erp import generate, touch_contacts  # noqa: E402
+from sandbox.sample_erp import generate, touch_contacts  # noqa: E402
+from tasks.contacts.checks import check_contacts, normalize_changed_contacts  # noqa: E402
+from tasks.ledger.entities import CONTACTS, CUSTOMERS, INVOICES  # noqa: E402
+from tasks.ledger.sync import sync_entity  # noqa: E402
 
 COMPANY_ZONE = "America/Chicago"
 
@@ -93,7 +93,7 @@ def main() -> None:
               file=sys.stderr)
 
         started = time.perf_counter()
-        import tasks.contact_expectations  # noqa: F401
+        import tasks.contacts.expectations  # noqa: F401
         print(f"Great Expectations imported in {time.perf_counter() - started:.1f} s (untimed)", file=sys.stderr)
 
         first_s, check = contact_stage(store, policy, as_of, "bench-first")

@@ -3,7 +3,7 @@
     .venv/bin/python bench/dunning.py --invoices 1000000
 
 1. A sample ERP with that many invoices is generated (untimed), and the embedded SMTP relay and Twilio API
-   (flows/sandbox.py) start in their own process on loopback.
+   (`python -m sandbox`) start in their own process on loopback.
 2. The nightly flow runs once, for real: sync into an empty SQLite warehouse, contact checks, then dunning,
    which sends every planned message to those servers.
      plan_s     the age-open-invoices and plan-dunning task runs (read open AR, age it, plan every customer)
@@ -51,17 +51,17 @@ from blocks.ledger import SqlLedgerSource  # noqa: E402
 from blocks.twilio_channel import TwilioChannel  # noqa: E402
 from blocks.warehouse import ArWarehouse  # noqa: E402
 from flows.nightly import nightly  # noqa: E402
-from tasks.dunning_channels import EmailSender  # noqa: E402
-from tasks.dunning_messages import email_message, render  # noqa: E402
-from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient  # noqa: E402
-from tasks.sample_erp import generate  # noqa: E402
+from sandbox.sample_erp import generate  # noqa: E402
+from tasks.dunning.channels import EmailSender  # noqa: E402
+from tasks.dunning.messages import email_message, render  # noqa: E402
+from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient  # noqa: E402
 
 NAME = "bench"
 SID, TOKEN = "AC" + "3" * 32, "bench-token"
 
 
 def start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
-    server = subprocess.Popen([sys.executable, "-m", "flows.sandbox", "--folder", str(folder), "--account-sid", SID,
+    server = subprocess.Popen([sys.executable, "-m", "sandbox", "--folder", str(folder), "--account-sid", SID,
                                "--auth-token", TOKEN, "--smtp-user", "bench", "--smtp-password", "bench-pw"],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
     return server, json.loads(server.stdout.readline())

@@ -38,11 +38,11 @@ from blocks.company import CompanyProfile  # noqa: E402
 from blocks.ledger import SqlLedgerSource  # noqa: E402
 from blocks.report_recipients import ReportRecipients  # noqa: E402
 from blocks.warehouse import ArWarehouse  # noqa: E402
-from tasks.kpi import Period  # noqa: E402
-from tasks.ledger_entities import ENTITIES  # noqa: E402
-from tasks.ledger_sync import sync_ledger_entity  # noqa: E402
-from tasks.reports import build_reports, load_activity, load_ledger  # noqa: E402
-from tasks.sample_erp import COLLECTORS, SALES_REPS, generate  # noqa: E402
+from sandbox.sample_erp import COLLECTORS, SALES_REPS, generate  # noqa: E402
+from tasks.kpi.maths import Period  # noqa: E402
+from tasks.kpi.reports import build_reports, load_activity, load_ledger  # noqa: E402
+from tasks.ledger.entities import ENTITIES  # noqa: E402
+from tasks.ledger.sync import sync_ledger_entity  # noqa: E402
 from tasks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
 

@@ -14,6 +14,16 @@ from blocks.report_recipients import ReportRecipients
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 
+# The block documents every flow reads unless a parameter names another ("block-type-slug/name").
+DEFAULT_LEDGER = "arpilot-sql-ledger/arpilot"
+DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
+DEFAULT_COMPANY = "arpilot-company-profile/arpilot"
+DEFAULT_CONTACT_POLICY = "arpilot-contact-policy/arpilot"
+DEFAULT_DUNNING_POLICY = "arpilot-dunning-policy/arpilot"
+DEFAULT_EMAIL = "arpilot-email-channel/arpilot"
+DEFAULT_TWILIO = "arpilot-twilio-channel/arpilot"
+DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
+
 
 class BlockNotFound(ValueError):
     """A flow parameter names a block document that does not exist."""
@@ -54,6 +64,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
         return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
-__all__ = ["ArWarehouse", "BlockInvalid", "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy",
-           "EmailChannel", "FileLedgerSource", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today",
-           "load_block"]
+__all__ = ["DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY", "DEFAULT_EMAIL", "DEFAULT_LEDGER",
+           "DEFAULT_RECIPIENTS", "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "BlockInvalid",
+           "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource",
+           "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

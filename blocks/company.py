@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
-from tasks.ledger_validation import CURRENCIES
+from tasks.ledger.validation import CURRENCIES
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 

@@ -11,7 +11,7 @@ from pydantic import Field, field_validator, model_validator
 CHANNELS = ("email", "sms", "voice")
 
 # Check names are stable: they key the warehouse history and the worklist. The suite in
-# tasks/contact_expectations.py defines one expectation per check.
+# tasks/contacts/expectations.py defines one expectation per check.
 CHECKS = (
     "ap_contact_exists",
     "email_valid",

@@ -15,10 +15,10 @@ from prefect.blocks.core import Block
 from pydantic import ConfigDict, Field, SecretStr, field_validator
 
 from blocks.database import block_label, connection_error, password_free_url
-from tasks.ledger_entities import BY_NAME, CUSTOMERS, INVOICES
-from tasks.ledger_extract import LedgerExtract
-from tasks.ledger_files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
-from tasks.ledger_validation import TEXT
+from tasks.ledger.entities import BY_NAME, CUSTOMERS, INVOICES
+from tasks.ledger.extract import LedgerExtract
+from tasks.ledger.files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
+from tasks.ledger.validation import TEXT
 from tasks.warehouse import IN_CHUNK, query_frame
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

@@ -3,7 +3,7 @@
   arpilot demo         generate a sample ERP, run the nightly job twice (full, then a day of changes): sync,
                        AP contact checks and the sending gate, aging and dunning to a local SMTP relay and
                        Twilio-compatible API; print what happened and where the messages are
-  arpilot sample-erp   write a sample ERP database (see tasks/sample_erp.py)
+  arpilot sample-erp   write a sample ERP database (see sandbox/sample_erp.py)
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
-    from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
-    from tasks.sample_erp import COLLECTORS, SALES_REPS
+    from sandbox.sample_erp import COLLECTORS, SALES_REPS
+    from sandbox.twilio_api import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     CompanyProfile(
         legal_name="Northwind Components Ltd", time_zone="America/Chicago", default_currency="USD",
@@ -132,8 +132,8 @@ def _print_contacts(console: Console, check) -> None:
 
 
 def _dunning_table(title: str, summary) -> Table:
-    """Per aging bucket and channel: sent, failed, still owed (refused for now by the provider: sent next run), cancelled since
-    planning, and held back with the reasons."""
+    """Per aging bucket and channel: sent, failed, still owed (refused for now by the provider: sent next run),
+    cancelled since planning, and held back with the reasons."""
     counted = ("sent", "failed", "owed", "cancelled")
     table = Table(title=title, title_justify="left")
     for column in ("bucket", "channel", *counted, "held back", "why held back"):
@@ -177,7 +177,7 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    from tasks.reports import kpi_rows, unknown_notes
+    from tasks.kpi.reports import kpi_rows, unknown_notes
 
     for name, fmt in kpi_rows("en_US"):
         table.add_row(name, *(fmt(c) for c in run.company.currencies))
@@ -190,7 +190,8 @@ def _print_reports(console: Console, run, seconds: float) -> None:
 
 
 def demo(invoices: int, seed: int) -> int:
-    from flows.sandbox import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, CaptureSmtpServer, TwilioTestServer
+    from sandbox.smtp_relay import CaptureSmtpServer
+    from sandbox.twilio_api import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, TwilioTestServer
 
     console = Console() if sys.stdout.isatty() else Console(width=150)
     shutil.rmtree(DEMO_DIR, ignore_errors=True)
@@ -208,7 +209,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     from zoneinfo import ZoneInfo
 
     from flows.nightly import nightly
-    from tasks.sample_erp import generate, touch_contacts, touch_invoices
+    from sandbox.sample_erp import generate, touch_contacts, touch_invoices
 
     console.rule("[bold]arpilot demo")
     console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in "
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("sample-erp", help="write a sample ERP database", add_help=False)
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
-        from tasks.sample_erp import main as sample_erp_main
+        from sandbox.sample_erp import main as sample_erp_main
 
         return sample_erp_main(rest)
     if rest:

@@ -14,29 +14,26 @@ from prefect.runtime import flow_run
 from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
-from blocks import company_today, load_block
+from blocks import (
+    DEFAULT_COMPANY,
+    DEFAULT_CONTACT_POLICY,
+    DEFAULT_DUNNING_POLICY,
+    DEFAULT_EMAIL,
+    DEFAULT_TWILIO,
+    DEFAULT_WAREHOUSE,
+    company_today,
+    load_block,
+)
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
-from tasks.dunning import (
-    DunningSummary,
-    age_open_invoices,
-    bucket_order,
-    plan_day,
-    publish_dunning,
-    send_batch,
-    send_escalations,
-)
-from tasks.dunning_messages import TemplateDirMissing, template_folders
-from tasks.dunning_outbox_reconcile import reconcile_outbox
-from tasks.dunning_plan import DunningPlan, make_batches
+from tasks.dunning.messages import TemplateDirMissing, template_folders
+from tasks.dunning.plan import DunningPlan, make_batches
+from tasks.dunning.planning import age_open_invoices, plan_day
+from tasks.dunning.reconcile import reconcile_outbox
+from tasks.dunning.results import DunningSummary, bucket_order, publish_dunning
+from tasks.dunning.sending import send_batch, send_escalations
 
-DEFAULT_WAREHOUSE = "arpilot-ar-warehouse/arpilot"
-DEFAULT_COMPANY = "arpilot-company-profile/arpilot"
-DEFAULT_CONTACT_POLICY = "arpilot-contact-policy/arpilot"
-DEFAULT_DUNNING_POLICY = "arpilot-dunning-policy/arpilot"
-DEFAULT_EMAIL = "arpilot-email-channel/arpilot"
-DEFAULT_TWILIO = "arpilot-twilio-channel/arpilot"
 SEND_WORKERS = 4  # send batches in flight at once; each holds one SMTP connection and one Twilio client
 
 

@@ -8,27 +8,28 @@ from datetime import date, datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from blocks import company_today, load_block
-from blocks.company import CompanyProfile
-from blocks.contact_policy import ContactPolicy
-from blocks.ledger import SqlLedgerSource
-from flows.dunning import (
+from blocks import (
     DEFAULT_COMPANY,
     DEFAULT_CONTACT_POLICY,
     DEFAULT_DUNNING_POLICY,
     DEFAULT_EMAIL,
+    DEFAULT_LEDGER,
     DEFAULT_TWILIO,
     DEFAULT_WAREHOUSE,
-    dunning,
-    send_instant,
+    company_today,
+    load_block,
 )
-from tasks.contact_checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
-from tasks.contact_quality import GateDecision
-from tasks.dunning import DunningSummary
-from tasks.dunning_plan import DunningPlan
-from tasks.ledger_entities import ENTITIES
-from tasks.ledger_sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
-from tasks.reports import snapshot_kpis
+from blocks.company import CompanyProfile
+from blocks.contact_policy import ContactPolicy
+from blocks.ledger import SqlLedgerSource
+from flows.dunning import dunning, send_instant
+from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
+from tasks.contacts.quality import GateDecision
+from tasks.dunning.plan import DunningPlan
+from tasks.dunning.results import DunningSummary
+from tasks.kpi.reports import snapshot_kpis
+from tasks.ledger.entities import ENTITIES
+from tasks.ledger.sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
 
 
 @dataclass
@@ -39,7 +40,6 @@ class NightlyResult:
     dunning: DunningSummary | DunningPlan
 
 
-DEFAULT_LEDGER = "arpilot-sql-ledger/arpilot"
 
 
 def _run_name() -> str:

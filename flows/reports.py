@@ -8,14 +8,11 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from blocks import company_today, load_block
+from blocks import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_RECIPIENTS, DEFAULT_WAREHOUSE, company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
-from flows.dunning import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_WAREHOUSE
-from tasks.kpi import Period, last_month_end
-from tasks.reports import ReportRun, build_reports, email_reports, load_activity, load_ledger, publish_reports
-
-DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
+from tasks.kpi.maths import Period, last_month_end
+from tasks.kpi.reports import ReportRun, build_reports, email_reports, load_activity, load_ledger, publish_reports
 
 
 def report_period(period: str, as_of: date) -> Period:

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from weasyprint import HTML
 
 from blocks.ledger import PROJECT_ROOT
-from tasks.kpi import CurrencyKpis
+from tasks.kpi.maths import CurrencyKpis
 from tasks.money import money
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "kpi"

@@ -65,7 +65,8 @@ def sandbox(tmp_path):
 
     from blocks.email_channel import EmailChannel
     from blocks.twilio_channel import TwilioChannel
-    from flows.sandbox import CaptureSmtpServer, TwilioTestServer
+    from sandbox.smtp_relay import CaptureSmtpServer
+    from sandbox.twilio_api import TwilioTestServer
 
     sid, token = "AC" + "7" * 32, "twilio-test-token"
     with (CaptureSmtpServer(tmp_path / "mail", "relay-login", "relay-pw") as smtp,

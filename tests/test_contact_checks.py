@@ -18,12 +18,12 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
+from sandbox.sample_erp import generate
 from tasks import warehouse as wh
-from tasks.contact_checks import check_contacts, normalize_changed_contacts
-from tasks.contact_quality import WORKLIST_COLUMNS
-from tasks.ledger_entities import CONTACTS, CUSTOMERS, INVOICES
-from tasks.ledger_sync import sync_entity
-from tasks.sample_erp import generate
+from tasks.contacts.checks import check_contacts, normalize_changed_contacts
+from tasks.contacts.quality import WORKLIST_COLUMNS
+from tasks.ledger.entities import CONTACTS, CUSTOMERS, INVOICES
+from tasks.ledger.sync import sync_entity
 
 AS_OF = date(2026, 11, 23)
 RECENT = (AS_OF - timedelta(days=30)).isoformat()

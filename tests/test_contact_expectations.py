@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from blocks.contact_policy import CHECKS, ContactPolicy
-from tasks.contact_expectations import SuiteError, build_suites, run_suites, suite_checks
+from tasks.contacts.expectations import SuiteError, build_suites, run_suites, suite_checks
 
 AS_OF = date(2026, 11, 23)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tasks.contact_normalization import (
+from tasks.contacts.normalization import (
     TimeZone,
     addressees,
     normalize_contacts,

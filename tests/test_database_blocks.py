@@ -14,8 +14,8 @@ from blocks import load_block
 from blocks.database import LoginRefused
 from blocks.ledger import LedgerFileMissing, LedgerUnreachable, SqlLedgerSource
 from blocks.warehouse import ArWarehouse, WarehouseUnreachable
-from tasks.ledger_entities import ENTITIES
-from tasks.ledger_sync import sync_entity
+from tasks.ledger.entities import ENTITIES
+from tasks.ledger.sync import sync_entity
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 from test_dunning_messages import COMPANY, POLICY
 
-from tasks.dunning_channels import (
+from tasks.dunning.channels import (
     AMBIGUOUS,
     EmailSender,
     ProviderRefusedCredentials,
@@ -17,8 +17,8 @@ from tasks.dunning_channels import (
     deliver,
     identify,
 )
-from tasks.dunning_messages import email_message, render, smtp_address
-from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient
+from tasks.dunning.messages import email_message, render, smtp_address
+from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient
 
 NO_WAIT = [0.0]
 

@@ -27,7 +27,7 @@ from blocks.email_channel import EmailChannel
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 from flows.dunning import SEND_WORKERS, dunning
-from flows.sandbox import read_received, read_refused
+from sandbox.store import read_received, read_refused
 from tasks.warehouse import create_warehouse_engine, migrate
 
 SID, TOKEN = "AC" + "5" * 32, "crash-test-token"
@@ -72,7 +72,7 @@ class Scenario:
         self.folder = folder
         self.engine = sa.create_engine(warehouse_url)
         self.sandbox = subprocess.Popen(
-            [sys.executable, "-m", "flows.sandbox", "--folder", str(folder / "received"), "--account-sid", SID,
+            [sys.executable, "-m", "sandbox", "--folder", str(folder / "received"), "--account-sid", SID,
              "--auth-token", TOKEN, "--smtp-user", "relay", "--smtp-password", "relay-pw",
              "--fault-share", str(faults), "--fault-seed", str(seed)],
             stdout=subprocess.PIPE, text=True)

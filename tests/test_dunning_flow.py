@@ -21,9 +21,10 @@ from blocks.dunning_policy import DunningPolicy
 from blocks.warehouse import ArWarehouse
 from flows.dunning import DunningMisconfigured, dunning
 from tasks import warehouse as wh
-from tasks.contact_checks import check_contacts, normalize_changed_contacts
-from tasks.dunning import age_open_invoices, plan_day, send_batch, send_escalations
-from tasks.dunning_plan import make_batches
+from tasks.contacts.checks import check_contacts, normalize_changed_contacts
+from tasks.dunning.plan import make_batches
+from tasks.dunning.planning import age_open_invoices, plan_day
+from tasks.dunning.sending import send_batch, send_escalations
 
 NOW = at_local(TODAY, 11, "America/Chicago")  # 12:00 in New York, 09:00 in Los Angeles, 17:00 in London
 

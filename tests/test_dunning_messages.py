@@ -11,7 +11,7 @@ from dunning_cases import TODAY, delivered_keys
 
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
-from tasks.dunning_messages import (
+from tasks.dunning.messages import (
     TemplateDirMissing,
     email_message,
     escalation_message,
@@ -19,7 +19,7 @@ from tasks.dunning_messages import (
     render_escalations,
     twiml,
 )
-from tasks.dunning_plan import CoveredInvoice, PlannedMessage, Recipient
+from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient
 
 COMPANY = CompanyProfile(legal_name="Northwind Components Ltd", sender_name="Northwind AR", brand_color="#123456")
 POLICY = DunningPolicy(pay_url="https://pay.northwind.example/{customer_id}?c={currency}", ar_phone="+1 312 555 0100",

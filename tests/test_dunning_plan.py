@@ -10,8 +10,8 @@ from dunning_cases import COMPANY, TODAY, Ledger, at_local
 
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import CustomerOverride, DunningPolicy
-from tasks import dunning_plan as dp
-from tasks.dunning_plan import SendHistory, make_batches, plan_dunning
+from tasks.dunning import plan as dp
+from tasks.dunning.plan import SendHistory, make_batches, plan_dunning
 
 POLICY = DunningPolicy(escalation_to=["ar-manager@northwind.example"])
 NOON = at_local(TODAY, 12)

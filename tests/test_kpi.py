@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pandas as pd
 
-from tasks.kpi import (
+from tasks.kpi.maths import (
     Ledger,
     Period,
     average_days_delinquent,

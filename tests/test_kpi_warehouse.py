@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from blocks.ledger import FileLedgerSource
 from reports.builder import environment
-from tasks.kpi import Period, compute_kpis
-from tasks.ledger_entities import CUSTOMERS, INVOICES
-from tasks.ledger_sync import sync_entity
-from tasks.reports import kpi_rows, read_ledger
+from tasks.kpi.maths import Period, compute_kpis
+from tasks.kpi.reports import kpi_rows, read_ledger
+from tasks.ledger.entities import CUSTOMERS, INVOICES
+from tasks.ledger.sync import sync_entity
 
 BUCKETS = [30, 60, 90]
 JUNE = Period(date(2026, 6, 1), date(2026, 6, 30))

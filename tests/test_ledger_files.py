@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 
 from blocks.ledger import FileLedgerSource
-from tasks.ledger_entities import CUSTOMERS, ENTITIES, INVOICES
-from tasks.ledger_files import MappingError, load_mapping
-from tasks.ledger_sync import InvoiceDeletionRefused, sync_entity
+from tasks.ledger.entities import CUSTOMERS, ENTITIES, INVOICES
+from tasks.ledger.files import MappingError, load_mapping
+from tasks.ledger.sync import InvoiceDeletionRefused, sync_entity
 
 # The shape of a real ERP invoice export (IBM's "accounts receivable" sample), with European formats.
 EXPORT = """\

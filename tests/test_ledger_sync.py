@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from pydantic import SecretStr
 
 from blocks.ledger import LedgerUnreachable, SqlLedgerSource
-from tasks.ledger_entities import ENTITIES, INVOICES
-from tasks.ledger_sync import InvoiceDeletionRefused, sync_entity
-from tasks.sample_erp import generate, touch_invoices
+from sandbox.sample_erp import generate, touch_invoices
+from tasks.ledger.entities import ENTITIES, INVOICES
+from tasks.ledger.sync import InvoiceDeletionRefused, sync_entity
 
 AS_OF = date(2026, 11, 23)
 

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tasks.ledger_entities import ALLOCATIONS, CUSTOMERS, INVOICES
-from tasks.ledger_validation import ParseOptions, human_date_format, strptime_format, validate
+from tasks.ledger.entities import ALLOCATIONS, CUSTOMERS, INVOICES
+from tasks.ledger.validation import ParseOptions, human_date_format, strptime_format, validate
 
 KNOWN = {"customers": {"C1", "C2"}, "invoices": {"INV-1"}, "payments": {"P1"}, "credit_notes": set()}
 

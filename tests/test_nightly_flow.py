@@ -24,9 +24,9 @@ from blocks.warehouse import ArWarehouse
 from flows.dunning import dunning
 from flows.nightly import nightly
 from flows.reports import kpi_reports
-from tasks.ledger_entities import ENTITIES
-from tasks.ledger_sync import sync_entity
-from tasks.sample_erp import generate
+from sandbox.sample_erp import generate
+from tasks.ledger.entities import ENTITIES
+from tasks.ledger.sync import sync_entity
 
 
 @pytest.fixture

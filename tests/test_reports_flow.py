@@ -25,7 +25,7 @@ from blocks.warehouse import ArWarehouse
 from flows.nightly import nightly
 from flows.reports import _as_of, kpi_reports, last_full_month_end, report_period
 from reports.builder import period_label
-from tasks.kpi import Period
+from tasks.kpi.maths import Period
 from tasks.warehouse import create_warehouse_engine, migrate
 
 AS_OF = date.today()
@@ -169,7 +169,7 @@ def test_a_missing_recipients_block_is_named_with_how_to_create_it(prefect_api):
 def test_a_script_that_builds_reports_without_a_main_guard_is_told_how_to_fix_it(tmp_path):
     """PDF workers are spawned and run the calling script again: unguarded, they die; the error says what to do."""
     script = tmp_path / "monthly_reports.py"
-    script.write_text("from tasks.reports import pdf_workers\n\n"
+    script.write_text("from tasks.kpi.reports import pdf_workers\n\n"
                       "with pdf_workers() as pool:\n    print(pool.submit(len, 'printed').result())\n")
     unguarded = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
                                capture_output=True, text=True, timeout=120)
@@ -177,7 +177,7 @@ def test_a_script_that_builds_reports_without_a_main_guard_is_told_how_to_fix_it
     assert "PdfWorkersLost" in unguarded.stderr
     assert 'put that call under `if __name__ == "__main__":`' in unguarded.stderr
 
-    script.write_text("from tasks.reports import pdf_workers\n\nif __name__ == '__main__':\n"
+    script.write_text("from tasks.kpi.reports import pdf_workers\n\nif __name__ == '__main__':\n"
                       "    with pdf_workers() as pool:\n        print(pool.submit(len, 'printed').result())\n")
     guarded = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)},
                              capture_output=True, text=True, timeout=120)

@@ -11,7 +11,7 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from tasks.sample_erp import (
+from sandbox.sample_erp import (
     BAD_CONTACT_KINDS,
     BAD_ROW_KINDS,
     COUNTRIES,

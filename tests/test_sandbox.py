@@ -16,7 +16,9 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from flows.sandbox import CaptureSmtpServer, TwilioTestServer, read_received, read_refused
+from sandbox.smtp_relay import CaptureSmtpServer
+from sandbox.store import read_received, read_refused
+from sandbox.twilio_api import TwilioTestServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SID = "AC" + "1" * 32
@@ -261,7 +263,7 @@ def test_twilio_concurrent_requests_get_distinct_files(twilio, tmp_path):
 
 
 def test_command_line_serves_from_its_own_process(tmp_path):
-    command = [sys.executable, "-m", "flows.sandbox", "--folder", str(tmp_path), "--account-sid", SID,
+    command = [sys.executable, "-m", "sandbox", "--folder", str(tmp_path), "--account-sid", SID,
                "--auth-token", TOKEN, "--smtp-user", SENDER, "--smtp-password", "s3cret"]
     process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     try:

@@ -41,10 +41,10 @@ from reports.builder import (
 )
 from tasks import warehouse as wh
 from tasks.aging import bucket_labels
-from tasks.contact_quality import mask
-from tasks.dunning_channels import EmailSender, deliver
-from tasks.dunning_messages import RenderedMessage, compose_email
-from tasks.kpi import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
+from tasks.contacts.quality import mask
+from tasks.dunning.channels import EmailSender, deliver
+from tasks.dunning.messages import RenderedMessage, compose_email
+from tasks.kpi.maths import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
 from tasks.output_files import slug
 
 PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))

@@ -6,7 +6,7 @@ reserved -> sending (being handed over: for email, just before DATA ends; for SM
 way) -> sent | failed | owed. A provider that refuses an attempt for now (SMTP 4xx, HTTP 429/5xx) took
 nothing: the row goes back to reserved before the back-off sleep, and after the last attempt it is ``owed``: the
 next run plans the same message again and reclaims the row. A run that dies leaves reserved or sending rows owned
-by a dead process; the next run reconciles them explicitly (tasks/dunning_outbox_reconcile.py), never blindly.
+by a dead process; the next run reconciles them explicitly (tasks/dunning/reconcile.py), never blindly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tasks import warehouse as wh
-from tasks.dunning_plan import PlannedMessage, SendHistory
+from tasks.dunning.plan import PlannedMessage, SendHistory
 
 # Statuses that count as "this customer heard from us": a message under way or of unknown outcome is assumed
 # delivered, so neither the cap nor the step coverage lets a second one through.

@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection, Engine
 
 from blocks.ledger import LedgerUnreachable
 from tasks import warehouse as wh
-from tasks.ledger_entities import BY_NAME, INVOICES, Entity, Kind
-from tasks.ledger_extract import LedgerExtract, LedgerSource
-from tasks.ledger_validation import TEXT, Validated, is_in, validate
+from tasks.ledger.entities import BY_NAME, INVOICES, Entity, Kind
+from tasks.ledger.extract import LedgerExtract, LedgerSource
+from tasks.ledger.validation import TEXT, Validated, is_in, validate
 
 QUARANTINE_ARTIFACT_ROWS = 500  # the rest stay in the warehouse's quarantine table
 

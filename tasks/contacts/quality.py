@@ -1,7 +1,7 @@
 """The AP-contact gate's rules, as plain functions: who is on the roster, what each failure means, which
 contacts automated sends may use per channel, and when the whole list is too broken to send from.
 
-Great Expectations decides *which* roster rows fail *which* check (tasks/contact_expectations.py); these
+Great Expectations decides *which* roster rows fail *which* check (tasks/contacts/expectations.py); these
 functions turn that into worklist rows, per-channel verdicts and the go/no-go for dunning. Roster rows are
 addressed by position (``row``), so a night with 150,000 contacts stays in vectorised array operations.
 """
@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
-from tasks.contact_normalization import addressees
+from tasks.contacts.normalization import addressees
 from tasks.money import money
 
 ADDRESSEE_TEXT = {"sales": "a sales contact", "no_reply": "a no-reply mailbox"}

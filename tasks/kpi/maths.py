@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from tasks.aging import age_invoices, aging_summary
-from tasks.kpi_ledger import Ledger, Period, as_day, balances_at, last_month_end, months_back, net_sales
+from tasks.kpi.ledger import Ledger, Period, as_day, balances_at, last_month_end, months_back, net_sales
 
 ONE_PLACE = Decimal("0.1")
 COUNTBACK_MONTHS = 12  # DSO countback looks back at most this many months of sales

@@ -1,239 +1,36 @@
-"""Local stand-ins for the SMTP relay and Twilio that the demo and the tests send through instead of the real ones.
+"""A local Twilio-compatible API for the demo and the tests: the real twilio client runs unmodified against it."""
 
-Both are real servers speaking the real protocols, so yagmail/smtplib and the twilio client library run unmodified
-against them. Everything accepted is kept in memory and also written to a folder (one file per message, written
-atomically and numbered in arrival order), so a test can count what arrived even when the sender was another process.
-
-  python -m flows.sandbox --folder DIR [--account-sid AC... --auth-token T] [--smtp-user U --smtp-password P]
-
-runs both until SIGTERM/SIGINT, after printing one JSON line: {"smtp_port": N, "twilio_url": "http://127.0.0.1:N"}.
-With --fault-share 0.2 about one SMTP DATA in five is answered 451 and one Twilio create in five 503 or 429, as
-a busy relay or API does; each refusal is written beside what was accepted, as NNNNNN.refused.
-"""
 
 from __future__ import annotations
 
-import argparse
 import base64
 import binascii
-import email
-import email.policy
 import json
 import math
-import os
-import random
 import re
 import secrets
-import signal
 import threading
 import time
-import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.message import EmailMessage
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from sandbox.store import HOST, Faults, NumberedFolder
 
-HOST = "127.0.0.1"
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
 
-_SEQUENCE = re.compile(r"^(\d{6,})[.-]")
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-# aiosmtpd 1.4 sets its own deprecated Session.login_data on every login and warns about it each time.
-warnings.filterwarnings("ignore", message="Session.login_data is deprecated")
 _TWILIO_PATH = re.compile(r"^/2010-04-01/Accounts/(?P<account>[^/]+)/(?P<resource>[^/]+)$")
 _GSM7 = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿"
     "abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 _GSM7_EXTENDED = set("^{}\\[~]|€\f")
-
-
-def _sequence(path: Path) -> int:
-    """The arrival number in a stored file's name; 0 for anything else (temp files start with a dot)."""
-    match = _SEQUENCE.match(path.name)
-    return int(match[1]) if match else 0
-
-
-def _sequenced(folder: Path, suffix: str) -> list[Path]:
-    if not folder.is_dir():
-        return []
-    return sorted((p for p in folder.iterdir() if _sequence(p) and p.name.endswith(suffix)), key=_sequence)
-
-
-class _Faults:
-    """Refuse a share of requests at random (seeded, so a run can be repeated), and log each refusal."""
-
-    def __init__(self, share: float, seed: int | None):
-        if not 0 <= share < 1:
-            raise ValueError(f"fault share must be in [0, 1), not {share}")
-        self.share = share
-        self._random = random.Random(seed)
-
-    def strike(self) -> bool:
-        return self.share > 0 and self._random.random() < self.share
-
-    def pick(self, choices: list) -> Any:
-        return self._random.choice(choices)
-
-
-class _NumberedFolder:
-    """Files named NNNNNN<suffix>, numbered after those already present so a restarted server never overwrites.
-
-    Not locked itself: each server writes under its own lock, which also keeps its in-memory list in file order.
-    """
-
-    def __init__(self, folder: Path):
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self._last = max(map(_sequence, folder.iterdir()), default=0)
-
-    def write(self, suffix: str, data: bytes) -> Path:
-        """Temp file then os.replace, so a reader in another process never sees half a message."""
-        self._last += 1
-        path = self.folder / f"{self._last:06d}{suffix}"
-        temp = path.with_name(f".{path.name}.tmp")
-        temp.write_bytes(data)
-        os.replace(temp, path)
-        return path
-
-
-def _parse_mail(raw: bytes) -> EmailMessage:
-    message = email.message_from_bytes(raw, policy=email.policy.default)
-    assert isinstance(message, EmailMessage)
-    return message
-
-
-@dataclass(frozen=True)
-class ReceivedMail:
-    mail_from: str
-    rcpt_tos: list[str]
-    raw: bytes
-    message: EmailMessage
-    path: Path
-
-
-class _PortZeroController(Controller):
-    """aiosmtpd connects to its own host:port to finish starting; with port 0 it must first learn the bound port."""
-
-    def _trigger_server(self) -> None:
-        assert self.server is not None
-        self.port = self.server.sockets[0].getsockname()[1]
-        super()._trigger_server()
-
-
-class CaptureSmtpServer:
-    """An SMTP relay on 127.0.0.1 that stores what it accepts, with the refusals a real relay can answer.
-
-    It speaks SMTPUTF8 (internationalised addresses), as Postfix and the big relays do. With credentials it
-    advertises AUTH PLAIN/LOGIN without TLS and, like a real relay, refuses mail from an
-    unauthenticated session (530). The handle_* methods are aiosmtpd's hooks; they run on the server's own thread.
-    """
-
-    def __init__(self, folder: Path, username: str | None = None, password: str | None = None,
-                 fault_share: float = 0, fault_seed: int | None = None):
-        self.host = HOST
-        self.reject_recipients: dict[str, int] = {}
-        if (username is None) != (password is None):
-            raise ValueError("give both username and password, or neither")
-        self._credentials = None if username is None or password is None else (username.encode(), password.encode())
-        self._store = _NumberedFolder(folder)
-        self._lock = threading.Lock()
-        self._messages: list[ReceivedMail] = []
-        self._refused: list[ReceivedMail] = []
-        self._faults = _Faults(fault_share, fault_seed)
-        self._failures = 0
-        self._failure_reply = ""
-        auth: dict[str, Any] = {"authenticator": self._authenticate, "auth_require_tls": False}
-        self._controller = _PortZeroController(
-            self, hostname=HOST, port=0, server_hostname="localhost", enable_SMTPUTF8=True,
-            **(auth if self._credentials else {})
-        )
-
-    @property
-    def port(self) -> int:
-        return self._controller.port
-
-    @property
-    def messages(self) -> list[ReceivedMail]:
-        with self._lock:
-            return list(self._messages)
-
-    @property
-    def refused(self) -> list[ReceivedMail]:
-        """Messages whose DATA was answered with a refusal (fail_next or the fault share), in order."""
-        with self._lock:
-            return list(self._refused)
-
-    def fail_next(self, count: int, code: int = 451, text: str | None = None) -> None:
-        """Answer the next `count` DATA commands with `code` (4xx transient, 5xx permanent) and store nothing."""
-        if not 400 <= code < 600:
-            raise ValueError(f"SMTP failure code must be 4xx or 5xx, not {code}")
-        default = "Temporary local problem, try again later" if code < 500 else "Message rejected"
-        with self._lock:
-            self._failures = count
-            self._failure_reply = f"{code} {code // 100}.3.0 {text or default}"
-
-    def start(self) -> None:
-        self._controller.start()
-
-    def stop(self) -> None:
-        self._controller.stop()
-
-    def __enter__(self) -> CaptureSmtpServer:
-        self.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _authenticate(
-        self, server: Any, session: Session, envelope: Envelope, mechanism: str, auth_data: LoginPassword
-    ) -> AuthResult:
-        """handled=False lets aiosmtpd answer 535; its default (True) sends nothing and leaves the client hanging."""
-        return AuthResult(success=(auth_data.login, auth_data.password) == self._credentials, handled=False)
-
-    async def handle_MAIL(
-        self, server: Any, session: Session, envelope: Envelope, address: str, mail_options: list[str]
-    ) -> str:
-        if self._credentials and not session.authenticated:
-            return "530 5.7.0 Authentication required"
-        envelope.mail_from = address
-        envelope.mail_options.extend(mail_options)
-        return "250 OK"
-
-    async def handle_RCPT(
-        self, server: Any, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
-    ) -> str:
-        code = self.reject_recipients.get(address)
-        if code:
-            return f"{code} {code // 100}.1.1 <{address}>: Recipient address rejected"
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(rcpt_options)
-        return "250 OK"
-
-    async def handle_DATA(self, server: Any, session: Session, envelope: Envelope) -> str:
-        raw = envelope.original_content or b""
-        assert envelope.mail_from is not None
-        with self._lock:
-            if self._failures or self._faults.strike():
-                reply = self._failure_reply if self._failures else "451 4.3.0 Temporary local problem, try again later"
-                self._failures = max(self._failures - 1, 0)
-                path = self._store.write(".refused", raw)
-                self._refused.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, _parse_mail(raw),
-                                                  path))
-                return reply
-            path = self._store.write(".eml", raw)
-            mail = ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), raw, _parse_mail(raw), path)
-            self._messages.append(mail)
-        return f"250 2.0.0 OK: queued as {path.stem}"
 
 
 @dataclass(frozen=True)
@@ -312,13 +109,13 @@ class TwilioTestServer:
         self.landlines: set[str] = set()
         self._account_sid = account_sid
         self._credentials = f"{account_sid}:{auth_token}".encode()
-        self._store = _NumberedFolder(folder)
+        self._store = NumberedFolder(folder)
         self._lock = threading.Lock()
         self._requests: list[TwilioRequest] = []
         self._resources: list[tuple[str, datetime, dict[str, Any]]] = []  # (kind, created, representation)
         self._failures = 0
         self._failure_status = 503
-        self._faults = _Faults(fault_share, fault_seed)
+        self._faults = Faults(fault_share, fault_seed)
         self._slow, self._slow_seconds = 0, 0.0
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
@@ -488,45 +285,3 @@ class TwilioTestServer:
             "subresource_uris": {"recordings": f"{uri}/Recordings.json", "events": f"{uri}/Events.json"},
         }
 
-
-def read_received(folder: Path) -> tuple[list[EmailMessage], list[dict]]:
-    """What a sandbox run with --folder FOLDER accepted so far, in arrival order; it may live in another process."""
-    mails = [_parse_mail(path.read_bytes()) for path in _sequenced(folder / "mail", ".eml")]
-    requests = [json.loads(path.read_text()) for path in _sequenced(folder / "twilio", ".json")]
-    return mails, requests
-
-
-def read_refused(folder: Path) -> tuple[list[EmailMessage], list[dict]]:
-    """What a sandbox run with --folder FOLDER refused so far: mails, and Twilio requests ({"status", "form"})."""
-    mails = [_parse_mail(path.read_bytes()) for path in _sequenced(folder / "mail", ".refused")]
-    requests = [json.loads(path.read_text()) for path in _sequenced(folder / "twilio", ".refused")]
-    return mails, requests
-
-
-def main(argv: list[str] | None = None) -> None:
-    """Run both servers in their own process, so they outlive a sender that is killed mid-run."""
-    parser = argparse.ArgumentParser(prog="python -m flows.sandbox", description="Local SMTP relay and Twilio API.")
-    parser.add_argument("--folder", type=Path, required=True, help="mail goes to FOLDER/mail, Twilio to FOLDER/twilio")
-    parser.add_argument("--account-sid", default=SANDBOX_ACCOUNT_SID)
-    parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN)
-    parser.add_argument("--smtp-user")
-    parser.add_argument("--smtp-password")
-    parser.add_argument("--fault-share", type=float, default=0, help="refuse this share of sends for now (0-1)")
-    parser.add_argument("--fault-seed", type=int)
-    args = parser.parse_args(argv)
-
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    with (
-        CaptureSmtpServer(args.folder / "mail", args.smtp_user, args.smtp_password, args.fault_share,
-                          args.fault_seed) as smtp,
-        TwilioTestServer(args.folder / "twilio", args.account_sid, args.auth_token, args.fault_share,
-                         None if args.fault_seed is None else args.fault_seed + 1) as twilio,
-    ):
-        print(json.dumps({"smtp_port": smtp.port, "twilio_url": twilio.base_url}), flush=True)
-        stopping.wait()
-
-
-if __name__ == "__main__":
-    main()

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from babel.numbers import list_currencies
 
-from tasks.ledger_entities import ALLOCATIONS, INVOICE_STATUSES, INVOICES, Entity, Kind
+from tasks.ledger.entities import ALLOCATIONS, INVOICE_STATUSES, INVOICES, Entity, Kind
 
 # ISO 4217 codes in use; the X-codes are metals, test and "no currency" codes, except these real ones.
 _REAL_X_CURRENCIES = {"XAF", "XCD", "XOF", "XPF", "XCG"}

@@ -15,8 +15,8 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
-from tasks import outbox
-from tasks.dunning_channels import AMBIGUOUS, TwilioSender, identify
+from tasks.dunning import outbox
+from tasks.dunning.channels import AMBIGUOUS, TwilioSender, identify
 
 
 @dataclass

@@ -19,8 +19,8 @@ from blocks.contact_policy import CHANNELS, ContactPolicy
 from blocks.ledger import project_path
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
-from tasks.contact_normalization import normalize_contacts
-from tasks.contact_quality import (
+from tasks.contacts.normalization import normalize_contacts
+from tasks.contacts.quality import (
     WORKLIST_COLUMNS,
     GateDecision,
     build_roster,
@@ -116,7 +116,7 @@ def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
 def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, as_of: date, run_id: str,
                    locale: str = "en_US") -> ContactCheck:
     """Run the expectation suites on tonight's contact roster; record and publish the results and verdicts."""
-    from tasks.contact_expectations import build_suites, run_suites
+    from tasks.contacts.expectations import build_suites, run_suites
 
     engine = store.engine()
     with engine.connect() as conn:

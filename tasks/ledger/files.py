@@ -17,8 +17,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from tasks.ledger_entities import ENTITIES, Entity
-from tasks.ledger_validation import ParseOptions, strptime_format
+from tasks.ledger.entities import ENTITIES, Entity
+from tasks.ledger.validation import ParseOptions, strptime_format
 
 
 class MappingError(ValueError):

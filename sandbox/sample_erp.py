@@ -6,7 +6,7 @@ disputes, promises to pay, bad AP contacts and a few sloppy ledger rows. The sam
 give the same rows. Every generated timestamp is before midnight starting `as_of`, so a sync run on
 `as_of` sees the whole ledger and `touch_invoices` can stamp later changes.
 
-    python -m tasks.sample_erp --invoices 5000 --seed 7 --out var/demo/erp.sqlite
+    python -m sandbox.sample_erp --invoices 5000 --seed 7 --out var/demo/erp.sqlite
 """
 
 from __future__ import annotations
@@ -333,7 +333,7 @@ def _touching(path: str | Path, fraction: float, table: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI: generate a sample ERP, or with --touch simulate a day of activity on an existing one."""
-    parser = argparse.ArgumentParser(prog="python -m tasks.sample_erp", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m sandbox.sample_erp", description=main.__doc__)
     parser.add_argument("--invoices", type=int, help="invoices to generate (10 to 1,000,000)")
     parser.add_argument("--seed", type=int, help="random seed (default 7, or 11 with --touch)")
     parser.add_argument("--out", type=Path, required=True, help="SQLite file to write (or touch)")

@@ -7,7 +7,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from tasks.ledger_validation import ParseOptions
+from tasks.ledger.validation import ParseOptions
 
 
 @dataclass

@@ -1,0 +1,2 @@
+"""The KPI stage: rebuild balances at any past day from the warehouse, compute DSO, CEI and the rest per currency
+and scope, and write, draw and email each audience's report. It hands stakeholders their PDFs."""
