@@ -38,7 +38,8 @@ from blocks.company import CompanyProfile  # noqa: E402
 from blocks.ledger import SqlLedgerSource  # noqa: E402
 from blocks.report_recipients import ReportRecipients  # noqa: E402
 from blocks.warehouse import ArWarehouse  # noqa: E402
-from sandbox.sample_erp import COLLECTORS, SALES_REPS, generate  # noqa: E402
+from sandbox.sample_erp import generate  # noqa: E402
+from sandbox.sample_erp.world import COLLECTORS, SALES_REPS  # noqa: E402
 from tasks.kpi.maths import Period  # noqa: E402
 from tasks.kpi.reports import build_reports, load_activity, load_ledger  # noqa: E402
 from tasks.ledger.entities import ENTITIES  # noqa: E402

@@ -3,7 +3,7 @@
   arpilot demo         generate a sample ERP, run the nightly job twice (full, then a day of changes): sync,
                        AP contact checks and the sending gate, aging and dunning to a local SMTP relay and
                        Twilio-compatible API; print what happened and where the messages are
-  arpilot sample-erp   write a sample ERP database (see sandbox/sample_erp.py)
+  arpilot sample-erp   write a sample ERP database (see sandbox/sample_erp/)
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
-    from sandbox.sample_erp import COLLECTORS, SALES_REPS
+    from sandbox.sample_erp.world import COLLECTORS, SALES_REPS
     from sandbox.twilio_api import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN
 
     CompanyProfile(

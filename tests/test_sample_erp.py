@@ -12,15 +12,11 @@ import pandas as pd
 import pytest
 
 from sandbox.sample_erp import (
-    BAD_CONTACT_KINDS,
-    BAD_ROW_KINDS,
-    COUNTRIES,
-    CURRENCIES,
-    CUSTOMER_FLAG_RATES,
     generate,
     main,
     touch_invoices,
 )
+from sandbox.sample_erp.world import BAD_CONTACT_KINDS, BAD_ROW_KINDS, COUNTRIES, CURRENCIES, CUSTOMER_FLAG_RATES
 
 AS_OF = date(2026, 11, 23)
 TABLES = ("customer", "contact", "invoice", "payment", "credit_note", "allocation")
