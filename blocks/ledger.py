@@ -54,9 +54,7 @@ class LedgerSourceBlock(Block, ABC):
 
     def setting(self, field: str) -> str:
         """Where a person changes ``field``, for messages: "<field> in block <type>/<name>"."""
-        if self._block_document_name:
-            return f"{field} in block {self.get_block_type_slug()}/{self._block_document_name}"
-        return f"{field} in the ledger block"
+        return f"{field} in {block_label(self) if self._block_document_name else 'the ledger block'}"
 
 
 class SqlLedgerSource(LedgerSourceBlock):

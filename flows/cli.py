@@ -177,7 +177,8 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    from tasks.kpi.reports import kpi_rows, unknown_notes
+    from reports.builder import unknown_notes
+    from tasks.kpi.reports import kpi_rows
 
     for name, fmt in kpi_rows("en_US"):
         table.add_row(name, *(fmt(c) for c in run.company.currencies))

@@ -24,7 +24,7 @@ from plotly.subplots import make_subplots
 from weasyprint import HTML
 
 from blocks.ledger import PROJECT_ROOT
-from tasks.kpi.maths import CurrencyKpis
+from tasks.kpi.maths import CurrencyKpis, Kpis
 from tasks.money import money
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "kpi"
@@ -136,6 +136,7 @@ def environment(locale: str) -> Environment:
     env.filters["money"] = lambda cents, currency: "unknown" if cents is None else money(int(cents), currency, locale)
     env.filters["kpi"] = lambda figures, name: kpi_figure(figures, name, locale)
     env.filters["pct"] = lambda v: or_dash(v, " %")
+    env.filters["unknown_notes"] = unknown_notes
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)
     env.filters["stamp"] = lambda t: format_datetime(t, "d MMM yyyy, HH:mm zzz", locale=locale)
     env.filters["bucket"] = lambda b: "not due" if b == "not_due" else f"{b} days"
@@ -168,6 +169,16 @@ def kpi_figure(c: CurrencyKpis, name: str, locale: str) -> str:
     if name.endswith("_cents"):
         return money(value, c.currency, locale)
     return or_dash(value, " %" if name in PERCENT_KPIS else " days")
+
+
+def unknown_notes(kpis: Kpis) -> list[str]:
+    """Why figures are unknown: a line per reason, naming the currencies it holds for."""
+    by_reason: dict[str, list[str]] = {}
+    for c in kpis.currencies:
+        if c.unknown:
+            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
+    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
+            for reason, currencies in by_reason.items()]
 
 
 def render_html(template: str, context: dict, locale: str) -> str:

@@ -37,6 +37,7 @@ from reports.builder import (
     render_html,
     target_met,
     trend_figure,
+    unknown_notes,
     write_report,
 )
 from tasks import warehouse as wh
@@ -155,16 +156,6 @@ def kpi_rows(locale: str) -> list[tuple[str, Callable[[CurrencyKpis], str]]]:
             ("Best possible DSO", "best_possible_dso"), ("ADD", "average_days_delinquent"), ("CEI", "cei"),
             ("Collected", "collected_cents"), ("Disputed", "disputed"), ("Promises kept", "promises")]
     return [(label, lambda c, name=name: kpi_figure(c, name, locale)) for label, name in rows]
-
-
-def unknown_notes(kpis: Kpis) -> list[str]:
-    """Why figures are unknown: a line per reason, naming the currencies it holds for."""
-    by_reason: dict[str, list[str]] = {}
-    for c in kpis.currencies:
-        if c.unknown:
-            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
-    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
-            for reason, currencies in by_reason.items()]
 
 
 def _headline(kpis: Kpis, locale: str) -> list[str]:
