@@ -37,20 +37,24 @@ from prefect import flow  # noqa: E402
 from blocks.company import CompanyProfile  # noqa: E402
 from blocks.ledger import SqlLedgerSource  # noqa: E402
 from blocks.report_recipients import ReportRecipients  # noqa: E402
-from blocks.warehouse import ArWarehouse  # noqa: E402
+from blocks.warehouse import (  # noqa: E402
+    ArWarehouse,  # noqa: E402
+    create_warehouse_engine,
+    migrate,
+)
 from sandbox.sample_erp import generate  # noqa: E402
 from sandbox.sample_erp.world import COLLECTORS, SALES_REPS  # noqa: E402
 from tasks.kpi.maths import Period  # noqa: E402
 from tasks.kpi.reports import build_reports, load_activity, load_ledger  # noqa: E402
 from tasks.ledger.entities import ENTITIES  # noqa: E402
+from tasks.ledger.sources import ledger_reader  # noqa: E402
 from tasks.ledger.sync import sync_ledger_entity  # noqa: E402
-from tasks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
 
 @flow(name="bench-load-warehouse")
 def load_warehouse(source: SqlLedgerSource, store: ArWarehouse) -> None:
     for entity in ENTITIES:
-        if source.provides(entity.name):
+        if ledger_reader(source).provides(entity.name):
             sync_ledger_entity(source, store, entity.name, "bench", "USD")
 
 

@@ -28,10 +28,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from blocks.ledger import SqlLedgerSource  # noqa: E402
+from blocks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 from sandbox.sample_erp import generate, touch_invoices  # noqa: E402
 from tasks.ledger.entities import ENTITIES  # noqa: E402
 from tasks.ledger.sync import sync_entity  # noqa: E402
-from tasks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
 SOURCE_TABLES = ("customer", "contact", "invoice", "payment", "credit_note", "allocation")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.numbers import list_currencies
 from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
-from tasks.ledger.validation import CURRENCIES
-
+# ISO 4217 codes in use; the X-codes are metals, test and "no currency" codes, except these real ones.
+_REAL_X_CURRENCIES = {"XAF", "XCD", "XOF", "XPF", "XCG"}
+CURRENCIES = frozenset(c for c in list_currencies() if not c.startswith("X") or c in _REAL_X_CURRENCIES)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 

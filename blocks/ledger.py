@@ -7,22 +7,18 @@ queries kept in sql/, and file exports (CSV, Parquet, Excel) read through a mapp
 from __future__ import annotations
 
 from abc import ABC
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-import pandas as pd
 import sqlalchemy as sa
 from prefect.blocks.core import Block
 from pydantic import ConfigDict, Field, SecretStr, field_validator
+from sqlalchemy.engine import Connection
 
 from blocks.database import block_label, connection_error, password_free_url
-from tasks.ledger.entities import BY_NAME, CUSTOMERS, INVOICES
-from tasks.ledger.extract import LedgerExtract
-from tasks.ledger.files import derived_customers, fingerprint, load_mapping, read_export, to_canonical
-from tasks.ledger.validation import TEXT
-from tasks.warehouse import IN_CHUNK, query_frame
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-_EPOCH = "0001-01-01 00:00:00"
 
 
 class LedgerUnreachable(ConnectionError):
@@ -37,10 +33,6 @@ def project_path(path: str) -> Path:
     """Relative paths in blocks are relative to the arpilot checkout, wherever the worker runs."""
     p = Path(path)
     return p if p.is_absolute() else PROJECT_ROOT / p
-
-
-def _trimmed(numbers: pd.Series) -> pd.Series:
-    return numbers.dropna().astype(TEXT).str.strip()
 
 
 class LedgerSourceBlock(Block, ABC):
@@ -97,51 +89,27 @@ class SqlLedgerSource(LedgerSourceBlock):
         raise LedgerFileMissing(f"ledger source {self.source_name}: the SQLite file {Path(url.database).resolve()} "
                                 f"does not exist; correct the url in {block_label(self)}")
 
-    def ledger_name(self) -> str:
-        return self.source_name
-
     def describe(self) -> str:
         return f"{self.source_name} ({self._url().render_as_string(hide_password=True)})"
 
-    def _query(self, entity: str) -> Path:
+    def query_file(self, entity: str) -> Path:
+        """The extraction query for ``entity``; the ledger has no such entity when the file is missing."""
         return project_path(self.queries) / f"{entity}.sql"
 
-    def provides(self, entity: str) -> bool:
-        return self._query(entity).exists()
-
-    def _fetch(self, sql: str, params: dict) -> pd.DataFrame:
+    @contextmanager
+    def connect(self) -> Iterator[Connection]:
+        """A connection to the ledger; a database that cannot be reached raises LedgerUnreachable (retried), a
+        refused login LoginRefused (not retried), both without the password."""
         self._require_sqlite_file()
         engine = sa.create_engine(self._url())
         try:
             with engine.connect() as conn:
-                return query_frame(conn, sql, params)
+                yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise connection_error(exc, f"ledger source {self.describe()}", block_label(self), self.password,
                                    LedgerUnreachable) from None
         finally:
             engine.dispose()
-
-    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
-        since = (state or {}).get("watermark") or _EPOCH
-        query = self._query(entity).read_text()
-        key = BY_NAME[entity].key
-        rows = self._fetch(query, {"since": since})
-        stamps = rows.pop("source_updated_at").dropna().astype(str) if "source_updated_at" in rows else pd.Series()
-        again = sorted(set(awaiting) - set(rows[key].astype(str))) if len(rows) else sorted(awaiting)
-        for start in range(0, len(again), IN_CHUNK):
-            chunk = {f"k{i}": k for i, k in enumerate(again[start : start + IN_CHUNK])}
-            keyed = self._fetch(f"SELECT * FROM ({query}) AS ledger_rows WHERE ledger_rows.{key} IN "
-                                f"({', '.join(':' + name for name in chunk)})", {"since": _EPOCH, **chunk})
-            rows = pd.concat([rows, keyed.drop(columns="source_updated_at", errors="ignore")], ignore_index=True)
-        rows["row_ref"] = f"{entity} {key}=" + rows[key].astype(str) if len(rows) else pd.Series(dtype=object)
-        return LedgerExtract(entity, rows, watermark=max(stamps.max() if len(stamps) else since, since))
-
-    def invoice_numbers(self) -> pd.Series | None:
-        """From ``invoice_numbers.sql`` (every invoice number, changed or not); without it, no deletion check."""
-        query = self._query("invoice_numbers")
-        if not query.exists():
-            return None
-        return _trimmed(self._fetch(query.read_text(), {})["invoice_number"])
 
 
 class FileLedgerSource(LedgerSourceBlock):
@@ -160,49 +128,5 @@ class FileLedgerSource(LedgerSourceBlock):
     source_name: str | None = Field(None, description="Name of this ledger; default: the mapping's `source` or file name.")
 
     @property
-    def _mapping_file(self) -> Path:
+    def mapping_file(self) -> Path:
         return project_path(self.mapping_path)
-
-    def _mapping(self):
-        return load_mapping(self._mapping_file)
-
-    def ledger_name(self) -> str:
-        return self.source_name or self._mapping().source or self._mapping_file.stem
-
-    def describe(self) -> str:
-        return f"{self.ledger_name()} (mapping {self._mapping_file})"
-
-    def provides(self, entity: str) -> bool:
-        return entity == CUSTOMERS.name or self._mapping().entity(entity) is not None
-
-    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
-        mapping = self._mapping()
-        own = mapping.entity(entity)
-        # Without a customers export, customers are the ids the invoices name.
-        source_entity = entity if own is not None else INVOICES.name
-        entity_mapping = mapping.entity(source_entity)
-        options, fmt = mapping.options(source_entity)
-        path = self._mapping_file.parent / entity_mapping.file
-        fp = fingerprint(self._mapping_file, path)
-        unchanged = bool(state) and state.get("fingerprint") == fp
-        if unchanged and not awaiting:
-            return LedgerExtract(entity, pd.DataFrame(), fingerprint=fp, unchanged=True, options=options)
-        read = read_export(path, entity_mapping, fmt, BY_NAME[source_entity])
-        rows = to_canonical(read, entity_mapping)
-        if own is None:
-            return LedgerExtract(entity, derived_customers(rows, path.name), fingerprint=fp, options=options)
-        raw, rejected = read.rows.drop(columns="row_ref"), read.rejected
-        # Every key of the snapshot, including those recovered from rows too broken to split into fields.
-        key_column = read.rows[entity_mapping.columns[BY_NAME[entity].key]]
-        keys = _trimmed(pd.concat([key_column, read.rejected["row_key"]], ignore_index=True))
-        notes = [f"{path.name}: ignored column(s) {read.extra_columns}"] if read.extra_columns else []
-        if unchanged:  # only the rows still waiting for a reference
-            wanted = rows[BY_NAME[entity].key].astype(str).str.strip().isin(set(awaiting))
-            rows, raw, rejected = rows[wanted], raw[wanted], None
-            notes = [f"{path.name} unchanged: re-checked {len(rows)} row(s) waiting for a reference"]
-        return LedgerExtract(entity, rows, raw=raw, rejected=rejected, options=options, fingerprint=fp, notes=notes,
-                             ledger_keys=keys, origin=str(path))
-
-    def invoice_numbers(self) -> None:
-        """Not needed: every read of an export is a full snapshot and carries its keys (ledger_keys)."""
-        return None

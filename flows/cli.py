@@ -177,7 +177,7 @@ def _print_reports(console: Console, run, seconds: float) -> None:
                         f"{run.chrome_start_seconds:.1f} s)", title_justify="left")
     for column in ("KPI", *(c.currency for c in run.company.currencies)):
         table.add_column(column, justify="left" if column == "KPI" else "right")
-    from reports.builder import unknown_notes
+    from reports.formats import unknown_notes
     from tasks.kpi.reports import kpi_rows
 
     for name, fmt in kpi_rows("en_US"):

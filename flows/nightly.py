@@ -29,6 +29,7 @@ from tasks.dunning.plan import DunningPlan
 from tasks.dunning.results import DunningSummary
 from tasks.kpi.reports import snapshot_kpis
 from tasks.ledger.entities import ENTITIES
+from tasks.ledger.sources import ledger_reader
 from tasks.ledger.sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
 
 
@@ -76,11 +77,12 @@ def nightly(
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
     source = load_block(ledger)
+    reader = ledger_reader(source)
     store = load_block(warehouse)
     policy: ContactPolicy = load_block(contact_policy)
     as_of = run_date or profile.today(now)
     logger.info("Nightly run for %s on %s: ledger %s -> warehouse %s", profile.legal_name, as_of,
-                source.describe(), store.describe())
+                reader.describe(), store.describe())
 
     run_id = str(flow_run.id)
     retries = source.retries if isinstance(source, SqlLedgerSource) else 0
@@ -89,9 +91,9 @@ def nightly(
     results = [
         sync(source, store, entity.name, run_id, profile.default_currency, confirm_deleted_invoices)
         for entity in ENTITIES
-        if source.provides(entity.name)
+        if reader.provides(entity.name)
     ]
-    publish_sync_artifacts(results, source.describe(), run_id)
+    publish_sync_artifacts(results, reader.describe(), run_id)
 
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)

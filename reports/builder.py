@@ -23,10 +23,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from plotly.subplots import make_subplots
 from weasyprint import HTML
 
-from blocks.ledger import PROJECT_ROOT
-from tasks.kpi.maths import CurrencyKpis, Kpis
-from tasks.money import money
+from reports.formats import kpi_figure, money, or_dash, unknown_notes
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "kpi"
 FONT = "DejaVu Sans, Arial, sans-serif"
 PALETTE = ["#1f4e79", "#c55a11", "#548235", "#7f6000", "#7030a0", "#2e75b6"]
@@ -141,44 +140,6 @@ def environment(locale: str) -> Environment:
     env.filters["stamp"] = lambda t: format_datetime(t, "d MMM yyyy, HH:mm zzz", locale=locale)
     env.filters["bucket"] = lambda b: "not due" if b == "not_due" else f"{b} days"
     return env
-
-
-def or_dash(value, unit: str) -> str:
-    """A figure with its unit, or "–" where the formula had no denominator."""
-    return "–" if value is None else f"{value}{unit}"
-
-
-def promises_kept(kept: int, due: int) -> str:
-    return f"{kept} of {due}" if due else "none due"
-
-
-PERCENT_KPIS = ("percent_current", "cei")
-
-
-def kpi_figure(c: CurrencyKpis, name: str, locale: str) -> str:
-    """One currency's KPI (a CurrencyKpis field, or "disputed" / "promises") as every reader gets it: "unknown"
-    where the ledger cannot give it, "–" where the formula had no denominator."""
-    if name == "disputed":
-        return "unknown" if "disputed_cents" in c.unknown else \
-            f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"
-    if name == "promises":
-        return "unknown" if "promises_kept" in c.unknown else promises_kept(c.promises_kept, c.promises_due)
-    if name in c.unknown:
-        return "unknown"
-    value = getattr(c, name)
-    if name.endswith("_cents"):
-        return money(value, c.currency, locale)
-    return or_dash(value, " %" if name in PERCENT_KPIS else " days")
-
-
-def unknown_notes(kpis: Kpis) -> list[str]:
-    """Why figures are unknown: a line per reason, naming the currencies it holds for."""
-    by_reason: dict[str, list[str]] = {}
-    for c in kpis.currencies:
-        if c.unknown:
-            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
-    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
-            for reason, currencies in by_reason.items()]
 
 
 def render_html(template: str, context: dict, locale: str) -> str:

@@ -1,10 +1,8 @@
-"""Money as the warehouse keeps it (integer cents beside a currency code) and as people read it."""
+"""Money as the warehouse keeps it: integer cents beside a currency code (reports.formats writes it for people)."""
 
 from __future__ import annotations
 
 from decimal import Decimal
-
-from babel.numbers import format_currency
 
 CENT = Decimal("0.01")
 
@@ -17,7 +15,3 @@ def to_decimal(cents: int) -> Decimal:
 def to_cents(amount: Decimal) -> int:
     return int((amount * 100).to_integral_value())
 
-
-def money(cents: int, currency: str, locale: str = "en_US") -> str:
-    """An amount in the reader's locale: 1234567 USD -> "$12,345.67", in de_DE -> "12.345,67 $"."""
-    return format_currency(to_decimal(cents), currency, locale=locale)

@@ -1,4 +1,4 @@
-"""The AR warehouse: schema migrations and the few bulk writes the sync needs.
+"""Working in the AR warehouse: its named queries and the few bulk reads and writes the stages need.
 
 SQLite by default, PostgreSQL by URL. Writes go through the DBAPI's executemany with plain tuples: an ORM
 or per-row dicts cost five times more at a million invoices.
@@ -17,10 +17,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-MIGRATIONS_DIR = SQL_DIR / "warehouse"
 IN_CHUNK = 500  # keys per IN (...) lookup: well under SQLite's and PostgreSQL's parameter limits
 _SCAN_ABOVE = 20_000  # from this many keys on, one scan of the table beats chunked lookups
 _BULK_LOAD_ROWS = 50_000  # from this many new rows into an empty table, indexes are built after the load
@@ -43,32 +42,6 @@ def bulk_work():
             gc.enable()
 
 
-def create_warehouse_engine(url: str | sa.URL) -> Engine:
-    """An engine with the settings a nightly batch wants.
-
-    On SQLite: WAL, and a page cache big enough for a million invoices' indexes. SQLite's foreign-key
-    enforcement stays off: validation has checked every reference before a row is written, and
-    enforcement would double the write cost (PostgreSQL enforces the same keys anyway).
-    """
-    url = sa.make_url(url)
-    if url.get_backend_name() == "sqlite" and url.database:
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url)
-    if engine.dialect.name == "sqlite":
-
-        @sa.event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA synchronous=NORMAL")
-            # Index pages of a million-invoice warehouse stay in memory during a sync (default is 2 MiB).
-            cur.execute("PRAGMA cache_size=-262144")
-            cur.execute("PRAGMA temp_store=MEMORY")
-            cur.close()
-
-    return engine
-
-
 # SQLite binds no Decimal; its text is exact and a NUMERIC column stores it as a number (PostgreSQL binds it natively).
 sqlite3.register_adapter(Decimal, str)
 
@@ -76,33 +49,6 @@ sqlite3.register_adapter(Decimal, str)
 def named_query(folder: str, name: str) -> str:
     """The SQL in sql/<folder>/<name>.sql: queries live in files a DBA can read."""
     return (SQL_DIR / folder / f"{name}.sql").read_text()
-
-
-def migrate(engine: Engine) -> list[str]:
-    """Apply the versioned DDL files in sql/warehouse/ that this warehouse has not seen yet."""
-    applied_now = []
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR(64) PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
-        )
-        done = {r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
-        for path in sorted(MIGRATIONS_DIR.glob("V*.sql")):
-            version = path.stem
-            if version in done:
-                continue
-            for statement in _statements(path.read_text()):
-                conn.exec_driver_sql(statement)
-            conn.execute(
-                sa.text("INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :t)"),
-                {"v": version, "t": utcnow()},
-            )
-            applied_now.append(version)
-    return applied_now
-
-
-def _statements(sql: str) -> list[str]:
-    lines = [line for line in sql.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
 
 
 def utcnow() -> str:

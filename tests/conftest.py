@@ -14,7 +14,7 @@ import sqlalchemy as sa  # noqa: E402
 from postgres_server import postgres_server  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
-from tasks.warehouse import create_warehouse_engine, migrate  # noqa: E402
+from blocks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from blocks.database import LoginRefused
 from blocks.ledger import LedgerFileMissing, LedgerUnreachable, SqlLedgerSource
 from blocks.warehouse import ArWarehouse, WarehouseUnreachable
 from tasks.ledger.entities import ENTITIES
+from tasks.ledger.sources import ledger_reader
 from tasks.ledger.sync import sync_entity
 
 
@@ -65,7 +66,7 @@ def test_a_rejected_password_is_a_refused_login_not_an_unreachable_database(pref
     wrong = SecretStr("wrong-Pa55word")
     source, source_label = _saved(SqlLedgerSource(source_name="erp-prod", url=password_role, password=wrong), "erp")
     with pytest.raises(LoginRefused) as err:
-        source.extract("customers", None, [])
+        ledger_reader(source).extract("customers", None, [])
     assert not isinstance(err.value, LedgerUnreachable)  # the sync retries only LedgerUnreachable
     message = str(err.value)
     masked = sa.make_url(password_role).set(password="x").render_as_string(hide_password=True)

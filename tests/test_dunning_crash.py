@@ -25,10 +25,9 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy, DunningStep
 from blocks.email_channel import EmailChannel
 from blocks.twilio_channel import TwilioChannel
-from blocks.warehouse import ArWarehouse
+from blocks.warehouse import ArWarehouse, create_warehouse_engine, migrate
 from flows.dunning import SEND_WORKERS, dunning
 from sandbox.store import read_received, read_refused
-from tasks.warehouse import create_warehouse_engine, migrate
 
 SID, TOKEN = "AC" + "5" * 32, "crash-test-token"
 FAULT_SHARE = 0.2  # of SMTP DATA and Twilio creates refused for now

@@ -21,12 +21,11 @@ from test_nightly_flow import blocks  # noqa: F401 (fixture)
 
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
-from blocks.warehouse import ArWarehouse
+from blocks.warehouse import ArWarehouse, create_warehouse_engine, migrate
 from flows.nightly import nightly
 from flows.reports import _as_of, kpi_reports, last_full_month_end, report_period
 from reports.builder import period_label
 from tasks.kpi.maths import Period
-from tasks.warehouse import create_warehouse_engine, migrate
 
 AS_OF = date.today()
 ROOT = Path(__file__).resolve().parent.parent

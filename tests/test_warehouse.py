@@ -5,11 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import sqlalchemy as sa
 
+from blocks.warehouse import migrate
 from tasks import warehouse as wh
 
 
 def test_migrations_apply_once(warehouse):
-    assert wh.migrate(warehouse) == []  # the fixture already migrated; a second pass changes nothing
+    assert migrate(warehouse) == []  # the fixture already migrated; a second pass changes nothing
     with warehouse.connect() as conn:
         versions = [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_migrations")]
     assert versions == ["V001__ar_warehouse", "V002__contact_quality", "V003__dunning", "V004__kpi_snapshots",

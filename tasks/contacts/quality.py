@@ -16,8 +16,8 @@ import numpy as np
 import pandas as pd
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
+from reports.formats import money
 from tasks.contacts.normalization import addressees
-from tasks.money import money
 
 ADDRESSEE_TEXT = {"sales": "a sales contact", "no_reply": "a no-reply mailbox"}
 

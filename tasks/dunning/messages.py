@@ -25,8 +25,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import PROJECT_ROOT, project_path
+from reports.formats import money
 from tasks.dunning.plan import PlannedMessage
-from tasks.money import money, to_decimal
+from tasks.money import to_decimal
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "dunning"
 

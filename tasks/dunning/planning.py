@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
 from blocks.warehouse import ArWarehouse
+from reports.formats import money
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary
 from tasks.contacts.quality import mask, mask_text
@@ -24,7 +25,6 @@ from tasks.dunning.plan import (
     DunningPlan,
     plan_dunning,
 )
-from tasks.money import money
 
 PLAN_ARTIFACT_ROWS = 500
 

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import project_path
+from reports.formats import money
 from tasks.aging import bucket_labels
 from tasks.contacts.quality import mask
 from tasks.dunning.plan import (
@@ -24,7 +25,6 @@ from tasks.dunning.plan import (
 )
 from tasks.dunning.reconcile import Reconciliation
 from tasks.dunning.sending import BatchResult
-from tasks.money import money
 from tasks.output_files import slug
 
 CALL_LIST_ARTIFACT_ROWS = 200

@@ -32,14 +32,13 @@ from reports.builder import (
     aging_mix_figure,
     collector_figure,
     generated_at,
-    kpi_figure,
     period_label,
     render_html,
     target_met,
     trend_figure,
-    unknown_notes,
     write_report,
 )
+from reports.formats import kpi_figure, unknown_notes
 from tasks import warehouse as wh
 from tasks.aging import bucket_labels
 from tasks.contacts.quality import mask

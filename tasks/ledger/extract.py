@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import pandas as pd
 
@@ -28,27 +27,3 @@ class LedgerExtract:
     def rows_read(self) -> int:
         return len(self.rows) + (0 if self.rejected is None else len(self.rejected))
 
-
-class LedgerSource(Protocol):
-    """Implemented by the ledger source blocks."""
-
-    max_deleted_share: float  # largest share of open invoices one sync may mark deleted
-
-    def setting(self, field: str) -> str:
-        """Where a person changes ``field`` of this source, for messages."""
-
-    def ledger_name(self) -> str:
-        """The ledger's name in sync state, quarantine and run artifacts."""
-
-    def describe(self) -> str:
-        """Where the ledger comes from, safe to log: never a password."""
-
-    def provides(self, entity: str) -> bool: ...
-
-    def extract(self, entity: str, state: dict | None, awaiting: list[str]) -> LedgerExtract:
-        """Rows of ``entity`` changed since ``state`` (the sync_state row of the last sync, or None),
-        plus the rows keyed ``awaiting`` (refused last time for a reference not yet in the warehouse)."""
-
-    def invoice_numbers(self) -> pd.Series | None:
-        """Every invoice number the ledger holds now, to notice deleted invoices, for sources whose
-        invoice extract does not carry ``ledger_keys``; None if unknown."""

@@ -18,10 +18,11 @@ from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Connection, Engine
 
-from blocks.ledger import LedgerUnreachable
+from blocks.ledger import LedgerSourceBlock, LedgerUnreachable
 from tasks import warehouse as wh
 from tasks.ledger.entities import BY_NAME, INVOICES, Entity, Kind
-from tasks.ledger.extract import LedgerExtract, LedgerSource
+from tasks.ledger.extract import LedgerExtract
+from tasks.ledger.sources import LedgerReader, ledger_reader
 from tasks.ledger.validation import TEXT, Validated, is_in, validate
 
 QUARANTINE_ARTIFACT_ROWS = 500  # the rest stay in the warehouse's quarantine table
@@ -122,7 +123,7 @@ def deletion_excess(gone: pd.DataFrame, active: pd.DataFrame, max_share: float) 
     return None
 
 
-def _check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.DataFrame, active: pd.DataFrame,
+def _check_deletions(source: LedgerReader, extract: LedgerExtract, gone: pd.DataFrame, active: pd.DataFrame,
                     confirmed: int) -> None:
     """Refuse, before anything is written, deletions that are too many, or that come from an extract with rows
     too broken to split into fields, unless this run confirms at least that many (``confirmed``)."""
@@ -134,10 +135,10 @@ def _check_deletions(source: LedgerSource, extract: LedgerExtract, gone: pd.Data
         why = (f", and {len(shape_errors)} of its rows could not be split into fields (first: {first['row_ref']}: "
                f"{first['reason']}); an export with damaged rows never deletes invoices")
     else:
-        excess = deletion_excess(gone, active, source.max_deleted_share)
+        excess = deletion_excess(gone, active, source.block.max_deleted_share)
         if excess is None:
             return
-        why = f": {excess} ({source.setting('max_deleted_share')})"
+        why = f": {excess} ({source.block.setting('max_deleted_share')})"
     example = ", ".join(gone["invoice_number"].astype(str).head(5)) + (", ..." if len(gone) > 5 else "")
     raise InvoiceDeletionRefused(
         f"Ledger sync stopped: {extract.origin or source.describe()} would mark {len(gone)} invoice(s) deleted "
@@ -167,14 +168,15 @@ def record_disputes(conn: Connection, at: str) -> None:
 
 
 @wh.bulk_work()
-def sync_entity(source: LedgerSource, engine: Engine, entity: Entity, run_id: str,
+def sync_entity(block: LedgerSourceBlock, engine: Engine, entity: Entity, run_id: str,
                 default_currency: str | None = None, confirm_deleted_invoices: int = 0) -> EntitySync:
-    """Sync one entity from ``source`` into the warehouse behind ``engine``.
+    """Sync one entity from the ledger ``block`` names into the warehouse behind ``engine``.
 
     ``default_currency`` (the company's) applies to rows that name no currency when the source sets none.
     ``confirm_deleted_invoices``: up to this many invoices may be marked deleted even where the deletion
     guard (see ``_check_deletions``) would stop the sync: a deliberate clean-up in the ledger.
     """
+    source = ledger_reader(block)
     name = source.ledger_name()
     with engine.connect() as conn:
         state = wh.read_sync_state(conn, name, entity.name)
@@ -244,14 +246,14 @@ def _transient(task, task_run, state) -> bool:
 
 
 @task(task_run_name="sync-{entity_name}", cache_policy=NO_CACHE, retry_condition_fn=_transient)
-def sync_ledger_entity(source: LedgerSource, warehouse, entity_name: str, run_id: str,
+def sync_ledger_entity(source: LedgerSourceBlock, warehouse, entity_name: str, run_id: str,
                        default_currency: str | None = None, confirm_deleted_invoices: int = 0) -> EntitySync:
     logger = get_run_logger()
     result = sync_entity(source, warehouse.engine(), BY_NAME[entity_name], run_id, default_currency,
                          confirm_deleted_invoices)
     logger.info(
         "%s from %s: read %d, inserted %d, updated %d, unchanged %d, quarantined %d, deleted %d %s",
-        entity_name, source.describe(), result.read, result.inserted, result.updated, result.unchanged,
+        entity_name, ledger_reader(source).describe(), result.read, result.inserted, result.updated, result.unchanged,
         result.quarantined, result.deleted, result.note,
     )
     if result.quarantined:

@@ -16,13 +16,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from babel.numbers import list_currencies
 
+from blocks.company import CURRENCIES
 from tasks.ledger.entities import ALLOCATIONS, INVOICE_STATUSES, INVOICES, Entity, Kind
-
-# ISO 4217 codes in use; the X-codes are metals, test and "no currency" codes, except these real ones.
-_REAL_X_CURRENCIES = {"XAF", "XCD", "XOF", "XPF", "XCG"}
-CURRENCIES = frozenset(c for c in list_currencies() if not c.startswith("X") or c in _REAL_X_CURRENCIES)
 
 BAD_ENCODING_MARK = "\ufffd"  # what a decode with errors="replace" leaves where bytes were not valid
 

@@ -1,0 +1,52 @@
+"""Figures as people read them, in messages, artifacts and reports alike: money in the reader's locale, "unknown"
+where the ledger cannot give a figure, "–" where a formula had no denominator."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from babel.numbers import format_currency
+
+
+def money(cents: int, currency: str, locale: str = "en_US") -> str:
+    """An amount in the reader's locale: 1234567 USD -> "$12,345.67", in de_DE -> "12.345,67 $"."""
+    return format_currency(Decimal(int(cents)).scaleb(-2), currency, locale=locale)
+
+
+def or_dash(value, unit: str) -> str:
+    """A figure with its unit, or "–" where the formula had no denominator."""
+    return "–" if value is None else f"{value}{unit}"
+
+
+def promises_kept(kept: int, due: int) -> str:
+    return f"{kept} of {due}" if due else "none due"
+
+
+PERCENT_KPIS = ("percent_current", "cei")
+
+
+def kpi_figure(c, name: str, locale: str) -> str:
+    """One currency's KPI (a field of the KPI stage's CurrencyKpis, or "disputed" / "promises") as every reader
+    gets it: "unknown" where the ledger cannot give it, "–" where the formula had no denominator."""
+    if name == "disputed":
+        return "unknown" if "disputed_cents" in c.unknown else \
+            f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"
+    if name == "promises":
+        return "unknown" if "promises_kept" in c.unknown else promises_kept(c.promises_kept, c.promises_due)
+    if name in c.unknown:
+        return "unknown"
+    value = getattr(c, name)
+    if name.endswith("_cents"):
+        return money(value, c.currency, locale)
+    return or_dash(value, " %" if name in PERCENT_KPIS else " days")
+
+
+def unknown_notes(kpis) -> list[str]:
+    """Why figures are unknown (``kpis.currencies``' unknown reasons): a line per reason, naming the currencies it
+    holds for."""
+    by_reason: dict[str, list[str]] = {}
+    for c in kpis.currencies:
+        if c.unknown:
+            by_reason.setdefault(c.unknown_reason, []).append(c.currency)
+    return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
+            for reason, currencies in by_reason.items()]
