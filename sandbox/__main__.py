@@ -1,14 +1,18 @@
-"""Local stand-ins for the SMTP relay and Twilio that the demo and the tests send through instead of the real ones.
+"""Local stand-ins for the SMTP relay, Twilio and Stripe that the demo and the tests use instead of the real ones.
 
-Both are real servers speaking the real protocols, so yagmail/smtplib and the twilio client library run unmodified
-against them. Everything accepted is kept in memory and also written to a folder (one file per message, written
-atomically and numbered in arrival order), so a test can count what arrived even when the sender was another process.
+All are real servers speaking the real protocols, so yagmail/smtplib and the twilio and stripe client libraries run
+unmodified against them. What the relay and Twilio accept is kept in memory and also written to a folder (one file
+per message, written atomically and numbered in arrival order), so a test can count what arrived even when the
+sender was another process; Stripe keeps its objects in the server, and its own API lists them.
 
   python -m sandbox --folder DIR [--account-sid AC... --auth-token T] [--smtp-user U --smtp-password P]
+                    [--stripe-secret-key sk_test_... --stripe-settle-seconds S]
 
-runs both until SIGTERM/SIGINT, after printing one JSON line: {"smtp_port": N, "twilio_url": "http://127.0.0.1:N"}.
-With --fault-share 0.2 about one SMTP DATA in five is answered 451 and one Twilio create in five 503 or 429, as
-a busy relay or API does; each refusal is written beside what was accepted, as NNNNNN.refused.
+runs all three until SIGTERM/SIGINT, after printing one JSON line:
+{"smtp_port": N, "twilio_url": "http://127.0.0.1:N", "stripe_url": "http://127.0.0.1:N"}.
+With --fault-share 0.2 about one SMTP DATA in five is answered 451, one Twilio create in five 503 or 429, and one
+Stripe request in five 503 or 429 before it runs, as a busy relay or API does; each SMTP and Twilio refusal is
+written beside what was accepted, as NNNNNN.refused. A SEPA debit settles S seconds after it is made (default 2).
 """
 
 from __future__ import annotations
@@ -20,20 +24,26 @@ import threading
 from pathlib import Path
 
 from sandbox.smtp_relay import CaptureSmtpServer
+from sandbox.stripe_api import SANDBOX_SECRET_KEY, StripeTestServer
 from sandbox.twilio_api import SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN, TwilioTestServer
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run both servers in their own process, so they outlive a sender that is killed mid-run."""
-    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local SMTP relay and Twilio API.")
+    """Run the servers in their own process, so they outlive a sender that is killed mid-run."""
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description="Local SMTP relay, Twilio and Stripe API.")
     parser.add_argument("--folder", type=Path, required=True, help="mail goes to FOLDER/mail, Twilio to FOLDER/twilio")
     parser.add_argument("--account-sid", default=SANDBOX_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=SANDBOX_AUTH_TOKEN)
     parser.add_argument("--smtp-user")
     parser.add_argument("--smtp-password")
+    parser.add_argument("--stripe-secret-key", default=SANDBOX_SECRET_KEY)
+    parser.add_argument("--stripe-settle-seconds", type=float, default=2.0, help="a SEPA debit settles after this")
     parser.add_argument("--fault-share", type=float, default=0, help="refuse this share of sends for now (0-1)")
     parser.add_argument("--fault-seed", type=int)
     args = parser.parse_args(argv)
+
+    def seed(offset: int) -> int | None:
+        return None if args.fault_seed is None else args.fault_seed + offset
 
     stopping = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -42,9 +52,12 @@ def main(argv: list[str] | None = None) -> None:
         CaptureSmtpServer(args.folder / "mail", args.smtp_user, args.smtp_password, args.fault_share,
                           args.fault_seed) as smtp,
         TwilioTestServer(args.folder / "twilio", args.account_sid, args.auth_token, args.fault_share,
-                         None if args.fault_seed is None else args.fault_seed + 1) as twilio,
+                         seed(1)) as twilio,
+        StripeTestServer(args.stripe_secret_key, args.stripe_settle_seconds, fault_share=args.fault_share,
+                         fault_seed=seed(2)) as stripe,
     ):
-        print(json.dumps({"smtp_port": smtp.port, "twilio_url": twilio.base_url}), flush=True)
+        print(json.dumps({"smtp_port": smtp.port, "twilio_url": twilio.base_url, "stripe_url": stripe.base_url}),
+              flush=True)
         stopping.wait()
 
 

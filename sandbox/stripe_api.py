@@ -1,0 +1,293 @@
+"""A local Stripe API for the demo and the tests: localstripe in-process, so the real stripe client runs against it.
+
+localstripe (a stateful fake Stripe server on aiohttp) answers the v1 API for customers, card and sepa_debit
+payment methods, payment and setup intents, charges and events, and posts webhooks signed as Stripe signs them.
+Where the charge flow relies on Stripe behaviour that localstripe lacks, this module (and localstripe_patches) adds it:
+- Idempotency-Key: a key's first response is replayed (Idempotent-Replayed: true) and the key is refused with other
+  parameters (400 idempotency_error), as Stripe does for 24 hours (here: the server's life); localstripe ignores it.
+- PaymentIntent list filters by customer and lists newest first; localstripe answers 400 "Unexpected customer".
+- A declined charge's 402 is a card_error carrying its payment_intent, as Stripe's is, with the decline_code that
+  decline_next chose; localstripe's carries only code card_declined and the charge id.
+- A SEPA debit stays `processing` until settled (settle_debits, or settle_after seconds); localstripe succeeds it at
+  once and fails only IBAN DE62370400440532013001, 0.5 s later.
+- Only the sandbox's secret key gets in (localstripe takes any sk_ key); nothing is written to /tmp/localstripe.pickle.
+localstripe keeps its objects in module globals: one server runs per process at a time, and each starts empty.
+"""
+
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import threading
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from localstripe.resources import store
+from localstripe.webhooks import _webhooks, register_webhook
+
+from sandbox import localstripe_patches
+from sandbox.localstripe_patches import Bank, Decline
+from sandbox.store import HOST, Faults
+
+with warnings.catch_warnings():  # localstripe builds its own aiohttp app at import, with plain-function handlers
+    warnings.filterwarnings("ignore", message="Bare functions are deprecated", category=DeprecationWarning)
+    from localstripe import server as localstripe_server
+
+SANDBOX_SECRET_KEY = "sk_test_arpilot_sandbox"
+SANDBOX_WEBHOOK_SECRET = "whsec_arpilot_sandbox"
+SUCCEEDING_IBAN = "DE89370400440532013000"
+FAILING_IBAN = "DE62370400440532013001"  # localstripe declines every debit from it
+DECLINING_CARD = "4000000000000341"  # attaches to a customer, then every charge on it is declined (card_declined)
+AUTHENTICATING_CARD = "4000002500003155"  # off-session confirm leaves the intent in requires_action
+
+_active: StripeTestServer | None = None
+_active_lock = threading.Lock()
+
+
+@dataclass(frozen=True)
+class _Saved:
+    """A response kept for its idempotency key, with the request it answered."""
+
+    request: tuple[str, tuple[tuple[str, str], ...]]
+    status: int
+    body: bytes
+
+
+_IN_FLIGHT = object()
+
+
+class StripeTestServer:
+    """localstripe on 127.0.0.1 (its own thread and event loop), empty at start, with the Stripe behaviour above.
+
+    Point the client at it with StripeClient(SANDBOX_SECRET_KEY, base_addresses={"api": server.base_url}).
+    fail_next/answer_late/fault_share act before/after a request runs, as the Twilio sandbox's do.
+    """
+
+    def __init__(self, secret_key: str = SANDBOX_SECRET_KEY, settle_after: float | None = None,
+                 replay_idempotency_keys: bool = True, fault_share: float = 0, fault_seed: int | None = None):
+        self.host = HOST
+        self._secret_key = secret_key
+        self._replay = replay_idempotency_keys
+        self._faults = Faults(fault_share, fault_seed)
+        self._lock = threading.Lock()
+        self._failures, self._failure_status = 0, 503
+        self._slow, self._slow_seconds = 0, 0.0
+        self._bank = Bank(settle_after)
+        self._saved: dict[str, _Saved | object] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._port is not None, "not started"
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def add_webhook(self, url: str, secret: str = SANDBOX_WEBHOOK_SECRET, events: list[str] | None = None,
+                    name: str = "arpilot") -> None:
+        """POST every event (or only `events`) to `url`, once, about a second after it happens, never retried.
+
+        Same as POST {base_url}/_config/webhooks/{name} with url, secret, events (how another process does it).
+        """
+        register_webhook(name, url, secret, events)
+
+    def decline_next(self, payment_method: str, decline_code: str | None, count: int = 1,
+                     code: str = "card_declined") -> None:
+        """Decline the next `count` charges on `payment_method` (a card, or a debit when it settles) with these codes.
+
+        A card that attached fine and is refused later: insufficient_funds today, paid on a later retry.
+        """
+        self._bank.decline_next(payment_method, Decline(code, decline_code, count))
+
+    def settle_debits(self) -> int:
+        """Settle every debit still processing: succeeded, or failed if declined; returns how many settled."""
+        async def settle_all() -> int:
+            return self._bank.settle_all()
+
+        return self._call(settle_all)
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next `count` API requests with 429 or a 5xx before they run (nothing created, key not kept)."""
+        if status != 429 and not 500 <= status < 600:
+            raise ValueError(f"status must be 429 or 5xx, not {status}")
+        with self._lock:
+            self._failures, self._failure_status = count, status
+
+    def answer_late(self, count: int, seconds: float) -> None:
+        """Run the next `count` POSTs but answer each only after `seconds`: done, yet the client timed out."""
+        with self._lock:
+            self._slow, self._slow_seconds = count, seconds
+
+    def start(self) -> None:
+        global _active
+        with _active_lock:
+            if _active is not None:
+                raise RuntimeError("a StripeTestServer is already running in this process (localstripe is global)")
+            _active = self
+        try:
+            store.clear()
+            _webhooks.clear()
+            localstripe_patches.bank = self._bank
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=self._loop.run_forever, name="stripe-sandbox", daemon=True)
+            self._thread.start()
+            self._call(self._serve)
+        except BaseException:
+            self._shut_down()
+            raise
+
+    def stop(self) -> None:
+        assert _active is self and self._runner is not None, "not started"
+        self._shut_down()
+
+    def __enter__(self) -> StripeTestServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _call(self, coroutine_function: Callable[[], Any]) -> Any:
+        """Run on the server's loop, where localstripe's objects live, and wait for the result."""
+        assert self._loop is not None, "not started"
+        return asyncio.run_coroutine_threadsafe(coroutine_function(), self._loop).result(timeout=30)
+
+    async def _serve(self) -> None:
+        @web.middleware
+        async def gateway(request: web.Request, handler: Any) -> web.StreamResponse:
+            return await self._gateway(request, handler)
+
+        # A fresh application each time: aiohttp binds one to its first event loop. localstripe's own middleware
+        # that pickles the whole store to /tmp after every write is left out.
+        app = web.Application(middlewares=[gateway, localstripe_server.error_middleware,
+                                           localstripe_server.auth_middleware])
+        for route in localstripe_server.app.router.routes():
+            app.router.add_route(route.method, route.resource.canonical, _coroutine(route.handler))
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, 0).start()
+        self._port = self._runner.addresses[0][1]
+
+    def _shut_down(self) -> None:
+        """Close the listener, drop webhooks not yet posted, stop the loop; then empty localstripe for the next one."""
+        global _active
+        loop, thread = self._loop, self._thread
+        if loop is not None and thread is not None:
+            if self._runner is not None:
+                self._call(self._close)
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
+        self._loop = self._thread = self._runner = None
+        self._port = None
+        store.clear()
+        _webhooks.clear()
+        localstripe_patches.bank = None
+        with _active_lock:
+            _active = None
+
+    async def _close(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _gateway(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """Key check, injected faults and idempotency around localstripe's handlers (its /_config/ stays open)."""
+        if not request.path.startswith("/v1/"):
+            return await handler(request)
+        if _api_key(request) != self._secret_key:
+            return _error(401, "invalid_request_error", "Invalid API Key provided.")
+        with self._lock:
+            status = self._failure_status if self._failures else 0
+            self._failures = max(self._failures - 1, 0)
+            if not status and self._faults.strike():
+                status = self._faults.pick([503, 429])
+        if status:
+            if status == 429:
+                return _error(429, "invalid_request_error", "Too many requests.", "rate_limit")
+            return _error(status, "api_error", "The server is temporarily unavailable.")
+        key = request.headers.get("Idempotency-Key")
+        if request.method != "POST" or not key or not self._replay:
+            return await self._answer(request, handler)
+        body = (await request.read()).decode("utf-8", "replace")
+        asked = (request.path, tuple(sorted(parse_qsl(body, keep_blank_values=True))))
+        saved = self._saved.get(key)
+        if saved is _IN_FLIGHT:
+            return _error(409, "idempotency_error", "The idempotency key is in use by a request still running.",
+                          "idempotency_key_in_use")
+        if isinstance(saved, _Saved):
+            if saved.request != asked:
+                return _error(400, "idempotency_error", "Keys for idempotent requests can only be used with the "
+                              f"same parameters they were first used with. Try using a key other than '{key}'.")
+            return web.Response(body=saved.body, status=saved.status, content_type="application/json",
+                                headers={"Idempotency-Key": key, "Idempotent-Replayed": "true"})
+        self._saved[key] = _IN_FLIGHT
+        try:
+            response = await self._answer(request, handler, lambda r: self._keep(key, asked, r))
+        finally:
+            if self._saved.get(key) is _IN_FLIGHT:
+                del self._saved[key]
+        response.headers["Idempotency-Key"] = key
+        return response
+
+    def _keep(self, key: str, asked: tuple, response: web.StreamResponse) -> None:
+        """Stripe keeps what a request that ran answered (2xx, a decline, a 5xx), not a refusal of its parameters."""
+        if isinstance(response, web.Response) and response.body is not None and (
+                response.status < 400 or response.status == 402 or response.status >= 500):
+            assert isinstance(response.body, bytes)
+            self._saved[key] = _Saved(asked, response.status, response.body)
+
+    async def _answer(self, request: web.Request, handler: Any,
+                      keep: Callable[[web.StreamResponse], None] | None = None) -> web.StreamResponse:
+        response = await handler(request)
+        if keep is not None:
+            keep(response)
+        if request.method == "POST":
+            with self._lock:
+                slow, self._slow = self._slow, max(self._slow - 1, 0)
+            if slow:
+                await asyncio.sleep(self._slow_seconds)
+        return response
+
+
+def _coroutine(handler: Callable) -> Callable:
+    """aiohttp wants coroutine handlers; localstripe's retrieve, list and delete handlers are plain functions."""
+    if asyncio.iscoroutinefunction(handler):
+        return handler
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return handler(request)
+
+    return answer
+
+
+def _api_key(request: web.Request) -> str | None:
+    """The secret key the stripe client sends as a bearer token (curl -u sends it as the Basic user)."""
+    scheme, _, credential = request.headers.get("Authorization", "").partition(" ")
+    if scheme == "Bearer":
+        return credential
+    if scheme == "Basic":
+        try:
+            return base64.b64decode(credential).decode().partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+    return None
+
+
+def _error(status: int, kind: str, message: str, code: str | None = None) -> web.Response:
+    """Stripe's error shape, which the stripe client turns into the matching StripeError subclass."""
+    error = {"type": kind, "message": message} | ({"code": code} if code else {})
+    return web.json_response({"error": error}, status=status)
