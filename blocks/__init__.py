@@ -5,11 +5,13 @@ from datetime import UTC, date, datetime
 from prefect.blocks.core import Block
 from pydantic import ValidationError
 
+from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
 from blocks.ledger import FileLedgerSource, SqlLedgerSource
+from blocks.payment_gateway import PaymentGateway
 from blocks.report_recipients import ReportRecipients
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
@@ -23,6 +25,8 @@ DEFAULT_DUNNING_POLICY = "arpilot-dunning-policy/arpilot"
 DEFAULT_EMAIL = "arpilot-email-channel/arpilot"
 DEFAULT_TWILIO = "arpilot-twilio-channel/arpilot"
 DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
+DEFAULT_GATEWAY = "arpilot-payment-gateway/arpilot"
+DEFAULT_AUTOPAY_POLICY = "arpilot-autopay-policy/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -64,7 +68,8 @@ def company_today(name: str, now: datetime | None = None) -> date:
         return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
-__all__ = ["DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY", "DEFAULT_EMAIL", "DEFAULT_LEDGER",
-           "DEFAULT_RECIPIENTS", "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "BlockInvalid",
-           "BlockNotFound", "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource",
-           "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
+__all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
+           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_RECIPIENTS", "DEFAULT_TWILIO",
+           "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound", "CompanyProfile",
+           "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PaymentGateway", "ReportRecipients",
+           "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

@@ -1,0 +1,30 @@
+"""The autopay policy: when charges run, which declines are retried and when, and where payments are exported."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from prefect.blocks.core import Block
+from pydantic import Field
+
+# Declines a later attempt can overcome (Stripe's decline codes); any other decline is final.
+SOFT_DECLINES = ["insufficient_funds", "processing_error", "try_again_later", "issuer_not_available",
+                 "reenter_transaction", "approve_with_id", "generic_decline", "do_not_honor"]
+
+
+class AutopayPolicy(Block):
+    _block_type_name = "arpilot autopay policy"
+    _block_type_slug = "arpilot-autopay-policy"
+    _description = "Charge time, decline retries and the payment export for autopay customers."
+
+    charge_time: time = Field(time(6, 0), description="Local time (company time zone) the day's charges run at.")
+    retry_after_days: list[int] = Field(
+        [3, 5, 7], description="After a soft decline, retry this many business days after the first attempt (one "
+                               "retry per entry); after the last, ordinary dunning resumes.")
+    soft_declines: list[str] = Field(SOFT_DECLINES, description="Decline codes that are retried; others are final.")
+    export_dir: str = Field("var/autopay", description="Folder (relative to the checkout) for the dated payment "
+                                                       "exports the ERP imports.")
+    export_sql: str | None = Field(
+        None, description="Optional INSERT run on the ledger database for each payment (named parameters: "
+                          ":payment_id, :customer_id, :received_on, :currency, :amount, :method, :reference), "
+                          "for an ERP that takes payments by SQL instead of the CSV export.")
