@@ -61,3 +61,20 @@ CREATE TABLE charge_invoices (
     PRIMARY KEY (charge_key, invoice_number)
 );
 CREATE INDEX charge_invoices_invoice ON charge_invoices (invoice_number);
+
+-- Money arpilot took through the gateway (autopay charges and portal payments), written to payments and
+-- allocations at once and exported for the ERP. payment_id is what the ERP must keep as its own payment id, so
+-- that when the ledger sync brings the payment back it updates this row instead of adding a second.
+CREATE TABLE gateway_payments (
+    payment_id          VARCHAR(64)  PRIMARY KEY,
+    source              VARCHAR(16)  NOT NULL,
+    intent_id           VARCHAR(64)  NOT NULL UNIQUE,
+    customer_id         VARCHAR(64)  NOT NULL,
+    currency            VARCHAR(3)   NOT NULL,
+    received_on         DATE         NOT NULL,
+    amount_cents        BIGINT       NOT NULL,
+    method_type         VARCHAR(24)  NOT NULL,
+    last4               VARCHAR(4),
+    recorded_at         TIMESTAMP    NOT NULL
+);
+CREATE INDEX gateway_payments_received ON gateway_payments (received_on);
