@@ -6,7 +6,7 @@ company's own calendar day.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
@@ -61,6 +61,8 @@ class CompanyProfile(Block):
         unknown = [d for d in days if d not in WEEKDAYS]
         if unknown:
             raise ValueError(f"business_days {unknown} are not weekdays ({', '.join(WEEKDAYS)})")
+        if not days:
+            raise ValueError("business_days must name at least one weekday")
         return days
 
     @field_validator("aging_buckets")
@@ -77,3 +79,13 @@ class CompanyProfile(Block):
 
     def is_business_day(self, day: date) -> bool:
         return WEEKDAYS[day.weekday()] in self.business_days and day not in self.holidays
+
+    def add_business_days(self, day: date, count: int) -> date:
+        """The ``count``-th business day after ``day`` (0: ``day`` itself if a business day, else the next one)."""
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        for _ in range(count):
+            day += timedelta(days=1)
+            while not self.is_business_day(day):
+                day += timedelta(days=1)
+        return day

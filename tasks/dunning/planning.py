@@ -19,6 +19,7 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary
+from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
 from tasks.dunning.plan import (
@@ -81,7 +82,7 @@ def plan_day(store: ArWarehouse, state: DunningState, policy: DunningPolicy, com
         _record_skips(conn, run_id, plan.planned_on, plan.skips)
     engine.dispose()
     _publish_plan(plan, company, dry_run)
-    outbox.checkpoint("planned")
+    checkpoint("planned")
     return plan
 
 

@@ -19,6 +19,7 @@ from blocks.email_channel import EmailChannel
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
+from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
 from tasks.dunning.channels import Delivery, EmailSender, ProviderRefusedCredentials, TwilioSender, deliver
@@ -55,7 +56,7 @@ def send_batch(batch: Batch, store: ArWarehouse, company: CompanyProfile, policy
     result = BatchResult()
     engine = store.engine()
     owned, cancelled = _claim(engine, batch.messages, run_id, policy, result)
-    outbox.checkpoint("reserved")
+    checkpoint("reserved")
     mailer = EmailSender(email, email_name) if email else None
     phone = TwilioSender(twilio, twilio_name) if twilio else None
     handover = engine.connect()
@@ -135,7 +136,7 @@ def send_escalations(messages: list[PlannedMessage], store: ArWarehouse, company
         mailer.close()
         handover.close()
     if delivery.status == "sent":
-        outbox.checkpoint("provider-accepted")
+        checkpoint("provider-accepted")
     with engine.begin() as conn:
         for key in keys:
             outbox.complete(conn, key, delivery.status, delivery.attempts, delivery.provider_id, delivery.reason)
@@ -182,18 +183,18 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         # Connect first: a refused login or a relay that is down provably sent nothing. The message is marked
         # "sending" by the SMTP transaction itself, just before DATA ends.
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
-    outbox.checkpoint("before-send")
+    checkpoint("before-send")
     delivery: Delivery = deliver(send, policy.max_attempts, policy.retry_backoff_seconds,
                                  refused=partial(outbox.refused, handover, [m.key]))
     if delivery.status == "sent":
-        outbox.checkpoint("provider-accepted")
+        checkpoint("provider-accepted")
     with engine.begin() as conn:
         outbox.complete(conn, m.key, delivery.status, delivery.attempts, delivery.provider_id, delivery.reason)
         if delivery.opted_out:
             conn.execute(sa.text("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) "
                                  "VALUES (:c, :a, :r, :t) ON CONFLICT (channel, address) DO NOTHING"),
                          {"c": m.channel, "a": m.recipients[0].address, "r": delivery.reason, "t": wh.utcnow()})
-    outbox.checkpoint("completed")
+    checkpoint("completed")
     result.outcomes[(m.bucket, m.channel, delivery.status)] += 1
     if delivery.status == "sent":
         result.sent.append((m.key, m.channel, to, rendered.subject or rendered.text))
