@@ -27,6 +27,7 @@ from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
 from tasks.charges.charging import plan_autopay, recover_charges, take_charges
 from tasks.charges.results import AutopaySummary, ChargeResults, publish_autopay
+from tasks.claims import checkpoint
 
 CHARGE_WORKERS = 4  # batches of charges in flight at once
 
@@ -68,6 +69,7 @@ def autopay_charges(
     for result in outcomes:
         if not isinstance(result, BaseException):
             done.add(result)
+    checkpoint("charges-taken")
     summary = publish_autopay(quote(plan), done, recovered, store, profile, policy, expected or [])
     failed = [r for r in outcomes if isinstance(r, BaseException)]
     if failed:

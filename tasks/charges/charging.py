@@ -39,6 +39,7 @@ def plan_autopay(store: ArWarehouse, day: date, company: CompanyProfile) -> Char
     get_run_logger().info("Autopay on %s: %d charge(s), %d customer/currency pair(s) not charged", day,
                           len(plan.charges), len(plan.skipped))
     publish_plan(plan, company)
+    checkpoint("charges-planned")
     return plan
 
 
@@ -61,6 +62,7 @@ def take_charge(engine, client, charge: PlannedCharge, policy: AutopayPolicy, co
     for attempt in range(policy.gateway_attempts):
         try:
             made = gateway.find(client, charge.gateway_customer, charge.charge_key) if look_up_first else None
+            checkpoint("charge-looked-up")
             outcome = gateway.outcome_of(made) if made else gateway.submit(client, charge)
             break
         except GatewayUnavailable as unavailable:
@@ -92,6 +94,7 @@ def recover_charges(store: ArWarehouse, gateway_block: PaymentGateway, policy: A
         with engine.begin() as conn:
             if not records.adopt(conn, row.charge_key, row.owner, run_id):
                 continue
+        checkpoint("charge-adopted")
         status = take_charge(engine, client, records.as_planned(row), policy, company,
                              look_up_first=row.status == "submitted")
         logger.warning("Charge %s left %s by a stopped run: now %s", row.charge_key, row.status, status)
@@ -104,6 +107,7 @@ def recover_charges(store: ArWarehouse, gateway_block: PaymentGateway, policy: A
         except GatewayUnavailable as unavailable:
             logger.warning("Charge %s still processing; %s", row.charge_key, unavailable)
             continue
+        checkpoint("debit-polled")
         if outcome.status != "processing":
             charge = records.as_planned(row)
             retry_on, kind = _failure_terms(outcome, charge, policy, company)

@@ -18,7 +18,7 @@ from tasks import warehouse as wh
 from tasks.charges.gateway import Outcome
 from tasks.charges.payments import GatewayPayment, record_payment
 from tasks.charges.plan import PlannedCharge
-from tasks.claims import OWNER, owner_alive
+from tasks.claims import OWNER, checkpoint, owner_alive
 
 UNSETTLED = ("reserved", "submitted")
 STALE_OTHER_HOST_SECONDS = 3600  # a row held by a process on another host is taken over after this long
@@ -61,6 +61,7 @@ def settle(conn: Connection, key: str, outcome: Outcome, retry_on: date | None =
                                  date.fromisoformat(str(row["charge_day"])[:10]), row["method_type"], None,
                                  tuple((n, int(c)) for n, c in invoices))
         record_payment(conn, payment)
+        checkpoint("payment-recorded")  # in the same transaction as the status: a kill here undoes both
         payment_id = payment.payment_id
     conn.execute(sa.text(
         "UPDATE charges SET status = :st, intent_id = COALESCE(:intent, intent_id), failure_kind = :kind, "

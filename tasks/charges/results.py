@@ -21,6 +21,7 @@ from reports.formats import money
 from tasks import warehouse as wh
 from tasks.charges.payments import write_export
 from tasks.charges.plan import ChargePlan
+from tasks.claims import checkpoint
 
 ARTIFACT_ROWS = 500
 
@@ -79,6 +80,7 @@ def publish_autopay(plan: ChargePlan, done: ChargeResults, recovered: ChargeResu
         charges = wh.query_frame(conn, wh.named_query("charges", "day_results"), {"day": plan.charge_day})
         charges = charges.astype(object).where(charges.notna(), None)
         export = write_export(conn, plan.charge_day, project_path(policy.export_dir))
+    checkpoint("export-written")
     outcomes = (charges.groupby(["status", "currency"], as_index=False)
                 .agg(charges=("charge_key", "count"), amount_cents=("amount_cents", "sum"))
                 if len(charges) else pd.DataFrame(columns=["status", "currency", "charges", "amount_cents"]))
