@@ -65,8 +65,9 @@ class DunningPolicy(Block):
     sms_needs_mobile: bool = Field(True, description="Skip SMS to numbers known to be landlines or toll-free.")
     minimum_balance: Decimal = Field(Decimal("10.00"), ge=0, description="No reminder when the customer owes "
                                                                          "less than this, in the invoice currency.")
-    autopay_settle_days: int = Field(5, ge=0, description="Days past due an autopay charge may still be settling "
-                                                          "(ACH); no reminder until then.")
+    autopay_settle_days: int = Field(5, ge=0, description="Days past due an invoice of a customer with an autopay "
+                                                          "mandate in its currency waits for its first charge; "
+                                                          "then dunning takes over.")
     overrides: dict[str, CustomerOverride] = Field(default_factory=dict, description="Customer id -> exception.")
     pay_url: str = Field("https://pay.example.com/{customer_id}?currency={currency}",
                          description="Pay link in every message; {customer_id} and {currency} are filled in.")

@@ -190,3 +190,33 @@ def test_a_gateway_that_fails_requests_still_charges_each_invoice_once(env):
     assert sorted(i.metadata["charge_key"] for i in intents(env)) == [f"C1|USD|{TODAY}", f"C2|USD|{TODAY}"]
     with pytest.raises(stripe.InvalidRequestError):
         env.client.v1.payment_intents.retrieve("pi_missing")
+
+
+def dunning_holds(env, day: date) -> dict[str, str]:
+    """What the dunning plan holds back on ``day``, from the same warehouse query and rule the dunning run uses."""
+    from tasks.aging import age_invoices
+    from tasks.dunning.plan import hold_reasons
+    from tasks.dunning.planning import HOLD_COLUMNS
+
+    invoices = read(env.engine, wh.named_query("dunning", "open_invoices"))
+    aged = age_invoices(invoices, day, [30, 60, 90])
+    for column in HOLD_COLUMNS:
+        aged[column] = invoices[column].to_numpy()
+    return dict(zip(aged["invoice_number"], hold_reasons(aged, day, settle_days=5), strict=True))
+
+
+def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_when_it_fails(env):
+    from tasks.dunning import plan as dp
+
+    seed(env.engine, Ledger().customer("KO").invoice("I-KO", "KO", 1, 20_000, currency="EUR")
+         .customer("HARD").invoice("I-HARD", "HARD", 1, 20_000))
+    enroll(env.engine, env.client, "KO", "EUR", sepa(env.client, FAILING_IBAN), CAP, "portal")
+    hard = card(env.client)
+    enroll(env.engine, env.client, "HARD", "USD", hard, CAP, "cli")
+    assert dunning_holds(env, TODAY) == {"I-KO": dp.AUTOPAY_SCHEDULED, "I-HARD": dp.AUTOPAY_SCHEDULED}
+    env.server.decline_next(hard, "stolen_card")
+    run(env)
+    assert dunning_holds(env, TODAY + timedelta(days=1)) == {"I-KO": dp.AUTOPAY_PENDING, "I-HARD": ""}
+    env.server.settle_debits()
+    run(env, TODAY + timedelta(days=1))
+    assert dunning_holds(env, TODAY + timedelta(days=2)) == {"I-KO": "", "I-HARD": ""}

@@ -38,6 +38,10 @@ class DunningState:
     aging: AgingSummary
 
 
+# What, besides its age, decides whether an invoice may be dunned (see plan.hold_reasons).
+HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_failure", "charge_retry_on", "on_autopay")
+
+
 @task(name="age-open-invoices", cache_policy=NO_CACHE)
 def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) -> DunningState:
     """Age every open invoice by the company's calendar and publish the aging summary (per currency and bucket,
@@ -49,8 +53,8 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
         contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
     engine.dispose()
     aged = age_invoices(invoices, as_of, company.aging_buckets)
-    aged["disputed"] = invoices["disputed"].to_numpy()
-    aged["promise_to_pay_date"] = invoices["promise_to_pay_date"].to_numpy()
+    for hold in HOLD_COLUMNS:
+        aged[hold] = invoices[hold].to_numpy()
     summary = aging_summary(aged, company.aging_buckets)
     _publish_aging(summary, company, as_of)
     return DunningState(aged, _plain(customers), _plain(contacts), summary)
