@@ -220,3 +220,50 @@ def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_when_it_fa
     env.server.settle_debits()
     run(env, TODAY + timedelta(days=1))
     assert dunning_holds(env, TODAY + timedelta(days=2)) == {"I-KO": "", "I-HARD": ""}
+
+
+def test_the_nightly_schedules_tomorrows_charges_once_as_a_run_the_controller_can_cancel(env, request):
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    from tasks.charges.scheduling import schedule_charges
+
+    @flow
+    def nightly_scheduling():
+        store = ArWarehouse.load(env.params["warehouse"].split("/", 1)[1])
+        return schedule_charges(store, COMPANY, env.policy, TODAY, env.params)
+
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", -1, 25_000))  # due tomorrow
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    assert nightly_scheduling() is None  # no deployment: the nightly takes today's charges itself
+
+    deployment_id = autopay_charges.to_deployment(name="autopay-charges").apply()
+    request.addfinalizer(lambda: asyncio.run(delete(deployment_id)))
+    run = nightly_scheduling()
+    assert run.state.type == StateType.SCHEDULED
+    tomorrow_six = f"{TODAY + timedelta(days=1)}T06:00:00-06:00"
+    assert run.expected_start_time.astimezone(ZoneInfo(COMPANY.time_zone)).isoformat() == tomorrow_six
+    assert run.parameters["expected"] == [{"customer_id": "C1", "currency": "USD", "amount": "250.00", "invoices": 1}]
+
+    async def delete(deployment_id):
+        async with get_client() as client:
+            await client.delete_deployment(deployment_id)
+
+    async def cancel(run_id):
+        async with get_client() as client:
+            await client.set_flow_run_state(run_id, Cancelled(), force=True)
+
+    async def same_name(name):
+        async with get_client() as client:
+            return [r for r in await client.read_flow_runs() if r.name == name]
+
+    asyncio.run(cancel(run.id))
+    again = nightly_scheduling()  # the nightly re-run after the controller cancelled
+    assert again.id == run.id and again.state.type == StateType.CANCELLED
+    assert len(asyncio.run(same_name(run.name))) == 1  # no twin
+    assert intents(env) == []  # nothing charged

@@ -29,13 +29,18 @@ def _query(conn, name: str, params: dict | None = None):
     return wh.query_frame(conn, wh.named_query("charges", name), params)
 
 
+def read_plan(store: ArWarehouse, day: date) -> ChargePlan:
+    """The charges for ``day`` from the warehouse as it is now."""
+    with store.engine().connect() as conn:
+        params = {"day": day}
+        return plan_charges(_query(conn, "due", params), _query(conn, "mandates"), _query(conn, "history", params),
+                            _query(conn, "credit"), day)
+
+
 @task(name="plan-autopay-charges", cache_policy=NO_CACHE)
 def plan_autopay(store: ArWarehouse, day: date, company: CompanyProfile) -> ChargePlan:
     """Who is charged how much today, from the warehouse as it is now (not as it was when the run was scheduled)."""
-    with store.engine().connect() as conn:
-        params = {"day": day}
-        plan = plan_charges(_query(conn, "due", params), _query(conn, "mandates"), _query(conn, "history", params),
-                            _query(conn, "credit"), day)
+    plan = read_plan(store, day)
     get_run_logger().info("Autopay on %s: %d charge(s), %d customer/currency pair(s) not charged", day,
                           len(plan.charges), len(plan.skipped))
     publish_plan(plan, company)
