@@ -267,3 +267,51 @@ def test_the_nightly_schedules_tomorrows_charges_once_as_a_run_the_controller_ca
     assert again.id == run.id and again.state.type == StateType.CANCELLED
     assert len(asyncio.run(same_name(run.name))) == 1  # no twin
     assert intents(env) == []  # nothing charged
+
+
+ERP_MAPPING = """\
+source: erp
+date_format: yyyy-mm-dd
+currency: USD
+invoices:
+  file: invoices.csv
+  columns: {invoice_number: number, customer_id: customer, issue_date: issued, due_date: due, amount: amount,
+            open: open}
+payments:
+  file: payments.csv
+  columns: {payment_id: id, customer_id: customer, received_on: received, amount: amount}
+allocations:
+  file: allocations.csv
+  columns: {allocation_id: id, document_kind: kind, document_id: payment, invoice_number: invoice, amount: amount}
+"""
+
+
+def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting_it_twice(env):
+    from blocks.ledger import FileLedgerSource
+    from tasks.kpi.maths import Period, compute_kpis
+    from tasks.kpi.reports import read_ledger
+    from tasks.ledger.entities import ENTITIES
+    from tasks.ledger.sync import sync_entity
+
+    def sync(invoices: str, payments: str = "", allocations: str = "") -> None:
+        (env.tmp / "invoices.csv").write_text("number,customer,issued,due,amount,open\n" + invoices)
+        (env.tmp / "payments.csv").write_text("id,customer,received,amount\n" + payments)
+        (env.tmp / "allocations.csv").write_text("id,kind,payment,invoice,amount\n" + allocations)
+        (env.tmp / "mapping.yaml").write_text(ERP_MAPPING)
+        source = FileLedgerSource(mapping_path=str(env.tmp / "mapping.yaml"))
+        for entity in ENTITIES:
+            if entity.name != "contacts" and entity.name != "credit_notes":
+                assert sync_entity(source, env.engine, entity, "run").quarantined == 0
+
+    sync("I1,C1,2026-10-01,2026-11-20,400.00,400.00\n")
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    run(env)
+    [intent] = intents(env)
+    payment = f"ARP-{intent.id}"
+    # The ERP imports the export: its payment keeps arpilot's id, its allocation has an id of its own.
+    sync("I1,C1,2026-10-01,2026-11-20,400.00,0.00\n", f"{payment},C1,{TODAY},400.00\n",
+         f"ERP-77,payment,{payment},I1,400.00\n")
+    assert read(env.engine, "SELECT allocation_id FROM allocations").iloc[:, 0].tolist() == ["ERP-77"]
+    assert read(env.engine, "SELECT COUNT(*) FROM payments").iloc[0, 0] == 1
+    kpis = compute_kpis(read_ledger(env.engine, COMPANY.time_zone), Period(TODAY, TODAY), [30, 60, 90])
+    assert kpis.currencies[0].collected_cents == 40_000  # collected once, not twice
