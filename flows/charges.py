@@ -19,12 +19,14 @@ from blocks import (
     DEFAULT_AUTOPAY_POLICY,
     DEFAULT_COMPANY,
     DEFAULT_GATEWAY,
+    DEFAULT_LEDGER,
     DEFAULT_WAREHOUSE,
     company_today,
     load_block,
 )
 from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
+from blocks.ledger import SqlLedgerSource
 from tasks.charges.charging import plan_autopay, recover_charges, take_charges
 from tasks.charges.results import AutopaySummary, ChargeResults, publish_autopay
 from tasks.claims import checkpoint
@@ -45,16 +47,22 @@ def autopay_charges(
     gateway: str = DEFAULT_GATEWAY,
     autopay_policy: str = DEFAULT_AUTOPAY_POLICY,
     expected: list[dict] | None = None,
+    ledger: str = DEFAULT_LEDGER,
 ) -> AutopaySummary:
     """Charge what autopay customers owe on charge_day (default: today in the company's time zone).
 
     expected: what the nightly foresaw when it scheduled this run (customer, currency, amount, invoices), shown in
-    the UI; the run charges what is due when it runs and reports any difference.
+    the UI; the run charges what is due when it runs and reports any difference. ledger: the SQL ledger the
+    policy's write-back statement runs on (read only when the policy has one).
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
     policy: AutopayPolicy = load_block(autopay_policy)
     store, gateway_block = load_block(warehouse), load_block(gateway)
+    erp = load_block(ledger) if policy.write_back_sql else None
+    if erp is not None and not isinstance(erp, SqlLedgerSource):
+        raise ValueError(f"autopay policy {autopay_policy} writes payments back by SQL, but ledger {ledger} is not a "
+                         "SQL ledger; clear write_back_sql or name the SQL ledger block")
     day = charge_day or profile.today(datetime.now(ZoneInfo(profile.time_zone)))
     run_id = str(flow_run.id)
 
@@ -70,7 +78,7 @@ def autopay_charges(
         if not isinstance(result, BaseException):
             done.add(result)
     checkpoint("charges-taken")
-    summary = publish_autopay(quote(plan), done, recovered, store, profile, policy, expected or [])
+    summary = publish_autopay(quote(plan), done, recovered, store, profile, policy, expected or [], erp)
     failed = [r for r in outcomes if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} charge batches failed; the first: {failed[0]}. Charges "

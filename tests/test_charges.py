@@ -315,3 +315,28 @@ def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting
     assert read(env.engine, "SELECT COUNT(*) FROM payments").iloc[0, 0] == 1
     kpis = compute_kpis(read_ledger(env.engine, COMPANY.time_zone), Period(TODAY, TODAY), [30, 60, 90])
     assert kpis.currencies[0].collected_cents == 40_000  # collected once, not twice
+
+
+def test_payments_are_written_back_to_the_ledger_database_once(env):
+    import sqlite3
+
+    from blocks.ledger import SqlLedgerSource
+
+    erp = env.tmp / "erp.sqlite"
+    with sqlite3.connect(erp) as db:
+        db.execute("CREATE TABLE ar_receipts (receipt TEXT, invoice TEXT, amount NUMERIC, reference TEXT, "
+                   "PRIMARY KEY (receipt, invoice))")
+    SqlLedgerSource(source_name="erp", url=f"sqlite:///{erp}").save(env.params["warehouse"].split("/")[1])
+    AutopayPolicy(export_dir=str(env.tmp / "autopay"), gateway_backoff_seconds=0, write_back_sql=(
+        "INSERT INTO ar_receipts VALUES (:payment_id, :invoice_number, :applied_amount, :gateway_reference) "
+        "ON CONFLICT DO NOTHING")).save(env.params["autopay_policy"].split("/")[1], overwrite=True)
+    params = {**env.params, "ledger": f"arpilot-sql-ledger/{env.params['warehouse'].split('/')[1]}"}
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1, 10_000).invoice("I2", "C1", 2, 5_050))
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    autopay_charges(charge_day=TODAY, **params)
+    autopay_charges(charge_day=TODAY, **params)
+    [intent] = intents(env)
+    with sqlite3.connect(erp) as db:
+        rows = db.execute("SELECT receipt, invoice, amount, reference FROM ar_receipts ORDER BY invoice").fetchall()
+    assert rows == [(f"ARP-{intent.id}", "I1", 100, intent.id), (f"ARP-{intent.id}", "I2", 50.5, intent.id)]
+    assert read(env.engine, "SELECT COUNT(*) FROM gateway_payments WHERE written_back_at IS NOT NULL").iloc[0, 0] == 1

@@ -15,11 +15,11 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
-from blocks.ledger import project_path
+from blocks.ledger import SqlLedgerSource, project_path
 from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
-from tasks.charges.payments import write_export
+from tasks.charges.payments import write_back, write_export
 from tasks.charges.plan import ChargePlan
 from tasks.claims import checkpoint
 
@@ -72,10 +72,16 @@ def publish_plan(plan: ChargePlan, company: CompanyProfile) -> None:
 
 @task(name="autopay-results", cache_policy=NO_CACHE)
 def publish_autopay(plan: ChargePlan, done: ChargeResults, recovered: ChargeResults, store: ArWarehouse,
-                    company: CompanyProfile, policy: AutopayPolicy, expected: list[dict]) -> AutopaySummary:
+                    company: CompanyProfile, policy: AutopayPolicy, expected: list[dict],
+                    ledger: SqlLedgerSource | None = None) -> AutopaySummary:
     """The day's charges as the warehouse holds them (this run's and earlier runs' of the same day), the gateway's
-    reasons for each failure, the retries scheduled, and the export for the ERP."""
+    reasons for each failure, the retries scheduled, and the export for the ERP (and the write-back to the ledger
+    database, when the policy has one)."""
     engine = store.engine()
+    written_back = 0
+    if policy.write_back_sql:
+        with ledger.connect() as ledger_conn, engine.begin() as conn:
+            written_back = write_back(conn, ledger_conn, policy.write_back_sql)
     with engine.connect() as conn:
         charges = wh.query_frame(conn, wh.named_query("charges", "day_results"), {"day": plan.charge_day})
         charges = charges.astype(object).where(charges.notna(), None)
@@ -91,7 +97,8 @@ def publish_autopay(plan: ChargePlan, done: ChargeResults, recovered: ChargeResu
     } for r in charges.head(ARTIFACT_ROWS).itertuples(index=False)], key="autopay-results",
         description=f"Autopay charges of {plan.charge_day}: " + (", ".join(
             f"{int(r.charges)} {r.status} ({money(int(r.amount_cents), r.currency, company.locale)})"
-            for r in outcomes.itertuples(index=False)) or "none") + f". Export for the ERP: {export.name}.")
+            for r in outcomes.itertuples(index=False)) or "none") + f". Export for the ERP: {export.name}"
+        + (f"; {written_back} payment(s) written to the ledger database." if policy.write_back_sql else "."))
     planned_keys = {(c.customer_id, c.currency) for c in plan.charges}
     missing = [e for e in expected if (e.get("customer_id"), e.get("currency")) not in planned_keys
                and not ((charges["customer_id"] == e.get("customer_id")) & (charges["currency"] == e.get("currency"))).any()]
