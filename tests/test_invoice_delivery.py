@@ -141,7 +141,7 @@ def test_the_email_carries_the_rendered_pdf_the_pay_link_and_what_to_quote(tmp_p
                                                                     currency="EUR", issued=TODAY)
     m = _delivery(ledger)
     rendered = render_invoice(m, company, POLICY, "ar@northwind.example")
-    assert rendered.subject == "Invoice RE-2026-0042 from Northwind Components Ltd: 12.345,67 € due 7. Dezember 2026"
+    assert rendered.subject == "Invoice RE-2026-0042 from Northwind Components Ltd: 12.345,67 € due 07.12.2026"
     assert "Please quote this reference with your payment: RE-2026-0042 C-7" in rendered.text
     assert "https://pay.northwind.example/C-7" in rendered.text and "IBAN DE89" in rendered.text
     mail = invoice_email(m, rendered, "ar@northwind.example", "Northwind AR", None, POLICY,

@@ -1,4 +1,5 @@
--- Open invoices issued since invoice delivery was switched on (:since), with their customer and how an earlier
+-- Open invoices issued since invoice delivery was switched on (the policy's deliver_invoices_from), with their
+-- customer and how an earlier
 -- delivery went (the outbox row keyed '<invoice number>|invoice', if any).
 SELECT i.invoice_number, i.customer_id, i.currency, i.issue_date, i.due_date, i.amount_cents, i.open_cents,
        i.disputed, i.promise_to_pay_date, i.pdf_path,
