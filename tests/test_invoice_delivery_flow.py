@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 from dunning_cases import COMPANY, TODAY, Ledger, at_local, seed
+from test_dunning_crash import SEND_WORKERS, Scenario, seeded_warehouse
 from test_dunning_flow import contact_stage, read
 
 from blocks.contact_policy import ContactPolicy
@@ -86,6 +87,8 @@ def test_a_new_invoice_is_delivered_once_with_its_pdf_and_not_again_on_the_next_
     assert first.count("sent", "invoice") == 2 and first.invoices_unsent == 3
     unsent = {r.invoice_number: r.reason for r in first.deliveries.unsent.itertuples()}
     assert unsent == {"N4": GATE_FAILED, "N5": GATE_FAILED, "N6": DEFERRED}
+    assert first.skipped[["channel", "reason"]].values.tolist() == [["invoice", GATE_FAILED]] * 2 + [
+        ["invoice", DEFERRED]]  # beside the reminders held back (none here)
     rows = read(env.engine, "SELECT outbox_key, channel, status FROM dunning_outbox ORDER BY outbox_key")
     assert rows.values.tolist() == [["N1|invoice", "invoice", "sent"], ["N2|invoice", "invoice", "sent"]]
     with open(first.message_log.parent / "invoices-unsent.csv", newline="") as f:
@@ -118,3 +121,28 @@ def test_delivery_without_an_email_channel_is_refused_before_planning(env):
     with pytest.raises(DunningMisconfigured, match="sends email but no email channel block"):
         dunning(**(env.params | {"email_channel": None}), now=NOW)
     assert read(env.engine, "SELECT count(*) AS n FROM dunning_outbox")["n"].iloc[0] == 0
+
+
+@pytest.mark.parametrize("kill_at", ["reserved:1", "before-send:2", "handing-over:3", "provider-accepted:2",
+                                     "completed:4"])
+def test_killed_while_delivering_and_run_again_each_invoice_arrives_once(prefect_api, tmp_path, kill_at):
+    """Eight new invoices through a relay that refuses one send in five for now; the run is SIGKILLed, then run
+    until nothing is owed. Each invoice arrives once; one the run was handing over when it died may be lost, and
+    is then flagged unknown, never silently dropped (as for reminders)."""
+    new = Ledger()
+    for n in range(8):
+        new.customer(f"K{n}").invoice(f"NEW-{n}", f"K{n}", -30, 10_000 * (n + 1), issued=TODAY)
+    s = Scenario(tmp_path, seeded_warehouse(tmp_path, new), seed=3, batch_size=3, deliver_invoices_from=TODAY,
+                 steps=[DunningStep(offset=15, channels=["sms"], tone="firm")])
+    try:
+        s.kill(kill_at)
+        s.settle()
+        mails, _ = s.received()
+        want = {f"NEW-{n}|invoice" for n in range(8)}
+        statuses = s.outbox()
+        assert set(statuses) == want and set(statuses.values()) <= {"sent", "unknown"}
+        assert all(count == 1 for count in mails.values()), f"sent twice: {mails}"
+        lost = want - set(mails)
+        assert all(statuses[key] == "unknown" for key in lost) and len(lost) <= SEND_WORKERS
+    finally:
+        s.close()

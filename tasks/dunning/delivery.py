@@ -26,6 +26,7 @@ from tasks.dunning.plan import (
     DISPUTED,
     INTERNAL,
     PROMISE,
+    SKIP_COLUMNS,
     STOPPED,
     CoveredInvoice,
     PlannedMessage,
@@ -75,8 +76,9 @@ class DeliveryPlan:
 
     @property
     def skips(self) -> pd.DataFrame:
-        """The unsent invoices as dunning_skips rows (channel ``invoice``)."""
-        return self.unsent.assign(channel=INVOICE)
+        """The unsent invoices as the reminders' skips (channel ``invoice``): one frame, one dunning_skips table."""
+        return self.unsent.assign(channel=INVOICE, amount_cents=self.unsent["open_cents"],
+                                  days_past_due=self.unsent["step"])[SKIP_COLUMNS]
 
 
 def plan_deliveries(invoices: pd.DataFrame, contacts: pd.DataFrame, policy: DunningPolicy, company: CompanyProfile,

@@ -35,7 +35,7 @@ CALL_LIST_ARTIFACT_ROWS = 200
 class DunningSummary:
     planned_on: date
     planned: int
-    skipped: pd.DataFrame  # the plan's skips
+    skipped: pd.DataFrame  # the plan's skips, and the invoices not delivered (channel invoice)
     outcomes: pd.DataFrame  # bucket, channel, status, messages
     failures: list[tuple[str, str, str]]
     owed: list[tuple[str, str, str]]  # refused for now by the provider: still owed, sent on the next run
@@ -77,7 +77,9 @@ def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliatio
             writer.writerows((key, channel, "sent", to, subject) for key, channel, to, subject in r.sent)
             writer.writerows((key, key.rsplit("|", 1)[1], "failed", to, reason) for key, to, reason in r.failures)
             writer.writerows((key, key.rsplit("|", 1)[1], "owed", to, reason) for key, to, reason in r.owed)
-    summary = DunningSummary(plan.planned_on, len(plan.messages), plan.skips, outcomes, failures,
+    held = [f for f in (plan.skips, deliveries.skips) if len(f)]
+    summary = DunningSummary(plan.planned_on, len(plan.messages) + len(deliveries.messages),
+                             pd.concat(held, ignore_index=True) if held else plan.skips, outcomes, failures,
                              [o for r in results for o in r.owed], reconciliation, call_lists, log, deliveries)
     _write_unsent_invoices(deliveries, folder / "invoices-unsent.csv", company)
     create_markdown_artifact(_results_markdown(summary, company, sent_to), key="dunning-results",
