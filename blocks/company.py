@@ -33,6 +33,9 @@ class CompanyProfile(Block):
     brand_color: str = Field("#1f4e79", description="Accent colour for messages and reports.")
     business_days: list[str] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working weekdays.")
     holidays: list[date] = Field(default_factory=list, description="Dates that are not business days.")
+    bank_accounts: dict[str, str] = Field(
+        default_factory=dict, description="Currency -> where to pay by bank transfer in it (bank, account or IBAN, "
+                                          "routing or BIC), printed on the invoices arpilot renders.")
     aging_buckets: list[int] = Field(
         [30, 60, 90], description="Upper bounds in days past due of the overdue aging buckets; [30, 60, 90] gives "
                                   "not_due, 1-30, 31-60, 61-90 and 90+.")

@@ -88,6 +88,13 @@ class DunningPolicy(Block):
     retry_backoff_seconds: list[float] = Field([2.0, 10.0], description="Waits between tries (the last repeats).")
     reservation_lease_seconds: int = Field(900, ge=1, description="A reserved message whose owner stops "
                                                                   "renewing is reconciled after this long.")
+    deliver_invoices_from: date | None = Field(
+        None, description="Email each open invoice issued on or after this date, and not in the future, to the "
+                          "customer's AP contacts once, with its PDF. Set it to the day you switch delivery on so "
+                          "the back catalogue is not mailed; empty: arpilot does not deliver invoices (your ERP "
+                          "does).")
+    invoice_pdf_dir: str | None = Field(None, description="Folder the ledger's invoice pdf_path is relative to "
+                                                          "(where the ERP puts its invoice PDFs).")
 
     @field_validator("steps")
     @classmethod

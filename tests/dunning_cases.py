@@ -39,12 +39,16 @@ class Ledger:
         return self
 
     def invoice(self, number: str, customer_id: str, days_late: int, cents: int = 100_000, currency: str = "USD",
-                disputed=False, promise: str | None = None, charge: tuple | None = None) -> Ledger:
+                disputed=False, promise: str | None = None, issued: date | None = None,
+                pdf: str | None = None, charge: tuple | None = None) -> Ledger:
+        """An open invoice ``days_late`` days past due (negative: not yet due), issued on 2026-01-01 unless given;
+        ``charge``: its last autopay charge (status, failure kind, retry on)."""
         if charge:
             self.charges[number] = charge
         self.invoices.append({"invoice_number": number, "customer_id": customer_id, "currency": currency,
                               "due_date": (self.today - timedelta(days=days_late)).isoformat(), "open_cents": cents,
-                              "disputed": disputed, "promise_to_pay_date": promise})
+                              "disputed": disputed, "promise_to_pay_date": promise,
+                              "issue_date": (issued or date(2026, 1, 1)).isoformat(), "pdf_path": pdf})
         return self
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
@@ -82,7 +86,7 @@ def seed(engine, ledger: Ledger, verified_on: date | None = None) -> None:
         "bounced_on": None, "opt_out_email": k["opt_out_email"], "opt_out_sms": k["opt_out_sms"],
         "opt_out_voice": k["opt_out_voice"], "row_hash": n, "synced_at": at} for n, k in enumerate(ledger.contacts)])
     invoices = pd.DataFrame([{
-        **i, "issue_date": "2026-01-01", "amount_cents": i["open_cents"], "status": "open",
+        **i, "amount_cents": i["open_cents"], "status": "open",
         "row_hash": n, "synced_at": at} for n, i in enumerate(ledger.invoices)])
     with engine.begin() as conn:
         wh.insert(conn, "customers", customers)

@@ -187,7 +187,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
     work["bucket"] = bucket_of(work["days_past_due"].to_numpy(np.int64), company.aging_buckets)
     work = work.sort_values(["customer_id", "currency", "days_past_due", "invoice_number"],
                             ascending=[True, True, False, True])
-    by_customer = _contacts_by_customer(contacts)
+    by_customer = contacts_by_customer(contacts)
     minimum = to_cents(policy.minimum_balance)
     skips: list[tuple] = []
     messages: list[PlannedMessage] = []
@@ -230,7 +230,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
         if override and override.tone and TONES.index(override.tone) < TONES.index(tone):
             tone = override.tone
         for channel in due_channels:
-            recipients, reason, detail = _recipients(channel, by_customer.get(customer_id, []), policy, info)
+            recipients, reason, detail = contact_recipients(channel, by_customer.get(customer_id, []), policy, info)
             if reason is None:
                 reason, detail = _capped(history, customer_id, currency, channel, today, policy.cap_days)
             if reason is None and channel in CONTACT_CHANNELS:
@@ -275,15 +275,15 @@ def _customer_block(info: pd.Series, override, today: date) -> tuple[str, str] |
     return None
 
 
-def _contacts_by_customer(contacts: pd.DataFrame) -> dict[str, list[dict]]:
+def contacts_by_customer(contacts: pd.DataFrame) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = defaultdict(list)
     for record in contacts.sort_values("contact_id").to_dict("records"):
         grouped[record["customer_id"]].append(record)
     return grouped
 
 
-def _recipients(channel: str, contacts: list[dict], policy: DunningPolicy,
-                info: pd.Series) -> tuple[list[Recipient], str | None, str]:
+def contact_recipients(channel: str, contacts: list[dict], policy: DunningPolicy,
+                       info: pd.Series) -> tuple[list[Recipient], str | None, str]:
     """Who gets this channel's message, or the reason nobody can."""
     if channel == "escalation":
         if not policy.escalation_to:

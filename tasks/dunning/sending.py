@@ -23,6 +23,8 @@ from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
 from tasks.dunning.channels import Delivery, EmailSender, ProviderRefusedCredentials, TwilioSender, deliver
+from tasks.dunning.delivery import INVOICE
+from tasks.dunning.invoice_mail import invoice_email, render_invoice
 from tasks.dunning.messages import (
     email_message,
     escalation_message,
@@ -162,14 +164,16 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         result.outcomes[(m.bucket, "call", "sent")] += 1
         return
     sender_address = email.from_address if email else None
-    rendered = render(m, company, policy, sender_address)
+    invoice = m.channel == INVOICE  # a delivered invoice: an email of its own carrying the invoice's PDF
+    rendered = (render_invoice if invoice else render)(m, company, policy, sender_address)
 
     def mark() -> None:  # an SMS's whole text: after a crash it is how Twilio's copy is told from another's
         outbox.mark_sending(handover, [m.key], rendered.subject or rendered.text, policy.reservation_lease_seconds)
 
-    if m.channel == "email":
-        mail = email_message(m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to,
-                             policy, datetime.now().astimezone())
+    if m.channel in ("email", INVOICE):
+        mail = (invoice_email if invoice else email_message)(
+            m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to, policy,
+            datetime.now().astimezone())
         recipients = [smtp_address(r.address) for r in m.recipients]
         send = lambda: mailer.send(mail, email.from_address, recipients, mark)  # noqa: E731
     elif m.channel == "sms":  # marked "sending" per attempt: Twilio can be asked afterwards whether it has it
@@ -179,7 +183,7 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         send = lambda: mark() or phone.voice(m.recipients[0].address, spoken)  # noqa: E731
     else:
         raise ValueError(f"a send batch cannot send {m.channel} messages (escalations go out as one digest)")
-    if m.channel == "email":
+    if m.channel in ("email", INVOICE):
         # Connect first: a refused login or a relay that is down provably sent nothing. The message is marked
         # "sending" by the SMTP transaction itself, just before DATA ends.
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
