@@ -29,7 +29,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from tasks.dunning.messages import TemplateDirMissing, template_folders
 from tasks.dunning.plan import DunningPlan, make_batches
-from tasks.dunning.planning import age_open_invoices, plan_day, plan_invoice_delivery
+from tasks.dunning.planning import age_open_invoices, plan_autopay_notices, plan_day, plan_invoice_delivery
 from tasks.dunning.reconcile import reconcile_outbox
 from tasks.dunning.results import DunningSummary, bucket_order, publish_dunning
 from tasks.dunning.sending import send_batch, send_escalations
@@ -118,12 +118,13 @@ def dunning(
     state = age_open_invoices(store, profile, as_of)
     plan = plan_day(store, quote(state), policy, profile, instant, run_id, dry_run)
     deliveries = plan_invoice_delivery(store, quote(state), policy, profile, instant, run_id, dry_run)
+    notices = [] if dry_run else plan_autopay_notices(store, quote(state), policy, profile, instant, run_id)
     if dry_run:
         logger.info("Dry run: %d messages and %d invoices planned, nothing sent", len(plan.messages),
                     len(deliveries.messages))
         return plan
     escalations = [m for m in plan.messages if m.channel == "escalation"]
-    batches = make_batches([m for m in plan.messages if m.channel != "escalation"] + deliveries.messages,
+    batches = make_batches([m for m in plan.messages if m.channel != "escalation"] + deliveries.messages + notices,
                            bucket_order(profile), policy.batch_size, policy.max_batches)
     futures = send_batch.map([quote(b) for b in batches], unmapped(store), unmapped(profile), unmapped(policy),
                              unmapped(email), unmapped(email_channel or ""), unmapped(twilio),

@@ -42,7 +42,7 @@ class Ledger:
                 disputed=False, promise: str | None = None, issued: date | None = None,
                 pdf: str | None = None, charge: tuple | None = None) -> Ledger:
         """An open invoice ``days_late`` days past due (negative: not yet due), issued on 2026-01-01 unless given;
-        ``charge``: its last autopay charge (status, failure kind, retry on)."""
+        ``charge``: its last autopay charge (status, failure kind, retry on, charge day, how its notice went)."""
         if charge:
             self.charges[number] = charge
         self.invoices.append({"invoice_number": number, "customer_id": customer_id, "currency": currency,
@@ -55,9 +55,9 @@ class Ledger:
         invoices = pd.DataFrame(self.invoices, columns=["invoice_number", "customer_id", "currency", "due_date",
                                                         "open_cents", "disputed", "promise_to_pay_date"])
         invoices["days_past_due"] = days_past_due(invoices["due_date"], self.today) if len(invoices) else []
-        last = [self.charges.get(n, (None, None, None)) for n in invoices["invoice_number"]]
-        invoices["charge_status"], invoices["charge_failure"], invoices["charge_retry_on"] = (
-            [c[i] for c in last] for i in range(3))
+        last = [(*self.charges.get(n, ()), None, None, None, None, None)[:5] for n in invoices["invoice_number"]]
+        (invoices["charge_status"], invoices["charge_failure"], invoices["charge_retry_on"], invoices["charge_day"],
+         invoices["charge_notice"]) = ([c[i] for c in last] for i in range(5))
         invoices["on_autopay"] = invoices["customer_id"].isin(self.mandates)
         contacts = pd.DataFrame(self.contacts, columns=[
             "contact_id", "customer_id", "name", "email", "phone_e164", "phone_line_type", "time_zone", "email_ok",

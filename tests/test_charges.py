@@ -205,7 +205,7 @@ def dunning_holds(env, day: date) -> dict[str, str]:
     return dict(zip(aged["invoice_number"], hold_reasons(aged, day, settle_days=5), strict=True))
 
 
-def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_when_it_fails(env):
+def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_once_a_decline_is_told(env):
     from tasks.dunning import plan as dp
 
     seed(env.engine, Ledger().customer("KO").invoice("I-KO", "KO", 1, 20_000, currency="EUR")
@@ -216,10 +216,12 @@ def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_when_it_fa
     assert dunning_holds(env, TODAY) == {"I-KO": dp.AUTOPAY_SCHEDULED, "I-HARD": dp.AUTOPAY_SCHEDULED}
     env.server.decline_next(hard, "stolen_card")
     run(env)
-    assert dunning_holds(env, TODAY + timedelta(days=1)) == {"I-KO": dp.AUTOPAY_PENDING, "I-HARD": ""}
+    assert dunning_holds(env, TODAY + timedelta(days=1)) == {"I-KO": dp.AUTOPAY_PENDING, "I-HARD": dp.AUTOPAY_NOTICE}
     env.server.settle_debits()
     run(env, TODAY + timedelta(days=1))
-    assert dunning_holds(env, TODAY + timedelta(days=2)) == {"I-KO": "", "I-HARD": ""}
+    assert dunning_holds(env, TODAY + timedelta(days=2)) == {"I-KO": dp.AUTOPAY_NOTICE, "I-HARD": dp.AUTOPAY_NOTICE}
+    # Until the customer has been told (see the flow test), or for three days at most: then dunning resumes.
+    assert dunning_holds(env, TODAY + timedelta(days=4)) == {"I-KO": "", "I-HARD": ""}
 
 
 def test_the_nightly_schedules_tomorrows_charges_once_as_a_run_the_controller_can_cancel(env, request):
@@ -340,3 +342,48 @@ def test_payments_are_written_back_to_the_ledger_database_once(env):
         rows = db.execute("SELECT receipt, invoice, amount, reference FROM ar_receipts ORDER BY invoice").fetchall()
     assert rows == [(f"ARP-{intent.id}", "I1", 100, intent.id), (f"ARP-{intent.id}", "I2", 50.5, intent.id)]
     assert read(env.engine, "SELECT COUNT(*) FROM gateway_payments WHERE written_back_at IS NOT NULL").iloc[0, 0] == 1
+
+
+def test_a_declined_charge_is_told_to_the_customer_once_before_any_reminder_and_the_collector_calls(env, sandbox):
+    from dunning_cases import at_local
+    from prefect import flow
+
+    from blocks.contact_policy import ContactPolicy
+    from blocks.dunning_policy import DunningPolicy
+    from flows.dunning import dunning
+    from tasks.contacts.checks import check_contacts, normalize_changed_contacts
+
+    name = env.params["warehouse"].split("/")[1]
+    contacts = ContactPolicy(output_dir=str(env.tmp / "contacts"))
+    DunningPolicy(output_dir=str(env.tmp / "dunning"), retry_backoff_seconds=[0]).save(name, overwrite=True)
+    for block in (contacts, sandbox.email, sandbox.phone):
+        block.save(name, overwrite=True)
+    seed(env.engine, Ledger().customer("C1", "Acme Corp").invoice("I1", "C1", 1, 40_000))
+
+    @flow
+    def contact_stage():
+        store = ArWarehouse.load(name)
+        normalize_changed_contacts(store, COMPANY.time_zone)
+        check_contacts(store, contacts, f"arpilot-contact-policy/{name}", TODAY, str(uuid.uuid4()), "en_US")
+
+    contact_stage()
+    method = card(env.client)
+    enroll(env.engine, env.client, "C1", "USD", method, CAP, "cli")
+    env.server.decline_next(method, "stolen_card")
+    run(env)
+    blocks = {"warehouse": env.params["warehouse"], "company": env.params["company"],
+              "dunning_policy": f"arpilot-dunning-policy/{name}", "contact_policy": f"arpilot-contact-policy/{name}",
+              "email_channel": f"arpilot-email-channel/{name}", "twilio_channel": f"arpilot-twilio-channel/{name}"}
+
+    first = dunning(**blocks, now=at_local(TODAY + timedelta(days=1), 11))
+    [notice] = [m.message for m in sandbox.smtp.messages]
+    assert notice["Subject"] == "Your automatic payment of $400.00 to Northwind Components Ltd was declined"
+    text = notice.get_body(("plain",)).get_content()
+    assert "card ending 4242" in text and "I1" in text and "will not try that payment method again" in text
+    with open(first.call_lists / "ann-lee.csv") as f:
+        assert [c["Customer id"] for c in csv.DictReader(f)] == ["C1"]  # the collector takes over
+
+    dunning(**blocks, now=at_local(TODAY + timedelta(days=2), 11))
+    subjects = [m.message["Subject"] for m in sandbox.smtp.messages]
+    assert subjects.count(notice["Subject"]) == 1  # told once
+    assert len(subjects) == 2 and "past due" in subjects[1]  # the reminder follows, the next night

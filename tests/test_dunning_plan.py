@@ -84,6 +84,8 @@ def test_an_invoice_is_reminded_of_a_step_once_and_a_new_invoice_brings_a_new_me
      dp.AUTOPAY_PAID),
     (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "soft", "2026-11-23")),
      dp.AUTOPAY_RETRY),
+    (lambda led: led.customer("C1", autopay=True).invoice(
+        "I1", "C1", 9, charge=("failed", "hard", None, "2026-11-22", None)), dp.AUTOPAY_NOTICE),
     (lambda led: led.customer("C1", stopped=True).invoice("I1", "C1", 5), dp.STOPPED),
     (lambda led: led.customer("C1", internal=True).invoice("I1", "C1", 5), dp.INTERNAL),
     (lambda led: led.customer("C1", paused_until="2026-11-23").invoice("I1", "C1", 5), dp.PAUSED),
@@ -109,6 +111,10 @@ def test_held_back_invoices_are_left_out_of_a_message_that_still_goes():
     (lambda led: led.customer("C1").invoice("I1", "C1", 5, promise="2026-11-22"), True),  # promise lapsed
     (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 6), True),  # no charge came in time
     (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "hard", None)), True),
+    (lambda led: led.customer("C1", autopay=True).invoice(  # declined yesterday, the customer told
+        "I1", "C1", 9, charge=("failed", "hard", None, "2026-11-22", "sent")), True),
+    (lambda led: led.customer("C1", autopay=True).invoice(  # declined a week ago, the notice never went out
+        "I1", "C1", 9, charge=("failed", "hard", None, "2026-11-16", None)), True),
     (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "soft", "2026-11-22")),
      True),  # the retry day passed without a new charge
     (lambda led: led.customer("C1", paused_until="2026-11-22").invoice("I1", "C1", 5), True),  # pause over

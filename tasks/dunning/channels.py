@@ -28,6 +28,11 @@ from blocks.twilio_channel import TwilioChannel
 
 TWILIO_UNSUBSCRIBED = 21610
 
+# On the wire. Python folds a header whose value would fit on a line of its own by starting it on the next line,
+# and readers then show the subject with a leading space; a line may hold 998 characters (RFC 5322), so headers
+# are not folded below that.
+WIRE, WIRE_UTF8 = SMTP.clone(max_line_length=998), SMTPUTF8.clone(max_line_length=998)
+
 
 class ProviderRefusedCredentials(RuntimeError):
     """The provider refused our login: nothing in this batch can be sent until the block is fixed."""
@@ -167,7 +172,7 @@ class EmailSender:
         code, reply = smtp.getreply()
         if code != 354:
             raise smtplib.SMTPDataError(code, reply)
-        body = re.sub(rb"(?m)^\.", b"..", mail.as_bytes(policy=SMTPUTF8 if international else SMTP))
+        body = re.sub(rb"(?m)^\.", b"..", mail.as_bytes(policy=WIRE_UTF8 if international else WIRE))
         smtp.send(body if body.endswith(b"\r\n") else body + b"\r\n")
         committing()
         try:

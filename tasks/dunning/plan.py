@@ -42,6 +42,8 @@ AUTOPAY_SCHEDULED = "autopay charge scheduled"
 AUTOPAY_PENDING = "autopay charge pending"
 AUTOPAY_PAID = "autopay charge paid, not yet in the ledger"
 AUTOPAY_RETRY = "autopay retry scheduled"
+AUTOPAY_NOTICE = "autopay declined: the customer is told first"
+NOTICE_FIRST_DAYS = 3  # a declined charge's notice goes before reminders for this long, then reminders go anyway
 BELOW_MINIMUM = "below minimum balance"
 GATE_FAILED = "contact failed the gate"
 OPTED_OUT = "opted out"
@@ -49,7 +51,7 @@ NO_MOBILE = "no mobile number"
 CAPPED = "cap reached"
 DEFERRED = "deferred: outside local window"
 NO_ESCALATION = "no escalation address"
-HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_SCHEDULED)
+HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED)
 CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")  # the reason shown when several hold
 LANDLINE_TYPES = {"fixed_line", "toll_free"}
 
@@ -135,7 +137,8 @@ def hold_reasons(invoices: pd.DataFrame, today: date, settle_days: int) -> np.nd
     """Why each invoice must not be dunned today, or "" when it may be.
 
     invoices carry, besides disputed and promise_to_pay_date, their last autopay charge (charge_status,
-    charge_failure, charge_retry_on; empty when none) and on_autopay (an active mandate in their currency)."""
+    charge_failure, charge_retry_on, charge_day, and charge_notice: how its notice to the customer went; empty
+    when none) and on_autopay (an active mandate in their currency)."""
     days = invoices["days_past_due"].to_numpy()
     disputed = invoices["disputed"].fillna(False).to_numpy(dtype=bool)
     promise = pd.to_datetime(invoices["promise_to_pay_date"], format="ISO8601").to_numpy(dtype="datetime64[D]")
@@ -144,10 +147,14 @@ def hold_reasons(invoices: pd.DataFrame, today: date, settle_days: int) -> np.nd
     retry = pd.to_datetime(invoices["charge_retry_on"], format="ISO8601").to_numpy(dtype="datetime64[D]")
     retrying = (status == "failed") & (invoices["charge_failure"].astype(object).fillna("").to_numpy() == "soft") & \
         ~np.isnat(retry) & (retry >= np.datetime64(today, "D"))
+    charged = pd.to_datetime(invoices["charge_day"], format="ISO8601").to_numpy(dtype="datetime64[D]")
+    notice = invoices["charge_notice"].astype(object).fillna("").to_numpy()
+    untold = np.isin(status, ("failed", "requires_action")) & ~np.isin(notice, ("sent", "unknown")) & \
+        ~np.isnat(charged) & (charged >= np.datetime64(today - timedelta(days=NOTICE_FIRST_DAYS), "D"))
     awaiting = invoices["on_autopay"].astype(object).fillna(False).to_numpy(dtype=bool) & (status == "") & (days <= settle_days)
     return np.select(
-        [disputed, promised, status == "succeeded", np.isin(status, CHARGE_UNDER_WAY), retrying, awaiting],
-        [DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_SCHEDULED],
+        [disputed, promised, status == "succeeded", np.isin(status, CHARGE_UNDER_WAY), retrying, untold, awaiting],
+        [DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED],
         default="").astype(object)
 
 

@@ -19,6 +19,7 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary
+from tasks.charges.notices import AutopayNotice, notice_since, plan_notices
 from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
@@ -41,7 +42,8 @@ class DunningState:
 
 
 # What, besides its age, decides whether an invoice may be dunned (see plan.hold_reasons).
-HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_failure", "charge_retry_on", "on_autopay")
+HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_failure", "charge_retry_on", "charge_day",
+                "charge_notice", "on_autopay")
 
 
 @task(name="age-open-invoices", cache_policy=NO_CACHE)
@@ -110,6 +112,21 @@ def plan_invoice_delivery(store: ArWarehouse, state: DunningState, policy: Dunni
     engine.dispose()
     _publish_deliveries(plan, company, dry_run)
     return plan
+
+
+@task(name="plan-autopay-notices", cache_policy=NO_CACHE)
+def plan_autopay_notices(store: ArWarehouse, state: DunningState, policy: DunningPolicy, company: CompanyProfile,
+                         now: datetime, run_id: str) -> list[AutopayNotice]:
+    """Tell customers whose autopay charge was declined or needs them (tasks/charges/notices.py), and put the
+    charges dunning takes over on the collectors' call lists; notices held back are recorded like reminders."""
+    engine = store.engine()
+    with engine.begin() as conn:
+        charges = _plain(wh.query_frame(conn, wh.named_query("dunning", "autopay_notices"),
+                                        {"since": notice_since(company.today(now))}))
+        notices, skips = plan_notices(charges, state.contacts, policy, company, now)
+        _record_skips(conn, run_id, company.today(now), skips)
+    engine.dispose()
+    return notices
 
 
 def _publish_deliveries(plan: DeliveryPlan, company: CompanyProfile, dry_run: bool) -> None:

@@ -19,6 +19,7 @@ from blocks.email_channel import EmailChannel
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
+from tasks.charges.notices import AUTOPAY, render_notice
 from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
@@ -38,6 +39,9 @@ from tasks.dunning.plan import (
     PlannedMessage,
     changed_since_planning,
 )
+
+# Emails other than reminders: how each is rendered and put together.
+EMAIL_KINDS = {INVOICE: (render_invoice, invoice_email), AUTOPAY: (render_notice, email_message)}
 
 
 @dataclass
@@ -164,14 +168,15 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         result.outcomes[(m.bucket, "call", "sent")] += 1
         return
     sender_address = email.from_address if email else None
-    invoice = m.channel == INVOICE  # a delivered invoice: an email of its own carrying the invoice's PDF
-    rendered = (render_invoice if invoice else render)(m, company, policy, sender_address)
+    # A delivered invoice carries its PDF; an autopay notice has merge fields of its own.
+    render_as, compose = EMAIL_KINDS.get(m.channel, (render, email_message))
+    rendered = render_as(m, company, policy, sender_address)
 
     def mark() -> None:  # an SMS's whole text: after a crash it is how Twilio's copy is told from another's
         outbox.mark_sending(handover, [m.key], rendered.subject or rendered.text, policy.reservation_lease_seconds)
 
-    if m.channel in ("email", INVOICE):
-        mail = (invoice_email if invoice else email_message)(
+    if m.channel in ("email", *EMAIL_KINDS):
+        mail = compose(
             m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to, policy,
             datetime.now().astimezone())
         recipients = [smtp_address(r.address) for r in m.recipients]
@@ -183,7 +188,7 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         send = lambda: mark() or phone.voice(m.recipients[0].address, spoken)  # noqa: E731
     else:
         raise ValueError(f"a send batch cannot send {m.channel} messages (escalations go out as one digest)")
-    if m.channel in ("email", INVOICE):
+    if m.channel in ("email", *EMAIL_KINDS):
         # Connect first: a refused login or a relay that is down provably sent nothing. The message is marked
         # "sending" by the SMTP transaction itself, just before DATA ends.
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
