@@ -4,6 +4,7 @@
                        AP contact checks and the sending gate, aging and dunning to a local SMTP relay and
                        Twilio-compatible API; print what happened and where the messages are
   arpilot sample-erp   write a sample ERP database (see sandbox/sample_erp/)
+  arpilot serve        the pay portal and Stripe's webhooks (ASGI under uvicorn), over the named blocks
 """
 
 from __future__ import annotations
@@ -270,6 +271,19 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     return 0 if reconciled else 1
 
 
+def serve(args: argparse.Namespace) -> int:
+    """Run the pay portal until stopped; behind the company's TLS proxy in production."""
+    import uvicorn
+
+    from blocks import load_block
+    from tasks.portal.app import create_app
+
+    company, warehouse = load_block(args.company), load_block(args.warehouse)
+    app = create_app(load_block(args.portal), load_block(args.gateway), company, warehouse.engine())
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="arpilot", description="Accounts-receivable autopilot on Prefect.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -277,6 +291,16 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd.add_argument("--invoices", type=int, default=20_000, help="size of the sample ERP (default 20,000)")
     demo_cmd.add_argument("--seed", type=int, default=7)
     commands.add_parser("sample-erp", help="write a sample ERP database", add_help=False)
+    from blocks import DEFAULT_COMPANY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
+
+    serve_cmd = commands.add_parser("serve", help="the pay portal and Stripe's webhooks")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--proxy", default="127.0.0.1", help="address of the TLS proxy whose X-Forwarded-* "
+                                                                "headers are trusted")
+    for name, default in (("portal", DEFAULT_PORTAL), ("gateway", DEFAULT_GATEWAY), ("company", DEFAULT_COMPANY),
+                          ("warehouse", DEFAULT_WAREHOUSE)):
+        serve_cmd.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
         from sandbox.sample_erp import main as sample_erp_main
@@ -284,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         return sample_erp_main(rest)
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if args.command == "serve":
+        return serve(args)
     return demo(args.invoices, args.seed)
 
 
