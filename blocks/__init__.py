@@ -71,7 +71,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
 
 
 __all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
-           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS", "DEFAULT_TWILIO",
-           "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound", "CompanyProfile",
-           "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PayPortal", "PaymentGateway", "ReportRecipients",
-           "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
+           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
+           "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
+           "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PayPortal",
+           "PaymentGateway", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

@@ -157,9 +157,9 @@ def enrol(client: stripe.StripeClient, engine: Engine, customer_id: str, setup_i
         conn.execute(sa.text("DELETE FROM autopay_mandates WHERE customer_id = :c AND currency = :cur"),
                      {"c": customer_id, "cur": currency})
         conn.execute(sa.text(
-            "INSERT INTO autopay_mandates (customer_id, currency, gateway_customer, payment_method, method_type, last4, "
-            "mandate_reference, accepted_at, max_charge_cents, status, source, updated_at) VALUES (:c, :cur, :gc, "
-            ":pm, :type, :last4, :ref, :at, :cap, 'active', 'portal', :at)"),
+            "INSERT INTO autopay_mandates (customer_id, currency, gateway_customer, payment_method, method_type, "
+            "last4, mandate_reference, accepted_at, max_charge_cents, status, source, updated_at) VALUES (:c, :cur, "
+            ":gc, :pm, :type, :last4, :ref, :at, :cap, 'active', 'portal', :at)"),
             {"c": customer_id, "cur": currency, "gc": setup.customer, "pm": method.id, "type": method_type,
              "last4": last4, "ref": setup.id, "at": now, "cap": cap})
     return {"status": "enrolled", "currency": currency, "last4": last4, "max_charge_cents": cap}

@@ -26,8 +26,8 @@ def publish_portal_payments(engine: Engine, day: date) -> list[dict]:
     rows = portal_payments(engine, day)
     totals: dict[str, int] = {}
     with engine.connect() as conn:
-        for r in conn.execute(sa.text("SELECT currency, SUM(amount_cents) AS cents FROM gateway_payments "
-                                      "WHERE source = 'portal' AND received_on = :day GROUP BY currency"), {"day": day}):
+        for r in conn.execute(sa.text("SELECT currency, SUM(amount_cents) AS cents FROM gateway_payments WHERE "
+                                      "source = 'portal' AND received_on = :day GROUP BY currency"), {"day": day}):
             totals[r.currency] = int(r.cents)
     said = ", ".join(money(cents, currency) for currency, cents in sorted(totals.items())) or "none"
     create_table_artifact(rows, key="portal-payments",
