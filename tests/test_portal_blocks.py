@@ -72,3 +72,11 @@ def test_the_days_portal_payments_are_published_as_an_artifact(prefect_api, ware
     published = asyncio.run(artifact())
     assert published.key == "portal-payments" and "$1,250.00" in published.description
     assert "Acme GmbH (C1)" in str(published.data) and "pi_2" not in str(published.data)
+
+
+@pytest.mark.parametrize(("brand", "text"), [("#1f4e79", "#ffffff"), ("#ffd700", "#1a1a1a"), ("#fff", "#1a1a1a"),
+                                             ("#000000", "#ffffff"), ("not-a-colour", "#ffffff")])
+def test_the_portal_writes_on_the_brand_colour_in_whichever_of_black_or_white_reads_better(brand, text):
+    from tasks.portal.pages import text_on
+
+    assert text_on(brand) == text

@@ -65,3 +65,4 @@ def test_reminders_carry_the_portal_link_when_the_policy_names_a_portal():
     assert unseal(token_of(link), KEY, TODAY).customer_id == "C-7"
     assert link in render(message(channel="sms"), COMPANY, with_portal).text
     assert "https://pay.northwind.example/C-7?c=USD" in render(message(), COMPANY, POLICY).text  # no portal: as before
+

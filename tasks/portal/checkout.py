@@ -10,6 +10,7 @@ Autopay: the same SetupIntent, off session, becomes a mandate row with the cap i
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
@@ -28,17 +29,21 @@ class IntentNotTheirs(LookupError):
     """An intent id the page sent that is not this customer's portal payment: nothing is shown or recorded."""
 
 
-def _invoice_metadata(applied: tuple[tuple[str, int], ...]) -> dict[str, str]:
-    """"INV-1:12500,INV-2:300" split over arpilot_invoices_1, _2, ... as Stripe's value limit demands."""
-    text = ",".join(f"{number}:{cents}" for number, cents in applied)
-    return {f"arpilot_invoices_{n + 1}": text[i:i + _CHUNK] for n, i in enumerate(range(0, len(text), _CHUNK))}
+def _chunked(prefix: str, value) -> dict[str, str]:
+    """``value`` as JSON over prefix1, prefix2, ... : Stripe keeps metadata values up to 500 characters."""
+    text = json.dumps(value, separators=(",", ":"))
+    return {f"{prefix}{n + 1}": text[i:i + _CHUNK] for n, i in enumerate(range(0, len(text), _CHUNK))}
+
+
+def _joined(metadata: dict, prefix: str):
+    parts = sorted((k for k in metadata if k.startswith(prefix) and k[len(prefix):].isdigit()),
+                   key=lambda k: int(k[len(prefix):]))
+    return json.loads("".join(metadata[k] for k in parts)) if parts else []
 
 
 def applied_from(metadata: dict) -> tuple[tuple[str, int], ...]:
-    text = "".join(metadata[k] for k in sorted((k for k in metadata if k.startswith("arpilot_invoices_")),
-                                               key=lambda k: int(k.rsplit("_", 1)[1])))
-    pairs = (item.rsplit(":", 1) for item in text.split(",") if item)
-    return tuple((number, int(cents)) for number, cents in pairs)
+    """(invoice, cents) per invoice a portal intent pays, as its metadata names them."""
+    return tuple((str(number), int(cents)) for number, cents in _joined(metadata, "arpilot_invoices_"))
 
 
 def gateway_customer(client: stripe.StripeClient, engine: Engine, account: Account) -> str:
@@ -65,7 +70,7 @@ def start_setup(client: stripe.StripeClient, engine: Engine, account: Account, c
         "customer": gateway_customer(client, engine, account), "payment_method_types": ["card"],
         "usage": "off_session" if purpose == "autopay" else "on_session",
         "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id, "arpilot_currency": currency,
-                     "arpilot_purpose": purpose, **_invoice_metadata(tuple((n, 0) for n in numbers))}})
+                     "arpilot_purpose": purpose, **_chunked("arpilot_chosen_", numbers)}})
     return setup.client_secret
 
 
@@ -95,7 +100,7 @@ def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account
     if metadata.get("arpilot_intent"):  # asked again (a double click, a retry): that intent, never a second one
         return check_intent(client, engine, account.customer_id, metadata["arpilot_intent"], today)
     currency = metadata["arpilot_currency"]
-    applied = payable(account, currency, [n for n, _ in applied_from(metadata)])
+    applied = payable(account, currency, [str(n) for n in _joined(metadata, "arpilot_chosen_")])
     method_type, last4 = _method_details(method)
     try:
         intent = client.v1.payment_intents.create(params={
@@ -103,7 +108,7 @@ def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account
             "payment_method": method.id, "confirm": True,
             "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id,
                          "arpilot_currency": currency, "arpilot_key": f"portal/{setup_id}",
-                         "arpilot_method": method_type, "arpilot_last4": last4 or "", **_invoice_metadata(applied)}},
+                         "arpilot_method": method_type, "arpilot_last4": last4 or "", **_chunked("arpilot_invoices_", applied)}},
             options={"idempotency_key": f"arpilot-portal-pay/{setup_id}"})
     except stripe.CardError as declined:
         raise PaymentRefused(f"Your card was declined ({declined.user_message or declined.code}); nothing was "
@@ -126,8 +131,8 @@ def payment_of(intent, received_on: date) -> GatewayPayment | None:
     if intent.status != "succeeded" or metadata.get("arpilot_source") != SOURCE:
         return None
     applied = applied_from(metadata)
-    if sum(cents for _, cents in applied) != intent.amount:
-        raise ValueError(f"intent {intent.id}: its invoices add up to another amount than it took")
+    if sum(cents for _, cents in applied) != intent.amount or intent.currency != metadata["arpilot_currency"].lower():
+        raise ValueError(f"intent {intent.id}: its invoices add up to another amount or currency than it took")
     return GatewayPayment(intent.id, SOURCE, metadata["arpilot_customer"], metadata["arpilot_currency"],
                           received_on, metadata.get("arpilot_method") or "card", metadata.get("arpilot_last4") or None,
                           applied)

@@ -28,9 +28,23 @@ def _environment() -> Environment:
                        undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 
 
+def text_on(background: str) -> str:
+    """Black or white, whichever reads better on the brand colour (WCAG relative luminance); white if unparsable."""
+    hex_digits = background.lstrip("#")
+    if len(hex_digits) == 3:
+        hex_digits = "".join(c * 2 for c in hex_digits)
+    try:
+        channels = [int(hex_digits[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    except ValueError:
+        return "#ffffff"
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.05) else "#1a1a1a"
+
+
 def _company(company: CompanyProfile) -> dict:
     return {"legal_name": company.legal_name, "logo_url": company.logo_url, "brand_color": company.brand_color,
-            "sender_name": company.sender_name}
+            "on_brand": text_on(company.brand_color), "sender_name": company.sender_name}
 
 
 def account_view(account: Account, locale: str, today: date, caps: dict[str, int]) -> list[dict]:
