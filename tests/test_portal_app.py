@@ -14,7 +14,7 @@ import stripe
 from portal_cases import COMPANY, KEY, PORTAL, TODAY, gateway, seed_customers
 from starlette.testclient import TestClient
 
-from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, StripeTestServer
+from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, SUCCEEDING_IBAN, StripeTestServer
 from tasks.portal.app import create_app
 from tasks.portal.links import PayLink, pay_link, seal
 
@@ -50,12 +50,17 @@ def card(client, number="4242424242424242"):
         "number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
 
 
-def confirm_as_stripe_js(client, http, link: str, body: dict, number="4242424242424242") -> str:
+def sepa(client, iban=SUCCEEDING_IBAN):
+    return client.v1.payment_methods.create(params={"type": "sepa_debit", "sepa_debit": {"iban": iban},
+                                                    "billing_details": {"name": "Acme GmbH"}})
+
+
+def confirm_as_stripe_js(client, http, link: str, body: dict, number="4242424242424242", method=None) -> str:
     """What the page does: ask for a SetupIntent, confirm it with the card at Stripe (here with the secret key)."""
     answer = http.post(f"{link}/setup", json=body)
     assert answer.status_code == 200, answer.text
     setup_id = answer.json()["client_secret"].split("_secret_")[0]
-    client.v1.setup_intents.confirm(setup_id, params={"payment_method": card(client, number).id})
+    client.v1.setup_intents.confirm(setup_id, params={"payment_method": (method or card(client, number)).id})
     return setup_id
 
 
@@ -122,12 +127,41 @@ def test_autopay_enrolment_becomes_a_mandate_with_the_cap(portal, warehouse):
     http, client = portal
     setup_id = confirm_as_stripe_js(client, http, path(), {"purpose": "autopay", "currency": "USD"})
     answer = http.post(f"{path()}/autopay", json={"setup_intent": setup_id}).json()
-    assert answer == {"status": "enrolled", "currency": "USD", "last4": "4242", "max_charge_cents": 2 * 254_950}
+    assert answer == {"status": "enrolled", "currency": "USD", "method": "card", "last4": "4242",
+                      "max_charge_cents": 2 * 254_950}
     [(source, method_type, last4, cap, status, gateway_customer, method)] = rows(warehouse, (
         "SELECT source, method_type, last4, max_charge_cents, status, gateway_customer, payment_method "
         "FROM autopay_mandates"))
     assert (source, method_type, last4, cap, status) == ("portal", "card", "4242", 509_900, "active")
     assert client.v1.payment_methods.retrieve(method).customer == gateway_customer
+
+
+def test_a_sepa_debit_is_processing_until_the_bank_settles_it_then_recorded_once(portal, warehouse, stripe_server):
+    http, client = portal
+    body = {"purpose": "pay", "currency": "EUR", "invoices": ["INV-4"], "method": "sepa_debit"}
+    setup_id = confirm_as_stripe_js(client, http, path(), body, method=sepa(client))
+    answer = http.post(f"{path()}/pay", json={"setup_intent": setup_id}).json()
+    assert answer["status"] == "processing" and rows(warehouse, "SELECT * FROM gateway_payments") == []
+    assert stripe_server.settle_debits() == 1
+    assert http.post(f"{path()}/check", json={"intent": answer["intent"]}).json()["status"] == "succeeded"
+    assert rows(warehouse, "SELECT currency, amount_cents, method_type, last4 FROM gateway_payments") == [
+        ("EUR", 50_000, "sepa_debit", "3000")]
+
+
+def test_a_sepa_debit_is_only_offered_for_euro_invoices(portal):
+    http, _ = portal
+    answer = http.post(f"{path()}/setup", json={"purpose": "pay", "currency": "USD", "invoices": ["INV-1"],
+                                                "method": "sepa_debit"})
+    assert answer.status_code == 400 and "EUR invoices only" in answer.json()["error"]
+
+
+def test_a_sepa_mandate_from_the_portal_keeps_the_banks_mandate_reference(portal, warehouse):
+    http, client = portal
+    body = {"purpose": "autopay", "currency": "EUR", "method": "sepa_debit"}
+    setup_id = confirm_as_stripe_js(client, http, path(), body, method=sepa(client))
+    assert http.post(f"{path()}/autopay", json={"setup_intent": setup_id}).json()["method"] == "sepa_debit"
+    assert rows(warehouse, "SELECT currency, method_type, last4, mandate_reference, max_charge_cents "
+                           "FROM autopay_mandates") == [("EUR", "sepa_debit", "3000", "NXDSYREGC9PSMKWY", 100_000)]
 
 
 @pytest.mark.parametrize("token", [

@@ -10,6 +10,7 @@ import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
@@ -48,7 +49,7 @@ def served(warehouse):
             time.sleep(0.02)
         stripe_server.add_webhook(f"{portal.base_url}/stripe/webhook", SANDBOX_WEBHOOK_SECRET)
         try:
-            yield portal
+            yield SimpleNamespace(portal=portal, stripe=stripe_server)
         finally:
             server.should_exit = True
             thread.join(timeout=5)
@@ -83,7 +84,7 @@ def planned_usd(engine) -> dict[str, int]:
 
 
 def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(served, warehouse):
-    url = reminder_link(served)
+    url = reminder_link(served.portal)
     before = planned_usd(warehouse)
     assert sum(before.values()) == 125_000 + 30_050 + 99_900  # INV-1, INV-2 and the disputed INV-3
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -112,7 +113,7 @@ def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(
             phone.screenshot(path=str(SHOTS / "page-phone.png"), full_page=True)
             assert "INV-1" not in phone.content()  # paid: no longer open
             for token in (url.rsplit("/", 1)[1][:-3] + "abc", "x"):
-                phone.goto(f"{served.base_url}/p/{token}")
+                phone.goto(f"{served.portal.base_url}/p/{token}")
                 assert "This link has expired or is not valid." in phone.content()
                 assert "Acme" not in phone.content() and "INV-" not in phone.content()
             phone.screenshot(path=str(SHOTS / "refused-phone.png"))
@@ -133,7 +134,7 @@ def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
         try:
             page = browser.new_page()
-            page.goto(reminder_link(served))
+            page.goto(reminder_link(served.portal))
             page.get_by_label("Pay invoice INV-1").uncheck()
             for label, value in (("number", "4000002500003155"), ("exp month", "12"), ("exp year", "30"),
                                  ("cvc", "123"), ("postal code", "60601")):
@@ -149,3 +150,32 @@ def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_
     with warehouse.connect() as conn:
         paid = conn.execute(sa.text("SELECT amount_cents, last4 FROM gateway_payments")).all()
     assert [tuple(r) for r in paid] == [(30_050, "3155")]
+
+
+def test_a_bank_debit_from_the_page_is_recorded_when_the_banks_settlement_reaches_the_webhook(served, warehouse):
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            page.goto(reminder_link(served.portal))
+            page.get_by_label("Bank account (SEPA Direct Debit, EUR only)").check()
+            page.get_by_label("Account holder").fill("Acme GmbH")
+            page.get_by_label("Email for the debit notice").fill("ap@acme.example")
+            page.get_by_label("IBAN").fill("DE89 3704 0044 0532 0130 00")
+            page.get_by_role("button", name="Pay selected EUR invoices").click()
+            page.get_by_text("your bank debit is on its way").wait_for(timeout=10_000)
+            page.screenshot(path=str(SHOTS / "debit-phone.png"), full_page=True)
+        finally:
+            browser.close()
+    paid = "SELECT currency, amount_cents, method_type, last4 FROM gateway_payments"
+    with warehouse.connect() as conn:
+        assert conn.execute(sa.text(paid)).all() == []  # processing: not money yet
+    assert served.stripe.settle_debits() == 1
+    deadline = time.monotonic() + 10  # localstripe posts its webhooks about a second later
+    while time.monotonic() < deadline:
+        with warehouse.connect() as conn:
+            rows = [tuple(r) for r in conn.execute(sa.text(paid))]
+        if rows:
+            break
+        time.sleep(0.2)
+    assert rows == [("EUR", 50_000, "sepa_debit", "3000")]

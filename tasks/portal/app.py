@@ -97,7 +97,7 @@ def create_app(portal: PayPortal, gateway: PaymentGateway, company: CompanyProfi
             raise PaymentRefused("Choose to pay now or automatically.")
         numbers = [str(n) for n in body.get("invoices") or []]
         return {"client_secret": checkout.start_setup(client, engine, account, str(body["currency"]), purpose,
-                                                      numbers)}
+                                                      numbers, str(body.get("method") or "card"))}
 
     def pay(account: Account, body: dict) -> dict:
         return checkout.pay_with_setup(client, engine, account, str(body["setup_intent"]), day())

@@ -22,6 +22,7 @@ from tasks.charges.payments import GatewayPayment, record_payment
 from tasks.portal.account import Account, PaymentRefused, autopay_cap_cents, payable, read_account
 
 SOURCE = "portal"
+METHODS = ("card", "sepa_debit")  # a SEPA debit stays processing for days: recorded when Stripe says succeeded
 _CHUNK = 480  # Stripe keeps metadata values up to 500 characters
 
 
@@ -60,14 +61,18 @@ def gateway_customer(client: stripe.StripeClient, engine: Engine, account: Accou
 
 
 def start_setup(client: stripe.StripeClient, engine: Engine, account: Account, currency: str, purpose: str,
-                numbers: list[str]) -> str:
+                numbers: list[str], method: str = "card") -> str:
     """A SetupIntent for the page to confirm with Stripe.js; returns its client secret (never stored)."""
+    if method not in METHODS:
+        raise PaymentRefused("Choose to pay by card or by bank debit.")
+    if method == "sepa_debit" and currency != "EUR":
+        raise PaymentRefused(f"Bank debit (SEPA) is for EUR invoices only; please pay {currency} by card.")
     if purpose == "pay":
         payable(account, currency, numbers)
     elif currency not in CURRENCIES:
         raise PaymentRefused(f"{currency} is not a currency we can charge.")
     setup = client.v1.setup_intents.create(params={
-        "customer": gateway_customer(client, engine, account), "payment_method_types": ["card"],
+        "customer": gateway_customer(client, engine, account), "payment_method_types": [method],
         "usage": "off_session" if purpose == "autopay" else "on_session",
         "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id, "arpilot_currency": currency,
                      "arpilot_purpose": purpose, **_chunked("arpilot_chosen_", numbers)}})
@@ -105,7 +110,7 @@ def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account
     try:
         intent = client.v1.payment_intents.create(params={
             "amount": sum(cents for _, cents in applied), "currency": currency.lower(), "customer": setup.customer,
-            "payment_method": method.id, "confirm": True,
+            "payment_method": method.id, "payment_method_types": [method.type], "confirm": True,
             "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id,
                          "arpilot_currency": currency, "arpilot_key": f"portal/{setup_id}",
                          "arpilot_method": method_type, "arpilot_last4": last4 or "", **_chunked("arpilot_invoices_", applied)}},
@@ -150,6 +155,12 @@ def settle(engine: Engine, intent, today: date) -> dict:
     return answer
 
 
+def _mandate_reference(setup, method) -> str:
+    """The bank's mandate reference for a debit (Stripe's mandate on the SetupIntent), else the SetupIntent."""
+    debit = getattr(method, "sepa_debit", None) if method.type == "sepa_debit" else None
+    return getattr(setup, "mandate", None) or getattr(debit, "mandate_reference", None) or setup.id
+
+
 def enrol(client: stripe.StripeClient, engine: Engine, customer_id: str, setup_id: str, today: date,
           cap_multiple: int) -> dict:
     """Make the confirmed SetupIntent the customer's autopay mandate in its currency (replacing an older one)."""
@@ -166,8 +177,9 @@ def enrol(client: stripe.StripeClient, engine: Engine, customer_id: str, setup_i
             "last4, mandate_reference, accepted_at, max_charge_cents, status, source, updated_at) VALUES (:c, :cur, "
             ":gc, :pm, :type, :last4, :ref, :at, :cap, 'active', 'portal', :at)"),
             {"c": customer_id, "cur": currency, "gc": setup.customer, "pm": method.id, "type": method_type,
-             "last4": last4, "ref": setup.id, "at": now, "cap": cap})
-    return {"status": "enrolled", "currency": currency, "last4": last4, "max_charge_cents": cap}
+             "last4": last4, "ref": _mandate_reference(setup, method), "at": now, "cap": cap})
+    return {"status": "enrolled", "currency": currency, "method": method_type, "last4": last4,
+            "max_charge_cents": cap}
 
 
 def account_of(engine: Engine, customer_id: str) -> Account | None:
