@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import pytest
 from dunning_cases import Ledger, seed
 from pydantic import SecretStr
 
@@ -30,3 +31,9 @@ def seed_customers(engine) -> None:
               .invoice("INV-3", "C1", 40, 99_900, disputed=True).invoice("INV-4", "C1", 3, 50_000, currency="EUR")
               .invoice("INV-9", "C2", 10, 77_700))
     seed(engine, ledger)
+
+
+@pytest.fixture
+def warehouse_url(tmp_path):
+    """SQLite only, for the slower portal tests (the app's own tests run on PostgreSQL too)."""
+    return f"sqlite:///{tmp_path / 'warehouse.sqlite'}"

@@ -18,8 +18,6 @@ from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, SUCCEEDING_IBAN, StripeTe
 from tasks.portal.app import create_app
 from tasks.portal.links import PayLink, pay_link, seal
 
-pytestmark = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
-
 
 @pytest.fixture
 def stripe_server():
@@ -261,3 +259,26 @@ def test_a_failed_payment_webhook_records_nothing(portal, warehouse):
     answer = http.post("/stripe/webhook", content=failed, headers={"Stripe-Signature": signed(failed)})
     assert answer.json()["outcome"] == "failed" and rows(warehouse, "SELECT * FROM gateway_payments") == []
     assert stripe.Webhook  # the client's own verifier is what the app uses
+
+
+def test_the_stripe_sandbox_lets_a_pages_stripe_js_in_only_where_stripe_does(stripe_server):
+    """A publishable key opens Stripe.js's routes (with CORS for the page's origin); the secret key stays needed for
+    the rest, so a page can never create or read charges."""
+    import urllib.error
+    import urllib.request
+
+    def post(route: str, data: str) -> tuple[int, str | None]:
+        request = urllib.request.Request(f"{stripe_server.base_url}{route}", data=data.encode(), method="POST",
+                                         headers={"Origin": "http://127.0.0.1:8000",
+                                                  "Content-Type": "application/x-www-form-urlencoded"})
+        try:
+            with urllib.request.urlopen(request) as answer:
+                return answer.status, answer.headers.get("Access-Control-Allow-Origin")
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.headers.get("Access-Control-Allow-Origin")
+
+    token = "key=pk_test_x&card[number]=4242424242424242&card[exp_month]=12&card[exp_year]=2030&card[cvc]=123"
+    assert post("/v1/tokens", token) == (200, "http://127.0.0.1:8000")
+    for route in ("/v1/customers", "/v1/payment_intents", "/v1/payment_methods", "/v1/charges"):
+        assert post(route, "key=pk_test_x&amount=100&currency=usd")[0] == 401
+    assert post("/v1/tokens", token.replace("pk_test_x", "nokey"))[0] == 401

@@ -7,7 +7,7 @@ import asyncio
 from datetime import date
 
 import pytest
-from portal_cases import COMPANY, KEY, PORTAL, TODAY, seed_customers
+from portal_cases import COMPANY, KEY, PORTAL, TODAY, seed_customers, warehouse_url  # noqa: F401
 from prefect import flow
 from prefect.client.orchestration import get_client
 from pydantic import SecretStr, ValidationError
@@ -19,8 +19,6 @@ from tasks.charges.payments import GatewayPayment, record_payment
 from tasks.dunning.messages import render
 from tasks.portal.links import unseal
 from tasks.portal.summary import publish_portal_payments
-
-SQLITE = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
 def test_a_policy_saved_with_a_portal_block_signs_its_links_with_that_blocks_key(prefect_api):
@@ -45,7 +43,6 @@ def test_a_portal_block_refuses_what_would_make_links_unsafe_or_unreachable(fiel
         PayPortal(**{"base_url": "https://pay.example.com", "signing_key": SecretStr(KEY), field: value})
 
 
-@SQLITE
 def test_the_days_portal_payments_are_published_as_an_artifact(prefect_api, warehouse):
     seed_customers(warehouse)
     with warehouse.begin() as conn:

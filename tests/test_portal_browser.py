@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 import uvicorn
-from portal_cases import COMPANY, PORTAL, TODAY, gateway, seed_customers
+from portal_cases import COMPANY, PORTAL, TODAY, gateway, seed_customers, warehouse_url  # noqa: F401
 from test_dunning_messages import POLICY
 
 from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, StripeTestServer
@@ -27,8 +27,7 @@ from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient, plan_d
 from tasks.portal.app import create_app
 
 playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = [pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True),
-              pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")]
+pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "portal"
 
 
