@@ -10,11 +10,13 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -24,6 +26,7 @@ use_local_prefect()  # before blocks and flows import prefect
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"
+DEMO_PORTAL = "http://127.0.0.1:8000"  # `arpilot serve --sandbox` (make portal) answers the demo's pay links
 
 
 def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str) -> None:
@@ -33,6 +36,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.dunning_policy import DunningPolicy
     from blocks.email_channel import EmailChannel
     from blocks.ledger import SqlLedgerSource
+    from blocks.pay_portal import PayPortal
     from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
@@ -46,10 +50,11 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     SqlLedgerSource(source_name="sample-erp", url=f"sqlite:///{erp}").save(BLOCK_NAME, overwrite=True)
     ArWarehouse(url=f"sqlite:///{warehouse}").save(BLOCK_NAME, overwrite=True)
     ContactPolicy(output_dir=str(DEMO_DIR / "output" / "contact-quality")).save(BLOCK_NAME, overwrite=True)
+    portal = PayPortal(base_url=DEMO_PORTAL, signing_key=SecretStr(secrets.token_urlsafe(32)))
+    portal.save(BLOCK_NAME, overwrite=True)
     DunningPolicy(
         output_dir=str(DEMO_DIR / "output" / "dunning"), escalation_to=["ar-manager@northwind.example"],
-        pay_url="https://pay.northwind.example/{customer_id}?currency={currency}", ar_phone="+1 312 555 0100",
-        unsubscribe_email="ar-optout@northwind.example",
+        pay_portal=portal, ar_phone="+1 312 555 0100", unsubscribe_email="ar-optout@northwind.example",
     ).save(BLOCK_NAME, overwrite=True)
     EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
                  reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
@@ -268,6 +273,9 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                   "contact-cleanup-<collector>, aging-summary, dunning-plan, dunning-results, call-list-<collector>, "
                   "kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
+    console.print(f"Pay a reminder: [bold]make portal[/] (the pay portal on {DEMO_PORTAL} with a local Stripe), then "
+                  f"open the Pay now link of any email in {outbox.relative_to(PROJECT_ROOT)}/mail; test card "
+                  "4242 4242 4242 4242")
     return 0 if reconciled else 1
 
 
@@ -279,7 +287,18 @@ def serve(args: argparse.Namespace) -> int:
     from tasks.portal.app import create_app
 
     company, warehouse = load_block(args.company), load_block(args.warehouse)
-    app = create_app(load_block(args.portal), load_block(args.gateway), company, warehouse.engine())
+    if args.sandbox:  # the demo's: a local Stripe in this process instead of the gateway block
+        from blocks.payment_gateway import PaymentGateway
+        from sandbox.stripe_api import SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, StripeTestServer
+
+        stripe = StripeTestServer()
+        stripe.start()
+        stripe.add_webhook(f"http://{args.host}:{args.port}/stripe/webhook")
+        gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot_sandbox",
+                                 webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET), api_base=stripe.base_url)
+    else:
+        gateway = load_block(args.gateway)
+    app = create_app(load_block(args.portal), gateway, company, warehouse.engine())
     # No access log: every pay link's path is its customer's key to the page.
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
                 access_log=False)
@@ -298,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     serve_cmd = commands.add_parser("serve", help="the pay portal and Stripe's webhooks")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--sandbox", action="store_true", help="charge a local Stripe (the demo), not the "
+                                                                   "gateway block")
     serve_cmd.add_argument("--proxy", default="127.0.0.1", help="address of the TLS proxy whose X-Forwarded-* "
                                                                 "headers are trusted")
     for name, default in (("portal", DEFAULT_PORTAL), ("gateway", DEFAULT_GATEWAY), ("company", DEFAULT_COMPANY),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 
+from babel import Locale
 from babel.dates import format_date
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
@@ -49,6 +50,7 @@ def _company(company: CompanyProfile) -> dict:
 
 def account_view(account: Account, locale: str, today: date, caps: dict[str, int]) -> list[dict]:
     """Per currency: its invoices as the customer reads them, the total, and the autopay cap offered."""
+    locale = Locale.parse(locale)  # once: Babel would parse the name again for every amount and date
     view = []
     for currency in account.currencies:
         invoices = account.open_in(currency)
