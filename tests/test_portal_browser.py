@@ -98,6 +98,7 @@ def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(
             page.get_by_label("Pay invoice INV-2").focus()  # pay INV-1 only, by keyboard
             page.keyboard.press("Space")
             assert not page.get_by_label("Pay invoice INV-2").is_checked()
+            assert page.get_by_text("Selected: $1,250.00").is_visible()
             page.get_by_label("Card number").fill("4242424242424242")
             page.get_by_label("Card exp month").fill("12")
             page.get_by_label("Card exp year").fill("30")

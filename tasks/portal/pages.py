@@ -56,6 +56,7 @@ def account_view(account: Account, locale: str, today: date, caps: dict[str, int
         invoices = account.open_in(currency)
         view.append({
             "currency": currency, "total": money(account.total_cents(currency), currency, locale),
+            "selectable_total": money(sum(i.open_cents for i in invoices if not i.disputed), currency, locale),
             "cap": money(caps[currency], currency, locale) if currency in caps else None,
             "invoices": [{"number": i.number, "cents": i.open_cents, "disputed": i.disputed,
                           "issued": format_date(i.issued, "medium", locale=locale),
@@ -70,7 +71,7 @@ def portal_page(company: CompanyProfile, account: Account, locale: str, today: d
     return _environment().get_template("page.html.j2").render(
         company=_company(company), customer=account.name, currencies=account_view(account, locale, today, caps),
         today=format_date(today, "long", locale=locale), language=locale.split("_")[0],
-        publishable_key=publishable_key, js_url=js_url, token=token)
+        locale_tag=locale.replace("_", "-"), publishable_key=publishable_key, js_url=js_url, token=token)
 
 
 def refused_page(company_name: str | None = None) -> str:
