@@ -134,23 +134,15 @@ def test_autopay_enrolment_becomes_a_mandate_with_the_cap(portal, warehouse):
     assert client.v1.payment_methods.retrieve(method).customer == gateway_customer
 
 
-def test_a_sepa_debit_is_processing_until_the_bank_settles_it_then_recorded_once(portal, warehouse, stripe_server):
+@pytest.mark.parametrize(("purpose", "currency", "why"), [("pay", "EUR", "takes days"),
+                                                      ("autopay", "USD", "EUR invoices only")])
+def test_a_bank_debit_is_only_for_automatic_payment_of_euro_invoices(portal, purpose, currency, why):
+    """Paid now, a debit would stay processing for days with nothing holding reminders or autopay charges."""
     http, client = portal
-    body = {"purpose": "pay", "currency": "EUR", "invoices": ["INV-4"], "method": "sepa_debit"}
-    setup_id = confirm_as_stripe_js(client, http, path(), body, method=sepa(client))
-    answer = http.post(f"{path()}/pay", json={"setup_intent": setup_id}).json()
-    assert answer["status"] == "processing" and rows(warehouse, "SELECT * FROM gateway_payments") == []
-    assert stripe_server.settle_debits() == 1
-    assert http.post(f"{path()}/check", json={"intent": answer["intent"]}).json()["status"] == "succeeded"
-    assert rows(warehouse, "SELECT currency, amount_cents, method_type, last4 FROM gateway_payments") == [
-        ("EUR", 50_000, "sepa_debit", "3000")]
-
-
-def test_a_sepa_debit_is_only_offered_for_euro_invoices(portal):
-    http, _ = portal
-    answer = http.post(f"{path()}/setup", json={"purpose": "pay", "currency": "USD", "invoices": ["INV-1"],
+    answer = http.post(f"{path()}/setup", json={"purpose": purpose, "currency": currency, "invoices": ["INV-4"],
                                                 "method": "sepa_debit"})
-    assert answer.status_code == 400 and "EUR invoices only" in answer.json()["error"]
+    assert answer.status_code == 400 and why in answer.json()["error"]
+    assert client.v1.setup_intents.list().data == []
 
 
 def test_a_sepa_mandate_from_the_portal_keeps_the_banks_mandate_reference(portal, warehouse):

@@ -152,30 +152,28 @@ def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_
     assert [tuple(r) for r in paid] == [(30_050, "3155")]
 
 
-def test_a_bank_debit_from_the_page_is_recorded_when_the_banks_settlement_reaches_the_webhook(served, warehouse):
+def test_a_customer_sets_up_automatic_payment_from_their_bank_account_in_the_page(served, warehouse):
+    """SEPA: the page shows the mandate text and sends the IBAN to Stripe; the mandate row keeps the bank's mandate
+    reference, and paying now by debit is refused (it would stay processing for days unseen)."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
             page.goto(reminder_link(served.portal))
-            page.get_by_label("Bank account (SEPA Direct Debit, EUR only)").check()
+            page.get_by_label("Bank account (SEPA Direct Debit: automatic payment of EUR invoices)").check()
+            assert page.get_by_text("you authorise Northwind Components Ltd and Stripe").is_visible()
             page.get_by_label("Account holder").fill("Acme GmbH")
             page.get_by_label("Email for the debit notice").fill("ap@acme.example")
             page.get_by_label("IBAN").fill("DE89 3704 0044 0532 0130 00")
             page.get_by_role("button", name="Pay selected EUR invoices").click()
-            page.get_by_text("your bank debit is on its way").wait_for(timeout=10_000)
+            page.get_by_text("A bank debit takes days to arrive").wait_for(timeout=10_000)
+            page.get_by_role("button", name="Pay EUR invoices automatically from now on").click()
+            page.get_by_text("paid automatically from the account ending 3000").wait_for(timeout=10_000)
             page.screenshot(path=str(SHOTS / "debit-phone.png"), full_page=True)
         finally:
             browser.close()
-    paid = "SELECT currency, amount_cents, method_type, last4 FROM gateway_payments"
     with warehouse.connect() as conn:
-        assert conn.execute(sa.text(paid)).all() == []  # processing: not money yet
-    assert served.stripe.settle_debits() == 1
-    deadline = time.monotonic() + 10  # localstripe posts its webhooks about a second later
-    while time.monotonic() < deadline:
-        with warehouse.connect() as conn:
-            rows = [tuple(r) for r in conn.execute(sa.text(paid))]
-        if rows:
-            break
-        time.sleep(0.2)
-    assert rows == [("EUR", 50_000, "sepa_debit", "3000")]
+        mandates = conn.execute(sa.text("SELECT currency, method_type, last4, mandate_reference, source "
+                                        "FROM autopay_mandates")).all()
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM gateway_payments")).scalar() == 0
+    assert [tuple(r) for r in mandates] == [("EUR", "sepa_debit", "3000", "NXDSYREGC9PSMKWY", "portal")]

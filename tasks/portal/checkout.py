@@ -22,7 +22,9 @@ from tasks.charges.payments import GatewayPayment, record_payment
 from tasks.portal.account import Account, PaymentRefused, autopay_cap_cents, payable, read_account
 
 SOURCE = "portal"
-METHODS = ("card", "sepa_debit")  # a SEPA debit stays processing for days: recorded when Stripe says succeeded
+# A card pays now or automatically. A SEPA debit only automatically: it stays processing for days, and only the
+# charge run holds reminders and further charges meanwhile; paid now, nothing would know the invoices are being paid.
+METHODS = ("card", "sepa_debit")
 _CHUNK = 480  # Stripe keeps metadata values up to 500 characters
 
 
@@ -65,6 +67,9 @@ def start_setup(client: stripe.StripeClient, engine: Engine, account: Account, c
     """A SetupIntent for the page to confirm with Stripe.js; returns its client secret (never stored)."""
     if method not in METHODS:
         raise PaymentRefused("Choose to pay by card or by bank debit.")
+    if method == "sepa_debit" and purpose == "pay":
+        raise PaymentRefused("A bank debit takes days to arrive: pay now by card, or let us debit your account "
+                             "automatically on each due date.")
     if method == "sepa_debit" and currency != "EUR":
         raise PaymentRefused(f"Bank debit (SEPA) is for EUR invoices only; please pay {currency} by card.")
     if purpose == "pay":
@@ -110,7 +115,7 @@ def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account
     try:
         intent = client.v1.payment_intents.create(params={
             "amount": sum(cents for _, cents in applied), "currency": currency.lower(), "customer": setup.customer,
-            "payment_method": method.id, "payment_method_types": [method.type], "confirm": True,
+            "payment_method": method.id, "confirm": True,
             "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id,
                          "arpilot_currency": currency, "arpilot_key": f"portal/{setup_id}",
                          "arpilot_method": method_type, "arpilot_last4": last4 or "", **_chunked("arpilot_invoices_", applied)}},
