@@ -112,6 +112,23 @@ def test_another_customers_intent_is_not_found_and_nothing_is_recorded(portal, w
     assert rows(warehouse, "SELECT * FROM gateway_payments") == []
 
 
+@pytest.mark.parametrize(("route", "body"), [("pay", {"setup_intent": "seti_forged"}), ("check", {"intent": "pi_forged"}),
+                                             ("autopay", {"setup_intent": "seti_forged"}), ("pay", {}),
+                                             ("setup", {"purpose": "pay"}), ("pay", ["not", "a", "dict"])])
+def test_made_up_ids_and_malformed_requests_are_refused_plainly(portal, warehouse, route, body):
+    http, _ = portal
+    answer = http.post(f"{path()}/{route}", json=body)
+    assert answer.status_code in (400, 404) and set(answer.json()) == {"error"}
+    assert rows(warehouse, "SELECT * FROM gateway_payments") == []
+
+
+def test_a_gateway_that_does_not_answer_is_said_plainly(portal, stripe_server):
+    http, _ = portal
+    stripe_server.fail_next(1, 503)
+    answer = http.post(f"{path()}/setup", json={"purpose": "pay", "currency": "USD", "invoices": ["INV-1"]})
+    assert answer.status_code == 502 and "will not be charged twice" in answer.json()["error"]
+
+
 def test_a_declined_card_charges_nothing(portal, warehouse):
     http, client = portal
     setup_id = confirm_as_stripe_js(client, http, path(), {"purpose": "pay", "currency": "USD",

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
+import stripe
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -86,8 +87,13 @@ def create_app(portal: PayPortal, gateway: PaymentGateway, company: CompanyProfi
             except (PaymentRefused, ValueError, KeyError, TypeError) as why:
                 message = str(why) if isinstance(why, PaymentRefused) else "The request was not understood."
                 return JSONResponse({"error": message}, status_code=400, headers=SECURITY_HEADERS)
-            except checkout.IntentNotTheirs:
+            except (checkout.IntentNotTheirs, stripe.InvalidRequestError):  # an id that is not this customer's
                 return JSONResponse({"error": "Not found."}, status_code=404, headers=SECURITY_HEADERS)
+            except stripe.StripeError as error:
+                log.warning("Stripe did not answer the portal: %s", type(error).__name__)
+                return JSONResponse({"error": "Our payment provider did not answer. Please try again in a minute: "
+                                              "you will not be charged twice."}, status_code=502,
+                                    headers=SECURITY_HEADERS)
             return JSONResponse(answer, headers=SECURITY_HEADERS)
         return route
 
