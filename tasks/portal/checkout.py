@@ -50,7 +50,8 @@ def applied_from(metadata: dict) -> tuple[tuple[str, int], ...]:
 
 
 def gateway_customer(client: stripe.StripeClient, engine: Engine, account: Account) -> str:
-    """The customer's Stripe customer: the one their mandates use, else one made once (keyed by our id)."""
+    """The customer's Stripe customer: the one their mandates use, else one made for them, keyed by our id (Stripe
+    keeps a key 24 hours: a customer paying again another day without a mandate gets a new Stripe customer)."""
     with engine.connect() as conn:
         known = conn.execute(sa.text("SELECT gateway_customer FROM autopay_mandates WHERE customer_id = :c "
                                      "ORDER BY updated_at DESC"), {"c": account.customer_id}).first()
