@@ -52,6 +52,7 @@ GATEWAY = PaymentGateway(secret_key=SecretStr("sk_test_bench"), publishable_key=
 
 
 def build_warehouse(url: str, invoices: int, customers: int, seed: int = 7):
+    """Open invoices spread over customers in three currencies, written straight into a new SQLite warehouse."""
     engine = create_warehouse_engine(url)
     migrate(engine)
     rng = np.random.default_rng(seed)
@@ -79,10 +80,20 @@ def _serve(url: str, port: int, key: str) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
 
 
-def portal_latency(warehouse_url: str, customer_ids: list[str], rate: float = 50, seconds: float = 30,
-                   seed: int = 7) -> dict:
-    """Serve the portal over the warehouse at ``warehouse_url`` on loopback and measure its page at ``rate``
+def portal_latency(invoices: int, customers: int, rate: float = 50, seconds: float = 30, seed: int = 7) -> dict:
+    """Build a warehouse of that size, serve the portal over it on loopback and measure its page at ``rate``
     requests per second."""
+    with tempfile.TemporaryDirectory(prefix="arpilot-portal-bench-") as folder:
+        url = f"sqlite:///{folder}/warehouse.sqlite"
+        started = time.perf_counter()
+        build_warehouse(url, invoices, customers, seed).dispose()
+        print(f"warehouse: {invoices:,} invoices, {customers:,} customers in {time.perf_counter() - started:.0f} s",
+              file=sys.stderr, flush=True)
+        return {"invoices": invoices, "customers": customers,
+                **_measure(url, [f"C{n:06d}" for n in range(customers)], rate, seconds, seed)}
+
+
+def _measure(warehouse_url: str, customer_ids: list[str], rate: float, seconds: float, seed: int) -> dict:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -133,14 +144,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50)
     parser.add_argument("--seconds", type=float, default=30)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="arpilot-portal-bench-") as folder:
-        started = time.perf_counter()
-        url = f"sqlite:///{folder}/warehouse.sqlite"
-        build_warehouse(url, args.invoices, args.customers).dispose()
-        print(f"warehouse: {args.invoices:,} invoices, {args.customers:,} customers in "
-              f"{time.perf_counter() - started:.0f} s", flush=True)
-        figures = portal_latency(url, [f"C{n:06d}" for n in range(args.customers)], args.rate, args.seconds)
-    print(json.dumps({"invoices": args.invoices, "customers": args.customers, **figures}))
+    print(json.dumps(portal_latency(args.invoices, args.customers, args.rate, args.seconds)))
 
 
 if __name__ == "__main__":

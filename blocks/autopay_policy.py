@@ -22,9 +22,16 @@ class AutopayPolicy(Block):
         [3, 5, 7], description="After a soft decline, retry this many business days after the first attempt (one "
                                "retry per entry); after the last, ordinary dunning resumes.")
     soft_declines: list[str] = Field(SOFT_DECLINES, description="Decline codes that are retried; others are final.")
+    batch_size: int = Field(200, ge=1, description="Charges per task run; batches run four at a time.")
+    gateway_attempts: int = Field(3, ge=1, description="Tries per charge when the gateway cannot be reached; each "
+                                                      "try first looks up whether the last one was made.")
+    gateway_backoff_seconds: float = Field(2.0, ge=0, description="Wait between those tries; doubles each time.")
     export_dir: str = Field("var/autopay", description="Folder (relative to the checkout) for the dated payment "
                                                        "exports the ERP imports.")
-    export_sql: str | None = Field(
-        None, description="Optional INSERT run on the ledger database for each payment (named parameters: "
-                          ":payment_id, :customer_id, :received_on, :currency, :amount, :method, :reference), "
-                          "for an ERP that takes payments by SQL instead of the CSV export.")
+    write_back_sql: str | None = Field(
+        None, description="Optional statement run on the SQL ledger's database for each payment and invoice it "
+                          "pays, for an ERP that takes payments by SQL as well as the CSV export. Named parameters: "
+                          "the export's columns (:payment_id, :received_on, :customer_id, :currency, "
+                          ":payment_amount, :method, :gateway_reference, :invoice_number, :applied_amount). It must "
+                          "do nothing when the row exists (e.g. ON CONFLICT DO NOTHING): a run stopped after the "
+                          "write runs it again.")

@@ -6,7 +6,7 @@ company's own calendar day.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel.numbers import list_currencies
@@ -33,6 +33,9 @@ class CompanyProfile(Block):
     brand_color: str = Field("#1f4e79", description="Accent colour for messages and reports.")
     business_days: list[str] = Field(["mon", "tue", "wed", "thu", "fri"], description="Working weekdays.")
     holidays: list[date] = Field(default_factory=list, description="Dates that are not business days.")
+    bank_accounts: dict[str, str] = Field(
+        default_factory=dict, description="Currency -> where to pay by bank transfer in it (bank, account or IBAN, "
+                                          "routing or BIC), printed on the invoices arpilot renders.")
     aging_buckets: list[int] = Field(
         [30, 60, 90], description="Upper bounds in days past due of the overdue aging buckets; [30, 60, 90] gives "
                                   "not_due, 1-30, 31-60, 61-90 and 90+.")
@@ -61,6 +64,8 @@ class CompanyProfile(Block):
         unknown = [d for d in days if d not in WEEKDAYS]
         if unknown:
             raise ValueError(f"business_days {unknown} are not weekdays ({', '.join(WEEKDAYS)})")
+        if not days:
+            raise ValueError("business_days must name at least one weekday")
         return days
 
     @field_validator("aging_buckets")
@@ -77,3 +82,13 @@ class CompanyProfile(Block):
 
     def is_business_day(self, day: date) -> bool:
         return WEEKDAYS[day.weekday()] in self.business_days and day not in self.holidays
+
+    def add_business_days(self, day: date, count: int) -> date:
+        """The ``count``-th business day after ``day`` (0: ``day`` itself if a business day, else the next one)."""
+        while not self.is_business_day(day):
+            day += timedelta(days=1)
+        for _ in range(count):
+            day += timedelta(days=1)
+            while not self.is_business_day(day):
+                day += timedelta(days=1)
+        return day

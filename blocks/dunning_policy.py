@@ -67,8 +67,9 @@ class DunningPolicy(Block):
     sms_needs_mobile: bool = Field(True, description="Skip SMS to numbers known to be landlines or toll-free.")
     minimum_balance: Decimal = Field(Decimal("10.00"), ge=0, description="No reminder when the customer owes "
                                                                          "less than this, in the invoice currency.")
-    autopay_settle_days: int = Field(5, ge=0, description="Days past due an autopay charge may still be settling "
-                                                          "(ACH); no reminder until then.")
+    autopay_settle_days: int = Field(5, ge=0, description="Days past due an invoice of a customer with an autopay "
+                                                          "mandate in its currency waits for its first charge; "
+                                                          "then dunning takes over.")
     overrides: dict[str, CustomerOverride] = Field(default_factory=dict, description="Customer id -> exception.")
     pay_portal: PayPortal | None = Field(None, description="The pay portal whose signed, expiring links every "
                                                            "message carries; empty: pay_url.")
@@ -92,6 +93,13 @@ class DunningPolicy(Block):
     retry_backoff_seconds: list[float] = Field([2.0, 10.0], description="Waits between tries (the last repeats).")
     reservation_lease_seconds: int = Field(900, ge=1, description="A reserved message whose owner stops "
                                                                   "renewing is reconciled after this long.")
+    deliver_invoices_from: date | None = Field(
+        None, description="Email each open invoice issued on or after this date, and not in the future, to the "
+                          "customer's AP contacts once, with its PDF. Set it to the day you switch delivery on so "
+                          "the back catalogue is not mailed; empty: arpilot does not deliver invoices (your ERP "
+                          "does).")
+    invoice_pdf_dir: str | None = Field(None, description="Folder the ledger's invoice pdf_path is relative to "
+                                                          "(where the ERP puts its invoice PDFs).")
 
     @field_validator("steps")
     @classmethod

@@ -29,8 +29,9 @@ BLOCK_NAME = "arpilot"
 DEMO_PORTAL = "http://127.0.0.1:8000"  # `arpilot serve --sandbox` (make portal) answers the demo's pay links
 
 
-def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str) -> None:
-    """The blocks the nightly deployment reads, pointing at the demo's sample ERP, warehouse and local servers."""
+def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str, delivery_from) -> None:
+    """The blocks the nightly deployment reads, pointing at the demo's sample ERP, warehouse and local servers;
+    invoices issued from ``delivery_from`` on are delivered."""
     from blocks.company import CompanyProfile
     from blocks.contact_policy import ContactPolicy
     from blocks.dunning_policy import DunningPolicy
@@ -46,6 +47,9 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     CompanyProfile(
         legal_name="Northwind Components Ltd", time_zone="America/Chicago", default_currency="USD",
         locale="en_US", sender_name="Northwind Accounts Receivable",
+        bank_accounts={"USD": "JPMorgan Chase Bank, N.A., Chicago\nABA routing 071000013, account 1234567890",
+                       "EUR": "Commerzbank AG, Frankfurt\nIBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX",
+                       "GBP": "Barclays Bank UK PLC, London\nSort code 20-00-00, account 55779911"},
     ).save(BLOCK_NAME, overwrite=True)
     SqlLedgerSource(source_name="sample-erp", url=f"sqlite:///{erp}").save(BLOCK_NAME, overwrite=True)
     ArWarehouse(url=f"sqlite:///{warehouse}").save(BLOCK_NAME, overwrite=True)
@@ -55,6 +59,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     DunningPolicy(
         output_dir=str(DEMO_DIR / "output" / "dunning"), escalation_to=["ar-manager@northwind.example"],
         pay_portal=portal, ar_phone="+1 312 555 0100", unsubscribe_email="ar-optout@northwind.example",
+        deliver_invoices_from=delivery_from,
     ).save(BLOCK_NAME, overwrite=True)
     EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
                  reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
@@ -176,6 +181,16 @@ def _print_dunning(console: Console, summary, outbox: Path) -> None:
     if summary.call_lists:
         console.print(f"Collectors' call lists (CSV): {summary.call_lists.relative_to(PROJECT_ROOT)}")
     console.print(f"Message log: {summary.message_log.relative_to(PROJECT_ROOT)}")
+    _print_deliveries(console, summary)
+
+
+def _print_deliveries(console: Console, summary) -> None:
+    d = summary.deliveries
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in d.unsent["reason"].value_counts().items())
+    console.print(f"Invoices delivered when issued (open invoices issued since {d.since}): "
+                  f"{summary.count('sent', 'invoice'):,} delivered with their PDF, {d.delivered_before:,} by an "
+                  f"earlier run, {summary.invoices_unsent:,} still unsent" + (f" ({reasons})" if reasons else ""),
+                  highlight=False)
 
 
 def _print_reports(console: Console, run, seconds: float) -> None:
@@ -216,21 +231,22 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     from zoneinfo import ZoneInfo
 
     from flows.nightly import nightly
-    from sandbox.sample_erp import generate, touch_contacts, touch_invoices
+    from sandbox.sample_erp import generate, issue_invoices, touch_contacts, touch_invoices
 
     console.rule("[bold]arpilot demo")
     console.print(f"1. Generating a sample ERP with {invoices:,} invoices (seed {seed}) in "
                   f"{erp.relative_to(PROJECT_ROOT)}")
     summary = generate(erp, invoices=invoices, seed=seed, progress=True)
     console.print(summary.report(), highlight=False)
-    save_demo_blocks(erp, warehouse, smtp_port, twilio_url)
+    zone = ZoneInfo("America/Chicago")
+    morning = datetime.combine(datetime.now(zone).date(), clock(10), zone)
+    save_demo_blocks(erp, warehouse, smtp_port, twilio_url, morning.date())
     console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact and dunning "
-                  "policies, email and Twilio channels) in the Prefect API. Email goes to an SMTP relay on "
+                  f"policies (invoices issued from {morning.date()} on are delivered), email and Twilio channels) in "
+                  "the Prefect API. Email goes to an SMTP relay on "
                   f"127.0.0.1:{smtp_port}, SMS and calls to a Twilio-compatible API at {twilio_url}; both keep what "
                   f"they receive in {outbox.relative_to(PROJECT_ROOT)}")
 
-    zone = ZoneInfo("America/Chicago")
-    morning = datetime.combine(datetime.now(zone).date(), clock(10), zone)
     console.print(f"3. Nightly run: full sync of the ledger into an empty warehouse, contact checks, aging, then "
                   f"dunning as if sent at {morning:%H:%M} company time (America/Chicago)")
     started = time.perf_counter()
@@ -242,16 +258,19 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
 
     changed = touch_invoices(erp, fraction=0.01, seed=seed + 1)
     verified = touch_contacts(erp, fraction=0.02, seed=seed + 2)
+    issued = issue_invoices(erp, count=max(1, invoices // 1000), seed=seed + 3)
     afternoon = morning.replace(hour=17)
     console.print(f"4. A day of ledger activity: {changed:,} invoices changed (payments, disputes, promises), "
-                  f"{verified:,} contacts re-verified by collectors. The nightly runs again at {afternoon:%H:%M}: "
-                  "nothing already sent goes twice; messages deferred for the contact's local hour may go now")
+                  f"{len(issued):,} new invoices issued, {verified:,} contacts re-verified by collectors. The nightly "
+                  f"runs again at {afternoon:%H:%M}: the new invoices are delivered, nothing already sent goes twice; "
+                  "messages deferred for the contact's local hour may go now")
     started = time.perf_counter()
     second = nightly(now=afternoon)
     console.print(_sync_table(f"Second run ({time.perf_counter() - started:.1f} s): only what changed", second.sync))
     console.print(_contact_table("AP contact checks, with the change since the first run", second.contacts))
     console.print(_dunning_table(f"Dunning, second run: {second.dunning.planned:,} messages planned",
                                  second.dunning))
+    _print_deliveries(console, second.dunning)
 
     from flows.reports import kpi_reports, last_full_month_end
 
@@ -270,7 +289,8 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     )
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
     console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
-                  "contact-cleanup-<collector>, aging-summary, dunning-plan, dunning-results, call-list-<collector>, "
+                  "contact-cleanup-<collector>, aging-summary, dunning-plan, invoice-delivery, dunning-results, "
+                  "call-list-<collector>, "
                   "kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     console.print(f"Pay a reminder: [bold]make portal[/] (the pay portal on {DEMO_PORTAL} with a local Stripe), then "

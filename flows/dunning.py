@@ -29,7 +29,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from tasks.dunning.messages import TemplateDirMissing, template_folders
 from tasks.dunning.plan import DunningPlan, make_batches
-from tasks.dunning.planning import age_open_invoices, plan_day
+from tasks.dunning.planning import age_open_invoices, plan_day, plan_invoice_delivery
 from tasks.dunning.reconcile import reconcile_outbox
 from tasks.dunning.results import DunningSummary, bucket_order, publish_dunning
 from tasks.dunning.sending import send_batch, send_escalations
@@ -65,7 +65,11 @@ def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_polic
         raise DunningMisconfigured(
             f"dunning policy {dunning_policy} sends {', '.join(unchecked)}, but contact policy {contact_policy} "
             f"does not check contacts for it; add it to that policy's gates or remove it from the steps")
-    used = {c for s in policy.steps for c in s.channels}
+    if policy.deliver_invoices_from and "email" not in contacts.channels:
+        raise DunningMisconfigured(
+            f"dunning policy {dunning_policy} delivers invoices by email, but contact policy {contact_policy} does "
+            "not check contacts for email; add email to that policy's gates or clear deliver_invoices_from")
+    used = {c for s in policy.steps for c in s.channels} | ({"email"} if policy.deliver_invoices_from else set())
     if used & {"email", "escalation"} and email is None:
         raise DunningMisconfigured(f"dunning policy {dunning_policy} sends email but no email channel block is "
                                    "given; create an arpilot email channel block and pass its name")
@@ -113,12 +117,14 @@ def dunning(
     reconciliation = reconcile_outbox(store, twilio, twilio_channel or "")
     state = age_open_invoices(store, profile, as_of)
     plan = plan_day(store, quote(state), policy, profile, instant, run_id, dry_run)
+    deliveries = plan_invoice_delivery(store, quote(state), policy, profile, instant, run_id, dry_run)
     if dry_run:
-        logger.info("Dry run: %d messages planned, nothing sent", len(plan.messages))
+        logger.info("Dry run: %d messages and %d invoices planned, nothing sent", len(plan.messages),
+                    len(deliveries.messages))
         return plan
     escalations = [m for m in plan.messages if m.channel == "escalation"]
-    batches = make_batches([m for m in plan.messages if m.channel != "escalation"], bucket_order(profile),
-                           policy.batch_size, policy.max_batches)
+    batches = make_batches([m for m in plan.messages if m.channel != "escalation"] + deliveries.messages,
+                           bucket_order(profile), policy.batch_size, policy.max_batches)
     futures = send_batch.map([quote(b) for b in batches], unmapped(store), unmapped(profile), unmapped(policy),
                              unmapped(email), unmapped(email_channel or ""), unmapped(twilio),
                              unmapped(twilio_channel or ""), unmapped(run_id))
@@ -129,7 +135,7 @@ def dunning(
     results = [f.result(raise_on_failure=False) for f in futures]
     done = [r for r in results if not isinstance(r, BaseException)]
     targets = ", ".join(b.describe() for b in (email, twilio) if b) or "no channel"
-    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets)
+    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets, quote(deliveries))
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} send tasks failed; the first: {failed[0]}. Messages "

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from prefect import flow, get_run_logger
+from prefect.client.schemas.objects import FlowRun
 from prefect.runtime import flow_run
 
 from blocks import (
@@ -22,7 +23,10 @@ from blocks import (
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
+from flows.charges import autopay_charges
 from flows.dunning import dunning, send_instant
+from tasks.charges.results import AutopaySummary
+from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
 from tasks.contacts.quality import GateDecision
 from tasks.dunning.plan import DunningPlan
@@ -39,8 +43,7 @@ class NightlyResult:
     contacts: ContactCheck
     gate: GateDecision
     dunning: DunningSummary | DunningPlan
-
-
+    autopay: FlowRun | AutopaySummary | None = None  # the scheduled charge run, or today's charges run here
 
 
 def _run_name() -> str:
@@ -64,6 +67,8 @@ def nightly(
     now: datetime | None = None,
     dry_run: bool = False,
     confirm_deleted_invoices: int = 0,
+    payment_gateway: str | None = None,
+    autopay_policy: str | None = None,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -72,7 +77,9 @@ def nightly(
     defaults to today in the company's time zone; now is the instant send windows are judged at (default:
     now, or noon of run_date). dry_run plans the reminders and sends nothing. confirm_deleted_invoices lets
     this run mark up to that many invoices deleted where the ledger block's deletion guard would stop it (a
-    deliberate clean-up in the ledger; the stopped run's message gives the number).
+    deliberate clean-up in the ledger; the stopped run's message gives the number). payment_gateway and
+    autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
+    deployment does not exist, today's charges are taken here, before dunning).
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -98,7 +105,14 @@ def nightly(
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
+    autopay = None
+    if payment_gateway and autopay_policy and not dry_run:
+        blocks = {"warehouse": warehouse, "company": company, "gateway": payment_gateway,
+                  "autopay_policy": autopay_policy}
+        autopay = schedule_charges(store, profile, load_block(autopay_policy), as_of, blocks)
+        if autopay is None:  # no deployment (the demo, the tests): take today's charges now
+            autopay = autopay_charges(charge_day=as_of, **blocks)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)
-    return NightlyResult(results, check, gate, reminders)
+    return NightlyResult(results, check, gate, reminders, autopay)

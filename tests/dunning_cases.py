@@ -19,13 +19,17 @@ class Ledger:
         self.invoices: list[dict] = []
         self.customers: list[dict] = []
         self.contacts: list[dict] = []
+        self.mandates: set[str] = set()  # customers with an active autopay mandate in every currency
+        self.charges: dict[str, tuple] = {}  # invoice -> its last charge (status, failure kind, retry on)
 
     def customer(self, customer_id: str, name: str | None = None, *, collector: str = "Ann Lee", autopay=False,
                  paused_until: str | None = None, stopped=False, internal=False, contacts: int = 1,
                  zone: str = "America/New_York", **contact) -> Ledger:
         self.customers.append({"customer_id": customer_id, "name": name or f"Customer {customer_id}",
-                               "collector": collector, "autopay": autopay, "paused_until": paused_until,
+                               "collector": collector, "paused_until": paused_until,
                                "dunning_stopped": stopped, "internal": internal})
+        if autopay:
+            self.mandates.add(customer_id)
         for n in range(contacts):
             self.contacts.append({
                 "contact_id": f"{customer_id}-K{n}", "customer_id": customer_id, "name": f"Pat Doe{n}",
@@ -35,16 +39,26 @@ class Ledger:
         return self
 
     def invoice(self, number: str, customer_id: str, days_late: int, cents: int = 100_000, currency: str = "USD",
-                disputed=False, promise: str | None = None) -> Ledger:
+                disputed=False, promise: str | None = None, issued: date | None = None,
+                pdf: str | None = None, charge: tuple | None = None) -> Ledger:
+        """An open invoice ``days_late`` days past due (negative: not yet due), issued on 2026-01-01 unless given;
+        ``charge``: its last autopay charge (status, failure kind, retry on)."""
+        if charge:
+            self.charges[number] = charge
         self.invoices.append({"invoice_number": number, "customer_id": customer_id, "currency": currency,
                               "due_date": (self.today - timedelta(days=days_late)).isoformat(), "open_cents": cents,
-                              "disputed": disputed, "promise_to_pay_date": promise})
+                              "disputed": disputed, "promise_to_pay_date": promise,
+                              "issue_date": (issued or date(2026, 1, 1)).isoformat(), "pdf_path": pdf})
         return self
 
     def frames(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         invoices = pd.DataFrame(self.invoices, columns=["invoice_number", "customer_id", "currency", "due_date",
                                                         "open_cents", "disputed", "promise_to_pay_date"])
         invoices["days_past_due"] = days_past_due(invoices["due_date"], self.today) if len(invoices) else []
+        last = [self.charges.get(n, (None, None, None)) for n in invoices["invoice_number"]]
+        invoices["charge_status"], invoices["charge_failure"], invoices["charge_retry_on"] = (
+            [c[i] for c in last] for i in range(3))
+        invoices["on_autopay"] = invoices["customer_id"].isin(self.mandates)
         contacts = pd.DataFrame(self.contacts, columns=[
             "contact_id", "customer_id", "name", "email", "phone_e164", "phone_line_type", "time_zone", "email_ok",
             "sms_ok", "voice_ok", "opt_out_email", "opt_out_sms", "opt_out_voice"])
@@ -72,7 +86,7 @@ def seed(engine, ledger: Ledger, verified_on: date | None = None) -> None:
         "bounced_on": None, "opt_out_email": k["opt_out_email"], "opt_out_sms": k["opt_out_sms"],
         "opt_out_voice": k["opt_out_voice"], "row_hash": n, "synced_at": at} for n, k in enumerate(ledger.contacts)])
     invoices = pd.DataFrame([{
-        **i, "issue_date": "2026-01-01", "amount_cents": i["open_cents"], "status": "open",
+        **i, "amount_cents": i["open_cents"], "status": "open",
         "row_hash": n, "synced_at": at} for n, i in enumerate(ledger.invoices)])
     with engine.begin() as conn:
         wh.insert(conn, "customers", customers)

@@ -77,8 +77,13 @@ def test_an_invoice_is_reminded_of_a_step_once_and_a_new_invoice_brings_a_new_me
 @pytest.mark.parametrize(("setup", "reason"), [
     (lambda led: led.customer("C1").invoice("I1", "C1", 5, disputed=True), dp.DISPUTED),
     (lambda led: led.customer("C1").invoice("I1", "C1", 5, promise="2026-11-30"), dp.PROMISE),
-    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", -1), dp.AUTOPAY_SCHEDULED),
-    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 3), dp.AUTOPAY_PENDING),
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 3), dp.AUTOPAY_SCHEDULED),
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("processing", None, None)),
+     dp.AUTOPAY_PENDING),
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("succeeded", None, None)),
+     dp.AUTOPAY_PAID),
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "soft", "2026-11-23")),
+     dp.AUTOPAY_RETRY),
     (lambda led: led.customer("C1", stopped=True).invoice("I1", "C1", 5), dp.STOPPED),
     (lambda led: led.customer("C1", internal=True).invoice("I1", "C1", 5), dp.INTERNAL),
     (lambda led: led.customer("C1", paused_until="2026-11-23").invoice("I1", "C1", 5), dp.PAUSED),
@@ -102,7 +107,10 @@ def test_held_back_invoices_are_left_out_of_a_message_that_still_goes():
 
 @pytest.mark.parametrize(("setup", "should_send"), [
     (lambda led: led.customer("C1").invoice("I1", "C1", 5, promise="2026-11-22"), True),  # promise lapsed
-    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 6), True),  # charge did not settle
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 6), True),  # no charge came in time
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "hard", None)), True),
+    (lambda led: led.customer("C1", autopay=True).invoice("I1", "C1", 9, charge=("failed", "soft", "2026-11-22")),
+     True),  # the retry day passed without a new charge
     (lambda led: led.customer("C1", paused_until="2026-11-22").invoice("I1", "C1", 5), True),  # pause over
     (lambda led: led.customer("C1").invoice("I1", "C1", 5, cents=1000), True),  # exactly the minimum
     (lambda led: led.customer("C1", email_ok=False, contacts=1).customer("C2").invoice("I1", "C2", 5), True),

@@ -291,3 +291,23 @@ def test_the_stripe_sandbox_lets_a_pages_stripe_js_in_only_where_stripe_does(str
     for route in ("/v1/customers", "/v1/payment_intents", "/v1/payment_methods", "/v1/charges"):
         assert post(route, "key=pk_test_x&amount=100&currency=usd")[0] == 401
     assert post("/v1/tokens", token.replace("pk_test_x", "nokey"))[0] == 401
+
+
+def test_a_mandate_made_in_the_portal_is_charged_by_the_autopay_run(portal, warehouse, warehouse_url):
+    """The charge stage plans and takes a portal mandate like any other: off session, with the card the customer
+    saved in the page, capped by the portal's cap."""
+    from blocks.autopay_policy import AutopayPolicy
+    from blocks.warehouse import ArWarehouse
+    from tasks.charges import records
+    from tasks.charges.charging import read_plan, take_charge
+
+    http, client = portal
+    setup_id = confirm_as_stripe_js(client, http, path(), {"purpose": "autopay", "currency": "USD"})
+    http.post(f"{path()}/autopay", json={"setup_intent": setup_id})
+    [charge] = read_plan(ArWarehouse(url=warehouse_url), TODAY).charges
+    assert (charge.customer_id, charge.currency, charge.amount_cents) == ("C1", "USD", 125_000)  # INV-1 is due
+    with warehouse.begin() as conn:
+        assert records.reserve(conn, charge, "run-1")
+    assert take_charge(warehouse, client, charge, AutopayPolicy(), COMPANY, look_up_first=False) == "succeeded"
+    assert rows(warehouse, "SELECT source, amount_cents FROM gateway_payments") == [("charge", 125_000)]
+    assert rows(warehouse, "SELECT open_cents FROM invoices WHERE invoice_number = 'INV-1'") == [(0,)]

@@ -24,6 +24,7 @@ from tasks.aging import age_invoices
 from tasks.dunning.messages import render
 from tasks.dunning.outbox import SendHistory
 from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient, plan_dunning
+from tasks.dunning.planning import HOLD_COLUMNS
 from tasks.portal.app import create_app
 
 playwright = pytest.importorskip("playwright.sync_api")
@@ -72,8 +73,8 @@ def planned_usd(engine) -> dict[str, int]:
         customers = wh.query_frame(conn, wh.named_query("dunning", "customers"))
         contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
     aged = age_invoices(invoices, TODAY, COMPANY.aging_buckets)
-    aged["disputed"] = invoices["disputed"].to_numpy()
-    aged["promise_to_pay_date"] = invoices["promise_to_pay_date"].to_numpy()
+    for hold in HOLD_COLUMNS:  # as age_open_invoices does, without publishing the aging
+        aged[hold] = invoices[hold].to_numpy()
     plan = plan_dunning(aged, customers.astype(object).where(customers.notna(), None),
                         contacts.astype(object).where(contacts.notna(), None), SendHistory(), POLICY, COMPANY,
                         datetime(2026, 11, 23, 16, 0, tzinfo=UTC))

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from sandbox.sample_erp.documents import make_ledger, spoil_invoices
 from sandbox.sample_erp.parties import make_contacts, make_customers
-from sandbox.sample_erp.values import Table
+from sandbox.sample_erp.values import Table, from_usd
 from sandbox.sample_erp.world import (
     BAD_ROW_KINDS,
     CURRENCIES,
@@ -131,6 +131,26 @@ def touch_invoices(path: str | Path, fraction: float, seed: int = 11, now: datet
         if changes:
             _record_activity(conn, changes, np.random.default_rng(seed), _activity_time(conn, now))
     return changes
+
+
+def issue_invoices(path: str | Path, count: int, seed: int = 17, now: datetime | None = None) -> list[str]:
+    """Simulate the ERP issuing ``count`` new open invoices dated today (the customers' terms, a few hundred to a
+    few thousand in their currency; rules for ``now`` as in touch_invoices); return their numbers."""
+    rng = np.random.default_rng(seed)
+    with closing(sqlite3.connect(path)) as conn, conn:
+        at = _activity_time(conn, now)
+        customers = conn.execute("SELECT cust_no, currency, terms_days FROM customer WHERE is_internal = 0 "
+                                 "ORDER BY cust_no").fetchall()
+        last = int(conn.execute("SELECT max(doc_no) FROM invoice").fetchone()[0][4:])
+        rows = []
+        for n, row in enumerate(rng.choice(len(customers), count, replace=False)):
+            cust_no, currency, terms = customers[row]
+            total = float(from_usd(np.array([rng.uniform(300, 5000)]), np.array([currency]))[0]) / 100
+            rows.append((f"INV-{last + n + 1:07d}", cust_no, at.date().isoformat(),
+                         (at.date() + timedelta(days=int(terms or 30))).isoformat(), currency, total, total, "open",
+                         0, None, at.strftime("%Y-%m-%d %H:%M:%S")))
+        conn.executemany("INSERT INTO invoice VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    return [r[0] for r in rows]
 
 
 def touch_contacts(path: str | Path, fraction: float, seed: int = 13, now: datetime | None = None) -> int:

@@ -1,4 +1,15 @@
--- Open invoices with what decides whether they may be dunned today.
-SELECT invoice_number, customer_id, currency, due_date, open_cents, disputed, promise_to_pay_date
-FROM invoices
-WHERE status = 'open' AND open_cents > 0
+-- Open invoices with what decides whether they may be dunned today: disputes, promises, and autopay (the last
+-- charge that covered each invoice, and whether its customer has an active mandate in its currency).
+WITH last_charge AS (
+    SELECT ci.invoice_number, c.status, c.failure_kind, c.retry_on,
+           ROW_NUMBER() OVER (PARTITION BY ci.invoice_number ORDER BY c.attempt DESC, c.charge_day DESC) AS n
+    FROM charge_invoices ci
+    JOIN charges c ON c.charge_key = ci.charge_key
+)
+SELECT i.invoice_number, i.customer_id, i.currency, i.due_date, i.open_cents, i.disputed, i.promise_to_pay_date,
+       l.status AS charge_status, l.failure_kind AS charge_failure, l.retry_on AS charge_retry_on,
+       m.customer_id IS NOT NULL AS on_autopay
+FROM invoices i
+LEFT JOIN last_charge l ON l.invoice_number = i.invoice_number AND l.n = 1
+LEFT JOIN autopay_mandates m ON m.customer_id = i.customer_id AND m.currency = i.currency AND m.status = 'active'
+WHERE i.status = 'open' AND i.open_cents > 0

@@ -75,6 +75,7 @@ CREATE TABLE gateway_payments (
     amount_cents        BIGINT       NOT NULL,
     method_type         VARCHAR(24)  NOT NULL,
     last4               VARCHAR(4),
-    recorded_at         TIMESTAMP    NOT NULL
+    recorded_at         TIMESTAMP    NOT NULL,
+    written_back_at     TIMESTAMP
 );
 CREATE INDEX gateway_payments_received ON gateway_payments (received_on);

@@ -84,15 +84,21 @@ def record_payment(conn: Connection, payment: GatewayPayment) -> bool:
     return True
 
 
+def export_rows(conn: Connection, where: str, params: dict | None = None) -> list[dict]:
+    """Payments as the ERP imports them, one row per invoice a payment applies to (format in README)."""
+    rows = wh.query_frame(conn, f"SELECT * FROM ({wh.named_query('charges', 'payment_export')}) AS e WHERE {where} "
+                                "ORDER BY e.payment_id, e.invoice_number", params)
+    return [dict(zip(EXPORT_COLUMNS, (r.payment_id, str(r.received_on)[:10], r.customer_id, r.currency,
+                                      to_decimal(r.payment_cents), r.method_type, r.intent_id, r.invoice_number,
+                                      to_decimal(r.applied_cents)), strict=True))
+            for r in rows.itertuples(index=False)]
+
+
 def export_csv(conn: Connection, day: date) -> str:
-    """The day's payments as the ERP imports them: one row per invoice a payment applies to (format in README)."""
-    rows = wh.query_frame(conn, wh.named_query("charges", "payment_export"), {"day": day})
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(EXPORT_COLUMNS)
-    for r in rows.itertuples(index=False):
-        writer.writerow([r.payment_id, r.received_on, r.customer_id, r.currency, to_decimal(r.payment_cents),
-                         r.method_type, r.intent_id, r.invoice_number, to_decimal(r.applied_cents)])
+    writer = csv.DictWriter(out, EXPORT_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(export_rows(conn, "e.received_on = :day", {"day": day}))
     return out.getvalue()
 
 
@@ -104,3 +110,16 @@ def write_export(conn: Connection, day: date, folder: Path) -> Path:
     partial.write_text(export_csv(conn, day), encoding="utf-8")
     os.replace(partial, path)
     return path
+
+
+def write_back(conn: Connection, ledger_conn: Connection, statement: str) -> int:
+    """Run the policy's write-back statement on the ledger database for every payment not written back yet, then
+    mark them; the statement does nothing for a row it already has, so a stop between the two is harmless."""
+    rows = export_rows(conn, "e.written_back_at IS NULL")
+    if not rows:
+        return 0
+    ledger_conn.execute(sa.text(statement), rows)
+    ledger_conn.commit()
+    conn.execute(sa.text("UPDATE gateway_payments SET written_back_at = :now WHERE payment_id = :p"),
+                 [{"now": wh.utcnow(), "p": p} for p in sorted({r["payment_id"] for r in rows})])
+    return len({r["payment_id"] for r in rows})

@@ -143,6 +143,12 @@ def render_escalations(messages: list[PlannedMessage], company: CompanyProfile,
     return _email_parts(_environment(policy.template_dir), "escalation", context)
 
 
+def render_email(name: str, context: dict, policy: DunningPolicy) -> RenderedMessage:
+    """An email from the templates ``name``.subject/.txt/.html.j2 of the policy's set, for messages whose merge
+    fields go beyond a reminder's (an invoice's delivery)."""
+    return _email_parts(_environment(policy.template_dir), name, context)
+
+
 def _email_parts(env: SandboxedEnvironment, name: str, context: dict) -> RenderedMessage:
     subject = " ".join(env.get_template(f"{name}.subject.j2").render(context).split())
     context["subject"] = subject
@@ -170,7 +176,7 @@ def email_message(message: PlannedMessage, rendered: RenderedMessage, sender_add
                  sender_name, reply_to, now)
     unsubscribe = policy.unsubscribe_email or sender_address
     mail["List-Unsubscribe"] = f"<mailto:{unsubscribe}?subject={quote('unsubscribe ' + message.customer_id)}>"
-    if policy.attach_statement:
+    if policy.attach_statement and message.channel == "email":  # a delivered invoice carries its PDF instead
         mail.add_attachment(statement_csv(message).encode(), maintype="text", subtype="csv",
                             filename=f"statement-{message.customer_id}-{message.currency}.csv")
     return mail

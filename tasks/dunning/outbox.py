@@ -11,17 +11,14 @@ by a dead process; the next run reconciles them explicitly (tasks/dunning/reconc
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from tasks import warehouse as wh
+from tasks.claims import OWNER, checkpoint, owner_alive
 from tasks.dunning.plan import PlannedMessage, SendHistory
 
 # Statuses that count as "this customer heard from us": a message under way or of unknown outcome is assumed
@@ -30,44 +27,6 @@ DELIVERED_OR_MAYBE = ("reserved", "sending", "sent", "unknown")
 STEP_DONE = DELIVERED_OR_MAYBE + ("failed",)  # a permanent failure is not retried tomorrow at the same step
 # "owed" is in neither: the provider refused for now, so the message is planned again.
 RECLAIMABLE = "owed"
-
-
-def _process_start() -> str:
-    """This process's start time in clock ticks since boot (Linux), so a reused pid is not mistaken for us."""
-    try:
-        return Path(f"/proc/{os.getpid()}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return "?"
-
-
-OWNER = f"{socket.gethostname()}:{os.getpid()}:{_process_start()}"
-
-
-def owner_alive(owner: str) -> bool | None:
-    """Is the process that wrote ``owner`` still running? None when it ran on another host."""
-    host, _, rest = owner.partition(":")
-    pid, _, started = rest.partition(":")
-    if host != socket.gethostname():
-        return None
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return started == "?" or stat.rsplit(")", 1)[1].split()[19] == started
-
-
-def checkpoint(name: str) -> None:
-    """Fault injection for the kill test: ARPILOT_KILL_AT="name:n" kills this process at the n-th pass here."""
-    target = os.environ.get("ARPILOT_KILL_AT")
-    if not target or target.rpartition(":")[0] != name:
-        return
-    passes = _passes.get(name, 0) + 1
-    _passes[name] = passes
-    if passes == int(target.rpartition(":")[2]):
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
-_passes: dict[str, int] = {}
 
 
 def _now() -> datetime:

@@ -5,8 +5,10 @@ reason. Nothing here talks to a database or a provider, so every rule is tested 
 
 The rules, in the order they are applied to one customer and currency:
 - Each open invoice is at the latest step whose offset it has reached (days past due >= offset).
-- An invoice is held back when disputed, under an active promise to pay, or while an autopay charge is
-  scheduled (not yet due) or settling (up to ``autopay_settle_days`` past due: ACH takes days).
+- An invoice is held back when disputed, under an active promise to pay, or while autopay has it: a charge
+  under way or settling (a bank debit takes days), a charge that succeeded before the ledger shows it, a soft
+  decline's retry still to come, or, for a customer with a mandate in its currency, a charge not yet made (up
+  to ``autopay_settle_days`` past due). A charge declined for good lets dunning resume.
 - A channel is due when some invoice at a step that uses it has not been reminded of that step on it.
 - The message takes the firmest step among its invoices (capped by a customer override's tone) and lists every
   invoice in the dunning window that is not held back: one message per customer, currency and channel.
@@ -38,6 +40,8 @@ DISPUTED = "disputed"
 PROMISE = "promise to pay active"
 AUTOPAY_SCHEDULED = "autopay charge scheduled"
 AUTOPAY_PENDING = "autopay charge pending"
+AUTOPAY_PAID = "autopay charge paid, not yet in the ledger"
+AUTOPAY_RETRY = "autopay retry scheduled"
 BELOW_MINIMUM = "below minimum balance"
 GATE_FAILED = "contact failed the gate"
 OPTED_OUT = "opted out"
@@ -45,7 +49,8 @@ NO_MOBILE = "no mobile number"
 CAPPED = "cap reached"
 DEFERRED = "deferred: outside local window"
 NO_ESCALATION = "no escalation address"
-HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PENDING, AUTOPAY_SCHEDULED)  # the reason shown when several hold
+HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_SCHEDULED)
+CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")  # the reason shown when several hold
 LANDLINE_TYPES = {"fixed_line", "toll_free"}
 
 
@@ -126,16 +131,24 @@ def current_steps(days: np.ndarray, offsets: list[int]) -> np.ndarray:
     return np.where(index >= 0, ordered[np.maximum(index, 0)], -10**6)
 
 
-def hold_reasons(invoices: pd.DataFrame, autopay: pd.Series, today: date, settle_days: int) -> np.ndarray:
-    """Why each invoice must not be dunned today, or "" when it may be."""
+def hold_reasons(invoices: pd.DataFrame, today: date, settle_days: int) -> np.ndarray:
+    """Why each invoice must not be dunned today, or "" when it may be.
+
+    invoices carry, besides disputed and promise_to_pay_date, their last autopay charge (charge_status,
+    charge_failure, charge_retry_on; empty when none) and on_autopay (an active mandate in their currency)."""
     days = invoices["days_past_due"].to_numpy()
     disputed = invoices["disputed"].fillna(False).to_numpy(dtype=bool)
     promise = pd.to_datetime(invoices["promise_to_pay_date"], format="ISO8601").to_numpy(dtype="datetime64[D]")
     promised = ~np.isnat(promise) & (promise >= np.datetime64(today, "D"))
-    on_autopay = invoices["customer_id"].map(autopay).fillna(False).to_numpy(dtype=bool)
+    status = invoices["charge_status"].astype(object).fillna("").to_numpy()
+    retry = pd.to_datetime(invoices["charge_retry_on"], format="ISO8601").to_numpy(dtype="datetime64[D]")
+    retrying = (status == "failed") & (invoices["charge_failure"].astype(object).fillna("").to_numpy() == "soft") & \
+        ~np.isnat(retry) & (retry >= np.datetime64(today, "D"))
+    awaiting = invoices["on_autopay"].astype(object).fillna(False).to_numpy(dtype=bool) & (status == "") & (days <= settle_days)
     return np.select(
-        [disputed, promised, on_autopay & (days <= 0), on_autopay & (days <= settle_days)],
-        [DISPUTED, PROMISE, AUTOPAY_SCHEDULED, AUTOPAY_PENDING], default="").astype(object)
+        [disputed, promised, status == "succeeded", np.isin(status, CHARGE_UNDER_WAY), retrying, awaiting],
+        [DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_SCHEDULED],
+        default="").astype(object)
 
 
 def in_window(now: datetime, zone: str | None, company: CompanyProfile, policy: DunningPolicy,
@@ -155,7 +168,8 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
     """The day's plan.
 
     invoices: open invoices with invoice_number, customer_id, currency, due_date, open_cents, days_past_due,
-      disputed, promise_to_pay_date. customers: customer_id, name, collector, autopay, paused_until,
+      disputed, promise_to_pay_date and their autopay state (see hold_reasons). customers: customer_id, name,
+      collector, paused_until,
       dunning_stopped, internal. contacts: the contact gate's roster with contact_id, customer_id, name, email,
       phone_e164, phone_line_type, time_zone, email_ok/sms_ok/voice_ok and opt_out_email/_sms/_voice.
     """
@@ -169,11 +183,11 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
     work["step"] = current_steps(work["days_past_due"].to_numpy(np.int64), offsets)
     work = work[work["step"] > -10**6]
     cust = customers.set_index("customer_id")
-    work["hold"] = hold_reasons(work, cust["autopay"], today, policy.autopay_settle_days)
+    work["hold"] = hold_reasons(work, today, policy.autopay_settle_days)
     work["bucket"] = bucket_of(work["days_past_due"].to_numpy(np.int64), company.aging_buckets)
     work = work.sort_values(["customer_id", "currency", "days_past_due", "invoice_number"],
                             ascending=[True, True, False, True])
-    by_customer = _contacts_by_customer(contacts)
+    by_customer = contacts_by_customer(contacts)
     minimum = to_cents(policy.minimum_balance)
     skips: list[tuple] = []
     messages: list[PlannedMessage] = []
@@ -216,7 +230,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
         if override and override.tone and TONES.index(override.tone) < TONES.index(tone):
             tone = override.tone
         for channel in due_channels:
-            recipients, reason, detail = _recipients(channel, by_customer.get(customer_id, []), policy, info)
+            recipients, reason, detail = contact_recipients(channel, by_customer.get(customer_id, []), policy, info)
             if reason is None:
                 reason, detail = _capped(history, customer_id, currency, channel, today, policy.cap_days)
             if reason is None and channel in CONTACT_CHANNELS:
@@ -261,15 +275,15 @@ def _customer_block(info: pd.Series, override, today: date) -> tuple[str, str] |
     return None
 
 
-def _contacts_by_customer(contacts: pd.DataFrame) -> dict[str, list[dict]]:
+def contacts_by_customer(contacts: pd.DataFrame) -> dict[str, list[dict]]:
     grouped: dict[str, list[dict]] = defaultdict(list)
     for record in contacts.sort_values("contact_id").to_dict("records"):
         grouped[record["customer_id"]].append(record)
     return grouped
 
 
-def _recipients(channel: str, contacts: list[dict], policy: DunningPolicy,
-                info: pd.Series) -> tuple[list[Recipient], str | None, str]:
+def contact_recipients(channel: str, contacts: list[dict], policy: DunningPolicy,
+                       info: pd.Series) -> tuple[list[Recipient], str | None, str]:
     """Who gets this channel's message, or the reason nobody can."""
     if channel == "escalation":
         if not policy.escalation_to:

@@ -19,8 +19,11 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary
+from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
+from tasks.dunning.delivery import DeliveryPlan, plan_deliveries
+from tasks.dunning.invoice_mail import erp_pdf_problem
 from tasks.dunning.plan import (
     DunningPlan,
     plan_dunning,
@@ -37,6 +40,10 @@ class DunningState:
     aging: AgingSummary
 
 
+# What, besides its age, decides whether an invoice may be dunned (see plan.hold_reasons).
+HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_failure", "charge_retry_on", "on_autopay")
+
+
 @task(name="age-open-invoices", cache_policy=NO_CACHE)
 def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) -> DunningState:
     """Age every open invoice by the company's calendar and publish the aging summary (per currency and bucket,
@@ -48,8 +55,8 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
         contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
     engine.dispose()
     aged = age_invoices(invoices, as_of, company.aging_buckets)
-    aged["disputed"] = invoices["disputed"].to_numpy()
-    aged["promise_to_pay_date"] = invoices["promise_to_pay_date"].to_numpy()
+    for hold in HOLD_COLUMNS:
+        aged[hold] = invoices[hold].to_numpy()
     summary = aging_summary(aged, company.aging_buckets)
     _publish_aging(summary, company, as_of)
     return DunningState(aged, _plain(customers), _plain(contacts), summary)
@@ -81,8 +88,50 @@ def plan_day(store: ArWarehouse, state: DunningState, policy: DunningPolicy, com
         _record_skips(conn, run_id, plan.planned_on, plan.skips)
     engine.dispose()
     _publish_plan(plan, company, dry_run)
-    outbox.checkpoint("planned")
+    checkpoint("planned")
     return plan
+
+
+@task(name="plan-invoice-delivery", cache_policy=NO_CACHE)
+def plan_invoice_delivery(store: ArWarehouse, state: DunningState, policy: DunningPolicy, company: CompanyProfile,
+                          now: datetime, run_id: str, dry_run: bool) -> DeliveryPlan:
+    """Plan today's invoice deliveries (tasks/dunning/delivery.py), record every invoice still unsent with its
+    reason beside the reminders held back, and publish the count."""
+    if policy.deliver_invoices_from is None:
+        return DeliveryPlan(company.today(now), None)
+    engine = store.engine()
+    with engine.begin() as conn:
+        invoices = wh.query_frame(conn, wh.named_query("dunning", "invoices_to_deliver"),
+                                  {"since": policy.deliver_invoices_from})
+        invoices = _plain(invoices)
+        invoices["pdf_problem"] = [erp_pdf_problem(p, policy.invoice_pdf_dir) for p in invoices["pdf_path"]]
+        plan = plan_deliveries(invoices, state.contacts, policy, company, now)
+        _record_skips(conn, run_id, plan.planned_on, plan.skips)
+    engine.dispose()
+    _publish_deliveries(plan, company, dry_run)
+    return plan
+
+
+def _publish_deliveries(plan: DeliveryPlan, company: CompanyProfile, dry_run: bool) -> None:
+    unsent = plan.unsent
+    lines = [f"# Invoices delivered when issued, {plan.planned_on}" + (" (dry run: nothing was sent)" if dry_run
+                                                                      else ""), "",
+             f"Open invoices issued since {plan.since}: {plan.delivered_before:,} delivered by an earlier run, "
+             f"{len(plan.messages):,} to deliver now, {len(unsent):,} still unsent.", "",
+             "| still unsent because | invoices |", "| --- | ---: |"]
+    lines += [f"| {reason} | {n:,} |" for reason, n in unsent["reason"].value_counts().items()]
+    create_markdown_artifact("\n".join(lines), key="invoice-delivery",
+                             description=f"Invoice delivery on {plan.planned_on}: delivered and still unsent")
+    if len(unsent):
+        create_table_artifact([{
+            "Invoice": r.invoice_number, "Customer": f"{r.customer_name} ({r.customer_id})",
+            "Collector": r.collector or "unassigned", "Issued": str(r.issue_date),
+            "Open": money(int(r.open_cents), r.currency, company.locale), "Why unsent": r.reason,
+            "Detail": mask_text(r.detail or "")} for r in unsent.head(PLAN_ARTIFACT_ROWS).itertuples()],
+            key="invoice-delivery-unsent",
+            description=f"Invoices not yet delivered on {plan.planned_on}, for the collectors to send or fix "
+                        f"({min(len(unsent), PLAN_ARTIFACT_ROWS):,} of {len(unsent):,}; all of them: warehouse table "
+                        "dunning_skips, channel invoice)")
 
 
 def _record_skips(conn, run_id: str, day: date, skips: pd.DataFrame) -> None:

@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
+from tasks.claims import checkpoint
 from tasks.dunning import outbox
 from tasks.dunning.channels import AMBIGUOUS, TwilioSender, identify
 
@@ -62,7 +63,7 @@ def reconcile_outbox(store: ArWarehouse, twilio: TwilioChannel | None, twilio_na
         outbox.release(conn, release)
         result.released = len(release) - result.resent
     engine.dispose()
-    outbox.checkpoint("reconciled")
+    checkpoint("reconciled")
     if len(stale):
         logger.warning("Reconciled %d outbox rows left by a stopped run: %d released, %d confirmed with Twilio, %d "
                        "resent, %d unknown", len(stale), result.released, result.confirmed, result.resent,

@@ -18,7 +18,8 @@ from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import project_path
 from reports.formats import money
 from tasks.aging import bucket_labels
-from tasks.contacts.quality import mask
+from tasks.contacts.quality import mask, mask_text
+from tasks.dunning.delivery import INVOICE, DeliveryPlan
 from tasks.dunning.plan import (
     DunningPlan,
     PlannedMessage,
@@ -34,13 +35,21 @@ CALL_LIST_ARTIFACT_ROWS = 200
 class DunningSummary:
     planned_on: date
     planned: int
-    skipped: pd.DataFrame  # the plan's skips
+    skipped: pd.DataFrame  # the plan's skips, and the invoices not delivered (channel invoice)
     outcomes: pd.DataFrame  # bucket, channel, status, messages
     failures: list[tuple[str, str, str]]
     owed: list[tuple[str, str, str]]  # refused for now by the provider: still owed, sent on the next run
     reconciliation: Reconciliation
     call_lists: Path | None
     message_log: Path | None
+    deliveries: DeliveryPlan  # invoices delivered when issued: what was planned, and what is still unsent
+
+    @property
+    def invoices_unsent(self) -> int:
+        """Invoices issued since delivery was switched on and not delivered: held back by the plan, or planned
+        and not sent tonight (failed, still owed, cancelled)."""
+        sent = self.count("sent", INVOICE) + self.count("unknown", INVOICE) + self.count("already sent", INVOICE)
+        return len(self.deliveries.unsent) + len(self.deliveries.messages) - sent
 
     def count(self, status: str, channel: str | None = None) -> int:
         rows = self.outcomes[self.outcomes["status"] == status]
@@ -49,7 +58,8 @@ class DunningSummary:
 
 @task(name="dunning-summary", cache_policy=NO_CACHE)
 def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliation: Reconciliation,
-                    policy: DunningPolicy, company: CompanyProfile, sent_to: str) -> DunningSummary:
+                    policy: DunningPolicy, company: CompanyProfile, sent_to: str,
+                    deliveries: DeliveryPlan) -> DunningSummary:
     """The morning view: per bucket what was sent, failed, cancelled and held back; call lists; message log."""
     outcomes = pd.DataFrame([(*key, n) for r in results for key, n in r.outcomes.items()],
                             columns=["bucket", "channel", "status", "messages"])
@@ -67,11 +77,27 @@ def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliatio
             writer.writerows((key, channel, "sent", to, subject) for key, channel, to, subject in r.sent)
             writer.writerows((key, key.rsplit("|", 1)[1], "failed", to, reason) for key, to, reason in r.failures)
             writer.writerows((key, key.rsplit("|", 1)[1], "owed", to, reason) for key, to, reason in r.owed)
-    summary = DunningSummary(plan.planned_on, len(plan.messages), plan.skips, outcomes, failures,
-                             [o for r in results for o in r.owed], reconciliation, call_lists, log)
+    held = [f for f in (plan.skips, deliveries.skips) if len(f)]
+    summary = DunningSummary(plan.planned_on, len(plan.messages) + len(deliveries.messages),
+                             pd.concat(held, ignore_index=True) if held else plan.skips, outcomes, failures,
+                             [o for r in results for o in r.owed], reconciliation, call_lists, log, deliveries)
+    _write_unsent_invoices(deliveries, folder / "invoices-unsent.csv", company)
     create_markdown_artifact(_results_markdown(summary, company, sent_to), key="dunning-results",
                              description=f"Dunning on {plan.planned_on}: sent, failed, cancelled, held back")
     return summary
+
+
+def _write_unsent_invoices(deliveries: DeliveryPlan, path: Path, company: CompanyProfile) -> None:
+    """The invoices still unsent, per collector, for them to send by hand or fix what holds them."""
+    if deliveries.unsent.empty:
+        return
+    rows = deliveries.unsent.sort_values(["collector", "customer_id", "invoice_number"], na_position="first")
+    pd.DataFrame({
+        "Collector": rows["collector"].fillna("unassigned"), "Customer": rows["customer_name"],
+        "Customer id": rows["customer_id"], "Invoice": rows["invoice_number"], "Issued": rows["issue_date"],
+        "Open": [money(int(c), cur, company.locale) for c, cur in zip(rows["open_cents"], rows["currency"],
+                                                                       strict=True)],
+        "Why unsent": rows["reason"], "Detail": rows["detail"].map(mask_text)}).to_csv(path, index=False)
 
 
 def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: CompanyProfile) -> Path | None:
@@ -138,6 +164,12 @@ def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) 
         lines += ["", "## Still owed: refused for now by the provider, sent again on the next run", "",
                   "| outbox key | recipients | provider's last reason |", "| --- | --- | --- |"]
         lines += [f"| `{k}` | {to} | {reason} |" for k, to, reason in s.owed[:100]]
+    d = s.deliveries
+    if d.since:
+        lines += ["", "## Invoices delivered when issued", "",
+                  f"Open invoices issued since {d.since}: {s.count('sent', INVOICE):,} delivered tonight, "
+                  f"{d.delivered_before:,} by an earlier run, {s.invoices_unsent:,} still unsent (the channel "
+                  "`invoice` rows above; held back: artifact `invoice-delivery-unsent`)."]
     lines += ["", f"Messages went to {sent_to}. Message log: `{s.message_log}`"]
     if s.call_lists:
         lines.append(f"Call lists per collector (CSV, with numbers): `{s.call_lists}`")

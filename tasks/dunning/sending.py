@@ -19,9 +19,12 @@ from blocks.email_channel import EmailChannel
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
+from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
 from tasks.dunning.channels import Delivery, EmailSender, ProviderRefusedCredentials, TwilioSender, deliver
+from tasks.dunning.delivery import INVOICE
+from tasks.dunning.invoice_mail import invoice_email, render_invoice
 from tasks.dunning.messages import (
     email_message,
     escalation_message,
@@ -55,7 +58,7 @@ def send_batch(batch: Batch, store: ArWarehouse, company: CompanyProfile, policy
     result = BatchResult()
     engine = store.engine()
     owned, cancelled = _claim(engine, batch.messages, run_id, policy, result)
-    outbox.checkpoint("reserved")
+    checkpoint("reserved")
     mailer = EmailSender(email, email_name) if email else None
     phone = TwilioSender(twilio, twilio_name) if twilio else None
     handover = engine.connect()
@@ -135,7 +138,7 @@ def send_escalations(messages: list[PlannedMessage], store: ArWarehouse, company
         mailer.close()
         handover.close()
     if delivery.status == "sent":
-        outbox.checkpoint("provider-accepted")
+        checkpoint("provider-accepted")
     with engine.begin() as conn:
         for key in keys:
             outbox.complete(conn, key, delivery.status, delivery.attempts, delivery.provider_id, delivery.reason)
@@ -161,14 +164,16 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         result.outcomes[(m.bucket, "call", "sent")] += 1
         return
     sender_address = email.from_address if email else None
-    rendered = render(m, company, policy, sender_address)
+    invoice = m.channel == INVOICE  # a delivered invoice: an email of its own carrying the invoice's PDF
+    rendered = (render_invoice if invoice else render)(m, company, policy, sender_address)
 
     def mark() -> None:  # an SMS's whole text: after a crash it is how Twilio's copy is told from another's
         outbox.mark_sending(handover, [m.key], rendered.subject or rendered.text, policy.reservation_lease_seconds)
 
-    if m.channel == "email":
-        mail = email_message(m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to,
-                             policy, datetime.now().astimezone())
+    if m.channel in ("email", INVOICE):
+        mail = (invoice_email if invoice else email_message)(
+            m, rendered, email.from_address, email.from_name or company.sender_name, email.reply_to, policy,
+            datetime.now().astimezone())
         recipients = [smtp_address(r.address) for r in m.recipients]
         send = lambda: mailer.send(mail, email.from_address, recipients, mark)  # noqa: E731
     elif m.channel == "sms":  # marked "sending" per attempt: Twilio can be asked afterwards whether it has it
@@ -178,22 +183,22 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         send = lambda: mark() or phone.voice(m.recipients[0].address, spoken)  # noqa: E731
     else:
         raise ValueError(f"a send batch cannot send {m.channel} messages (escalations go out as one digest)")
-    if m.channel == "email":
+    if m.channel in ("email", INVOICE):
         # Connect first: a refused login or a relay that is down provably sent nothing. The message is marked
         # "sending" by the SMTP transaction itself, just before DATA ends.
         mailer.ready(policy.max_attempts, policy.retry_backoff_seconds)
-    outbox.checkpoint("before-send")
+    checkpoint("before-send")
     delivery: Delivery = deliver(send, policy.max_attempts, policy.retry_backoff_seconds,
                                  refused=partial(outbox.refused, handover, [m.key]))
     if delivery.status == "sent":
-        outbox.checkpoint("provider-accepted")
+        checkpoint("provider-accepted")
     with engine.begin() as conn:
         outbox.complete(conn, m.key, delivery.status, delivery.attempts, delivery.provider_id, delivery.reason)
         if delivery.opted_out:
             conn.execute(sa.text("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) "
                                  "VALUES (:c, :a, :r, :t) ON CONFLICT (channel, address) DO NOTHING"),
                          {"c": m.channel, "a": m.recipients[0].address, "r": delivery.reason, "t": wh.utcnow()})
-    outbox.checkpoint("completed")
+    checkpoint("completed")
     result.outcomes[(m.bucket, m.channel, delivery.status)] += 1
     if delivery.status == "sent":
         result.sent.append((m.key, m.channel, to, rendered.subject or rendered.text))

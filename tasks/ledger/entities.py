@@ -112,6 +112,7 @@ INVOICES = Entity(
         Field("disputed", Kind.BOOL),
         Field("promise_to_pay_date", Kind.DATE),
         Field("settled_date", Kind.DATE),
+        Field("pdf_path"),  # the ERP's own PDF of the invoice, delivered instead of one arpilot renders
     ),
     references=(Reference("customer_id", "customers"),),
 )

@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from blocks.ledger import LedgerSourceBlock, LedgerUnreachable
 from tasks import warehouse as wh
-from tasks.ledger.entities import BY_NAME, INVOICES, Entity, Kind
+from tasks.ledger.entities import ALLOCATIONS, BY_NAME, INVOICES, Entity, Kind
 from tasks.ledger.extract import LedgerExtract
 from tasks.ledger.sources import LedgerReader, ledger_reader
 from tasks.ledger.validation import TEXT, Validated, is_in, validate
@@ -217,6 +217,8 @@ def sync_entity(block: LedgerSourceBlock, engine: Engine, entity: Entity, run_id
         wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint, run_id)
         if entity is INVOICES:
             record_disputes(conn, at)
+        if entity is ALLOCATIONS:  # the ERP's allocation of a payment arpilot took replaces arpilot's
+            conn.execute(sa.text(wh.named_query("charges", "retire_provisional")))
 
     sample = quarantine.head(QUARANTINE_ARTIFACT_ROWS)[["entity", "row_ref", "reason", "raw_row"]]
 

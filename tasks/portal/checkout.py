@@ -11,13 +11,13 @@ Autopay: the same SetupIntent, off session, becomes a mandate row with the cap i
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 
-import sqlalchemy as sa
 import stripe
 from sqlalchemy.engine import Engine
 
 from blocks.company import CURRENCIES
+from tasks.charges import mandates
 from tasks.charges.payments import GatewayPayment, record_payment
 from tasks.portal.account import Account, PaymentRefused, autopay_cap_cents, payable, read_account
 
@@ -53,10 +53,9 @@ def gateway_customer(client: stripe.StripeClient, engine: Engine, account: Accou
     """The customer's Stripe customer: the one their mandates use, else one made for them, keyed by our id (Stripe
     keeps a key 24 hours: a customer paying again another day without a mandate gets a new Stripe customer)."""
     with engine.connect() as conn:
-        known = conn.execute(sa.text("SELECT gateway_customer FROM autopay_mandates WHERE customer_id = :c "
-                                     "ORDER BY updated_at DESC"), {"c": account.customer_id}).first()
+        known = mandates.gateway_customer_of(conn, account.customer_id)
     if known:
-        return known.gateway_customer
+        return known
     made = client.v1.customers.create(params={"name": account.name,
                                               "metadata": {"arpilot_customer": account.customer_id}},
                                       options={"idempotency_key": f"arpilot-portal-customer/{account.customer_id}"})
@@ -99,11 +98,6 @@ def _confirmed_setup(client: stripe.StripeClient, customer_id: str, setup_id: st
     return setup, metadata, method
 
 
-def _method_details(method) -> tuple[str, str | None]:
-    details = getattr(method, method.type, None)
-    return method.type, getattr(details, "last4", None) if details else None
-
-
 def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account, setup_id: str,
                    today: date) -> dict:
     """Charge the chosen invoices' open amounts to the card the page just confirmed; record it if it succeeded."""
@@ -112,14 +106,14 @@ def pay_with_setup(client: stripe.StripeClient, engine: Engine, account: Account
         return check_intent(client, engine, account.customer_id, metadata["arpilot_intent"], today)
     currency = metadata["arpilot_currency"]
     applied = payable(account, currency, [str(n) for n in _joined(metadata, "arpilot_chosen_")])
-    method_type, last4 = _method_details(method)
+    last4, _ = mandates.details(method)
     try:
         intent = client.v1.payment_intents.create(params={
             "amount": sum(cents for _, cents in applied), "currency": currency.lower(), "customer": setup.customer,
             "payment_method": method.id, "confirm": True,
             "metadata": {"arpilot_source": SOURCE, "arpilot_customer": account.customer_id,
                          "arpilot_currency": currency, "arpilot_key": f"portal/{setup_id}",
-                         "arpilot_method": method_type, "arpilot_last4": last4 or "", **_chunked("arpilot_invoices_", applied)}},
+                         "arpilot_method": method.type, "arpilot_last4": last4 or "", **_chunked("arpilot_invoices_", applied)}},
             options={"idempotency_key": f"arpilot-portal-pay/{setup_id}"})
     except stripe.CardError as declined:
         raise PaymentRefused(f"Your card was declined ({declined.user_message or declined.code}); nothing was "
@@ -161,30 +155,18 @@ def settle(engine: Engine, intent, today: date) -> dict:
     return answer
 
 
-def _mandate_reference(setup, method) -> str:
-    """The bank's mandate reference for a debit (Stripe's mandate on the SetupIntent), else the SetupIntent."""
-    debit = getattr(method, "sepa_debit", None) if method.type == "sepa_debit" else None
-    return getattr(setup, "mandate", None) or getattr(debit, "mandate_reference", None) or setup.id
-
-
 def enrol(client: stripe.StripeClient, engine: Engine, customer_id: str, setup_id: str, today: date,
           cap_multiple: int) -> dict:
     """Make the confirmed SetupIntent the customer's autopay mandate in its currency (replacing an older one)."""
     setup, metadata, method = _confirmed_setup(client, customer_id, setup_id, "autopay")
     currency = metadata["arpilot_currency"]
-    method_type, last4 = _method_details(method)
-    now = datetime.now(UTC).replace(tzinfo=None)
+    last4, bank_reference = mandates.details(method)
+    reference = getattr(setup, "mandate", None) or bank_reference or setup.id  # Stripe's mandate, else the bank's
     with engine.begin() as conn:
         cap = autopay_cap_cents(conn, customer_id, currency, today, cap_multiple)
-        conn.execute(sa.text("DELETE FROM autopay_mandates WHERE customer_id = :c AND currency = :cur"),
-                     {"c": customer_id, "cur": currency})
-        conn.execute(sa.text(
-            "INSERT INTO autopay_mandates (customer_id, currency, gateway_customer, payment_method, method_type, "
-            "last4, mandate_reference, accepted_at, max_charge_cents, status, source, updated_at) VALUES (:c, :cur, "
-            ":gc, :pm, :type, :last4, :ref, :at, :cap, 'active', 'portal', :at)"),
-            {"c": customer_id, "cur": currency, "gc": setup.customer, "pm": method.id, "type": method_type,
-             "last4": last4, "ref": _mandate_reference(setup, method), "at": now, "cap": cap})
-    return {"status": "enrolled", "currency": currency, "method": method_type, "last4": last4,
+        mandates.save(conn, mandates.Mandate(customer_id, currency, setup.customer, method.id, method.type, last4,
+                                             reference, cap, SOURCE))
+    return {"status": "enrolled", "currency": currency, "method": method.type, "last4": last4,
             "max_charge_cents": cap}
 
 

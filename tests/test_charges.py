@@ -1,0 +1,342 @@
+"""Autopay charges with the real stripe client against the local Stripe: each due invoice charged once, or not at
+all with the reason recorded; declines retried or handed back to dunning; bank debits held until they settle."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from datetime import date, timedelta
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import stripe
+from dunning_cases import COMPANY, TODAY, Ledger, seed
+from pydantic import SecretStr
+
+from blocks.autopay_policy import AutopayPolicy
+from blocks.payment_gateway import PaymentGateway
+from blocks.warehouse import ArWarehouse
+from flows.charges import autopay_charges
+from sandbox.stripe_api import FAILING_IBAN, SANDBOX_SECRET_KEY, SUCCEEDING_IBAN, StripeTestServer
+from tasks import warehouse as wh
+from tasks.charges.mandates import enroll
+
+CAP = 1_000_000
+
+
+@pytest.fixture
+def stripe_server():
+    with StripeTestServer(replay_idempotency_keys=False) as server:  # the guarantee must not lean on the gateway
+        yield server
+
+
+@pytest.fixture
+def env(prefect_api, warehouse, warehouse_url, tmp_path, stripe_server):
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot",
+                             api_base=stripe_server.base_url, timeout_seconds=5)
+    policy = AutopayPolicy(export_dir=str(tmp_path / "autopay"), gateway_backoff_seconds=0)
+    for block in (COMPANY, ArWarehouse(url=warehouse_url), gateway, policy):
+        block.save(name, overwrite=True)
+    params = {"warehouse": f"arpilot-ar-warehouse/{name}", "company": f"arpilot-company-profile/{name}",
+              "gateway": f"arpilot-payment-gateway/{name}", "autopay_policy": f"arpilot-autopay-policy/{name}"}
+    return SimpleNamespace(engine=warehouse, server=stripe_server, client=gateway.client(), policy=policy,
+                           params=params, tmp=tmp_path)
+
+
+def card(client, number: str = "4242424242424242") -> str:
+    return client.v1.payment_methods.create(
+        params={"type": "card", "card": {"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}).id
+
+
+def sepa(client, iban: str = SUCCEEDING_IBAN) -> str:
+    return client.v1.payment_methods.create(params={"type": "sepa_debit", "sepa_debit": {"iban": iban},
+                                                    "billing_details": {"name": "Acme GmbH"}}).id
+
+
+def run(env, day: date = TODAY):
+    return autopay_charges(charge_day=day, **env.params)
+
+
+def intents(env) -> list:
+    """Every PaymentIntent the gateway holds: the money actually asked for."""
+    return list(env.client.v1.payment_intents.list(params={"limit": 100}).auto_paging_iter())
+
+
+def read(engine, sql: str, **params) -> pd.DataFrame:
+    with engine.connect() as conn:
+        return wh.query_frame(conn, sql, params)
+
+
+def test_a_due_card_invoice_is_charged_once_and_is_paid_in_the_warehouse_and_the_export(env):
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 0, 12_345).invoice("I2", "C1", 3, 50_000)
+         .invoice("I3", "C1", -5, 70_000))  # I3 is not due yet
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    summary = run(env)
+    [intent] = intents(env)
+    assert (intent.status, intent.amount, intent.currency, intent.metadata["charge_key"]) == (
+        "succeeded", 62_345, "usd", f"C1|USD|{TODAY}")
+    assert summary.count("succeeded") == 1
+    invoices = read(env.engine, "SELECT invoice_number, status, open_cents FROM invoices ORDER BY invoice_number")
+    assert invoices.values.tolist() == [["I1", "paid", 0], ["I2", "paid", 0], ["I3", "open", 70_000]]
+    alloc = read(env.engine, "SELECT a.invoice_number, a.amount_cents, p.amount_cents AS paid, p.received_on "
+                             "FROM allocations a JOIN payments p ON p.payment_id = a.document_id ORDER BY 1")
+    assert alloc[["invoice_number", "amount_cents", "paid"]].values.tolist() == [["I1", 12_345, 62_345],
+                                                                                 ["I2", 50_000, 62_345]]
+    rows = list(csv.DictReader(summary.export.open()))
+    assert [(r["invoice_number"], r["applied_amount"], r["payment_amount"], r["gateway_reference"]) for r in rows] == [
+        ("I1", "123.45", "623.45", intent.id), ("I2", "500.00", "623.45", intent.id)]
+
+    run(env)  # a rerun of the day charges nothing more
+    run(env, TODAY + timedelta(days=1))  # nor does the next day: nothing is due but I3, not yet
+    assert len(intents(env)) == 1
+
+
+def test_reasons_not_to_charge_are_recorded_and_the_gateway_is_never_asked(env):
+    seed(env.engine, Ledger().customer("CAP").invoice("I-CAP", "CAP", 1, 2_000_000)
+         .customer("EUR").invoice("I-EUR", "EUR", 1, 10_000, currency="EUR")
+         .customer("CREDIT").invoice("I-CR", "CREDIT", 1, 10_000)
+         .customer("CLOSED").invoice("I-CL", "CLOSED", 1, 10_000)
+         .customer("DISPUTE").invoice("I-DS", "DISPUTE", 1, 10_000, disputed=True))
+    for customer in ("CAP", "EUR", "CREDIT", "CLOSED", "DISPUTE"):
+        enroll(env.engine, env.client, customer, "USD", card(env.client), CAP, "cli")
+    with env.engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO payments VALUES ('P-UNAPPLIED', 'CREDIT', '2026-11-01', 'USD', 2500, "
+                             "'wire', 0, '2026-11-01 00:00:00')")
+        conn.exec_driver_sql("UPDATE invoices SET status = 'paid', open_cents = 0 WHERE invoice_number = 'I-CL'")
+    summary = run(env)
+    assert intents(env) == []
+    reasons = {s.customer_id: s.reason for s in summary.skipped}
+    assert reasons["CAP"] == "20000.00 USD is above the mandate's maximum of 10000.00 per charge"
+    assert reasons["EUR"] == "no autopay mandate in EUR (mandates: USD)"
+    assert reasons["CREDIT"].startswith("customer in credit: 25.00 USD unapplied in the ledger")
+    assert set(reasons) == {"CAP", "EUR", "CREDIT"}  # a closed or disputed invoice is simply not due for charging
+    assert {s.customer_id for s in summary.skipped if s.tell_collector} == {"CAP", "CREDIT"}
+
+
+def test_a_soft_decline_is_retried_on_the_third_business_day_then_paid(env):
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 2, 40_000))
+    method = card(env.client)
+    enroll(env.engine, env.client, "C1", "USD", method, CAP, "cli")
+    env.server.decline_next(method, "insufficient_funds")
+    run(env)  # Monday 23 November
+    charge = read(env.engine, "SELECT status, failure_kind, failure_code, CAST(retry_on AS VARCHAR(10)), attempt "
+                              "FROM charges")
+    assert charge.values.tolist() == [["failed", "soft", "insufficient_funds", "2026-11-26", 1]]
+    run(env, TODAY + timedelta(days=1))  # Tuesday: waiting for the retry day
+    assert len(intents(env)) == 1
+    summary = run(env, date(2026, 11, 26))
+    assert summary.count("succeeded") == 1
+    assert read(env.engine, "SELECT attempt, status FROM charges ORDER BY attempt").values.tolist() == [
+        [1, "failed"], [2, "succeeded"]]
+    assert read(env.engine, "SELECT open_cents FROM invoices").iloc[0, 0] == 0
+
+
+def test_a_hard_decline_is_not_retried_and_the_reason_stays_with_the_invoice(env):
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 2, 40_000))
+    method = card(env.client)
+    enroll(env.engine, env.client, "C1", "USD", method, CAP, "cli")
+    env.server.decline_next(method, "lost_card")
+    run(env)
+    assert read(env.engine, "SELECT failure_kind, retry_on FROM charges").values.tolist() == [["hard", None]]
+    later = run(env, TODAY + timedelta(days=7))
+    assert len(intents(env)) == 1
+    [skipped] = later.skipped
+    assert skipped.reason.startswith(f"declined on {TODAY} (lost_card)")
+    # A new payment method starts again.
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    assert run(env, TODAY + timedelta(days=8)).count("succeeded") == 1
+
+
+def test_a_bank_debit_is_processing_until_it_settles_then_paid_or_failed(env):
+    seed(env.engine, Ledger().customer("OK").invoice("I-OK", "OK", 1, 30_000, currency="EUR")
+         .customer("KO").invoice("I-KO", "KO", 1, 20_000, currency="EUR"))
+    enroll(env.engine, env.client, "OK", "EUR", sepa(env.client), CAP, "portal")
+    enroll(env.engine, env.client, "KO", "EUR", sepa(env.client, FAILING_IBAN), CAP, "portal")
+    summary = run(env)
+    assert summary.count("processing") == 2
+    assert read(env.engine, "SELECT COUNT(*) FROM payments").iloc[0, 0] == 0  # not paid while it settles
+    run(env, TODAY + timedelta(days=1))  # still processing: nothing asked again
+    assert len(intents(env)) == 2
+    env.server.settle_debits()
+    after = run(env, TODAY + timedelta(days=2))
+    assert after.recovered == {"settled succeeded": 1, "settled failed": 1}
+    assert read(env.engine, "SELECT customer_id, status FROM charges ORDER BY 1").values.tolist() == [
+        ["KO", "failed"], ["OK", "succeeded"]]
+    assert read(env.engine, "SELECT invoice_number, open_cents FROM invoices ORDER BY 1").values.tolist() == [
+        ["I-KO", 20_000], ["I-OK", 0]]
+
+
+def test_a_refused_enrolment_never_becomes_a_mandate(env):
+    from tasks.charges.mandates import EnrolmentRefused
+
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1))
+    with pytest.raises(EnrolmentRefused, match="refused payment method"):
+        enroll(env.engine, env.client, "C1", "USD", card(env.client, "4000000000000002"), CAP, "cli")
+    assert read(env.engine, "SELECT COUNT(*) FROM autopay_mandates").iloc[0, 0] == 0
+    with pytest.raises(EnrolmentRefused, match="not in the warehouse"):
+        enroll(env.engine, env.client, "NOPE", "USD", card(env.client), CAP, "cli")
+
+
+def test_a_gateway_that_fails_requests_still_charges_each_invoice_once(env):
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1).customer("C2").invoice("I2", "C2", 1))
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    enroll(env.engine, env.client, "C2", "USD", card(env.client), CAP, "cli")
+    env.server.answer_late(1, 6.0)  # the first charge is made, its answer lost after the client's 5 s timeout
+    env.server.fail_next(1)  # the lookup that follows is refused once
+    summary = run(env)
+    assert summary.count("succeeded") == 2
+    assert sorted(i.metadata["charge_key"] for i in intents(env)) == [f"C1|USD|{TODAY}", f"C2|USD|{TODAY}"]
+    with pytest.raises(stripe.InvalidRequestError):
+        env.client.v1.payment_intents.retrieve("pi_missing")
+
+
+def dunning_holds(env, day: date) -> dict[str, str]:
+    """What the dunning plan holds back on ``day``, from the same warehouse query and rule the dunning run uses."""
+    from tasks.aging import age_invoices
+    from tasks.dunning.plan import hold_reasons
+    from tasks.dunning.planning import HOLD_COLUMNS
+
+    invoices = read(env.engine, wh.named_query("dunning", "open_invoices"))
+    aged = age_invoices(invoices, day, [30, 60, 90])
+    for column in HOLD_COLUMNS:
+        aged[column] = invoices[column].to_numpy()
+    return dict(zip(aged["invoice_number"], hold_reasons(aged, day, settle_days=5), strict=True))
+
+
+def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_when_it_fails(env):
+    from tasks.dunning import plan as dp
+
+    seed(env.engine, Ledger().customer("KO").invoice("I-KO", "KO", 1, 20_000, currency="EUR")
+         .customer("HARD").invoice("I-HARD", "HARD", 1, 20_000))
+    enroll(env.engine, env.client, "KO", "EUR", sepa(env.client, FAILING_IBAN), CAP, "portal")
+    hard = card(env.client)
+    enroll(env.engine, env.client, "HARD", "USD", hard, CAP, "cli")
+    assert dunning_holds(env, TODAY) == {"I-KO": dp.AUTOPAY_SCHEDULED, "I-HARD": dp.AUTOPAY_SCHEDULED}
+    env.server.decline_next(hard, "stolen_card")
+    run(env)
+    assert dunning_holds(env, TODAY + timedelta(days=1)) == {"I-KO": dp.AUTOPAY_PENDING, "I-HARD": ""}
+    env.server.settle_debits()
+    run(env, TODAY + timedelta(days=1))
+    assert dunning_holds(env, TODAY + timedelta(days=2)) == {"I-KO": "", "I-HARD": ""}
+
+
+def test_the_nightly_schedules_tomorrows_charges_once_as_a_run_the_controller_can_cancel(env, request):
+    import asyncio
+    from zoneinfo import ZoneInfo
+
+    from prefect import flow
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import StateType
+    from prefect.states import Cancelled
+
+    from tasks.charges.scheduling import schedule_charges
+
+    @flow
+    def nightly_scheduling():
+        store = ArWarehouse.load(env.params["warehouse"].split("/", 1)[1])
+        return schedule_charges(store, COMPANY, env.policy, TODAY, env.params)
+
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", -1, 25_000))  # due tomorrow
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    assert nightly_scheduling() is None  # no deployment: the nightly takes today's charges itself
+
+    deployment_id = autopay_charges.to_deployment(name="autopay-charges").apply()
+    request.addfinalizer(lambda: asyncio.run(delete(deployment_id)))
+    run = nightly_scheduling()
+    assert run.state.type == StateType.SCHEDULED
+    tomorrow_six = f"{TODAY + timedelta(days=1)}T06:00:00-06:00"
+    assert run.expected_start_time.astimezone(ZoneInfo(COMPANY.time_zone)).isoformat() == tomorrow_six
+    assert run.parameters["expected"] == [{"customer_id": "C1", "currency": "USD", "amount": "250.00", "invoices": 1}]
+
+    async def delete(deployment_id):
+        async with get_client() as client:
+            await client.delete_deployment(deployment_id)
+
+    async def cancel(run_id):
+        async with get_client() as client:
+            await client.set_flow_run_state(run_id, Cancelled(), force=True)
+
+    async def same_name(name):
+        async with get_client() as client:
+            return [r for r in await client.read_flow_runs() if r.name == name]
+
+    asyncio.run(cancel(run.id))
+    again = nightly_scheduling()  # the nightly re-run after the controller cancelled
+    assert again.id == run.id and again.state.type == StateType.CANCELLED
+    assert len(asyncio.run(same_name(run.name))) == 1  # no twin
+    assert intents(env) == []  # nothing charged
+
+
+ERP_MAPPING = """\
+source: erp
+date_format: yyyy-mm-dd
+currency: USD
+invoices:
+  file: invoices.csv
+  columns: {invoice_number: number, customer_id: customer, issue_date: issued, due_date: due, amount: amount,
+            open: open}
+payments:
+  file: payments.csv
+  columns: {payment_id: id, customer_id: customer, received_on: received, amount: amount}
+allocations:
+  file: allocations.csv
+  columns: {allocation_id: id, document_kind: kind, document_id: payment, invoice_number: invoice, amount: amount}
+"""
+
+
+def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting_it_twice(env):
+    from blocks.ledger import FileLedgerSource
+    from tasks.kpi.maths import Period, compute_kpis
+    from tasks.kpi.reports import read_ledger
+    from tasks.ledger.entities import ENTITIES
+    from tasks.ledger.sync import sync_entity
+
+    def sync(invoices: str, payments: str = "", allocations: str = "") -> None:
+        (env.tmp / "invoices.csv").write_text("number,customer,issued,due,amount,open\n" + invoices)
+        (env.tmp / "payments.csv").write_text("id,customer,received,amount\n" + payments)
+        (env.tmp / "allocations.csv").write_text("id,kind,payment,invoice,amount\n" + allocations)
+        (env.tmp / "mapping.yaml").write_text(ERP_MAPPING)
+        source = FileLedgerSource(mapping_path=str(env.tmp / "mapping.yaml"))
+        for entity in ENTITIES:
+            if entity.name != "contacts" and entity.name != "credit_notes":
+                assert sync_entity(source, env.engine, entity, "run").quarantined == 0
+
+    sync("I1,C1,2026-10-01,2026-11-20,400.00,400.00\n")
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    run(env)
+    [intent] = intents(env)
+    payment = f"ARP-{intent.id}"
+    # The ERP imports the export: its payment keeps arpilot's id, its allocation has an id of its own.
+    sync("I1,C1,2026-10-01,2026-11-20,400.00,0.00\n", f"{payment},C1,{TODAY},400.00\n",
+         f"ERP-77,payment,{payment},I1,400.00\n")
+    assert read(env.engine, "SELECT allocation_id FROM allocations").iloc[:, 0].tolist() == ["ERP-77"]
+    assert read(env.engine, "SELECT COUNT(*) FROM payments").iloc[0, 0] == 1
+    kpis = compute_kpis(read_ledger(env.engine, COMPANY.time_zone), Period(TODAY, TODAY), [30, 60, 90])
+    assert kpis.currencies[0].collected_cents == 40_000  # collected once, not twice
+
+
+def test_payments_are_written_back_to_the_ledger_database_once(env):
+    import sqlite3
+
+    from blocks.ledger import SqlLedgerSource
+
+    erp = env.tmp / "erp.sqlite"
+    with sqlite3.connect(erp) as db:
+        db.execute("CREATE TABLE ar_receipts (receipt TEXT, invoice TEXT, amount NUMERIC, reference TEXT, "
+                   "PRIMARY KEY (receipt, invoice))")
+    SqlLedgerSource(source_name="erp", url=f"sqlite:///{erp}").save(env.params["warehouse"].split("/")[1])
+    AutopayPolicy(export_dir=str(env.tmp / "autopay"), gateway_backoff_seconds=0, write_back_sql=(
+        "INSERT INTO ar_receipts VALUES (:payment_id, :invoice_number, :applied_amount, :gateway_reference) "
+        "ON CONFLICT DO NOTHING")).save(env.params["autopay_policy"].split("/")[1], overwrite=True)
+    params = {**env.params, "ledger": f"arpilot-sql-ledger/{env.params['warehouse'].split('/')[1]}"}
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1, 10_000).invoice("I2", "C1", 2, 5_050))
+    enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
+    autopay_charges(charge_day=TODAY, **params)
+    autopay_charges(charge_day=TODAY, **params)
+    [intent] = intents(env)
+    with sqlite3.connect(erp) as db:
+        rows = db.execute("SELECT receipt, invoice, amount, reference FROM ar_receipts ORDER BY invoice").fetchall()
+    assert rows == [(f"ARP-{intent.id}", "I1", 100, intent.id), (f"ARP-{intent.id}", "I2", 50.5, intent.id)]
+    assert read(env.engine, "SELECT COUNT(*) FROM gateway_payments WHERE written_back_at IS NOT NULL").iloc[0, 0] == 1
