@@ -2,6 +2,7 @@
 #   make demo   run the nightly job end to end on a generated sample ERP
 #   make test   run the test suite (SQLite and a throwaway local PostgreSQL)
 #   make ui     browse the demo's runs and artifacts in the Prefect UI on http://127.0.0.1:4200
+#   make portal the pay portal over the demo's warehouse, with a local Stripe, on http://127.0.0.1:8000
 # Both install what they need: the virtual environment with pinned packages, and the Debian packages
 # below when they are missing (as root; otherwise they print the apt-get command to run).
 
@@ -18,7 +19,7 @@ unexport PREFECT_API_URL
 DEMO_PACKAGES := chromium libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-droid-fallback
 TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 
-.PHONY: demo test ui system-packages-demo system-packages-test clean
+.PHONY: demo test ui portal system-packages-demo system-packages-test clean
 
 # The demo prints its own summary; Prefect's per-task log lines stay in the UI (make ui), warnings still show.
 demo: system-packages-demo $(INSTALLED)
@@ -30,6 +31,10 @@ test: system-packages-test $(INSTALLED)
 ui: $(INSTALLED)
 	@mkdir -p "$(PREFECT_HOME)"
 	$(BIN)/prefect server start --host 127.0.0.1 --port 4200
+
+# The demo's reminders link here: open the Pay now link of any email in var/demo/outbox/mail.
+portal: $(INSTALLED)
+	$(BIN)/arpilot serve --sandbox --port 8000
 
 $(INSTALLED): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "arpilot needs Python 3.11 or newer; this is " + sys.version.split()[0])'

@@ -11,6 +11,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
 from blocks.ledger import FileLedgerSource, SqlLedgerSource
+from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
 from blocks.report_recipients import ReportRecipients
 from blocks.twilio_channel import TwilioChannel
@@ -27,6 +28,7 @@ DEFAULT_TWILIO = "arpilot-twilio-channel/arpilot"
 DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
 DEFAULT_GATEWAY = "arpilot-payment-gateway/arpilot"
 DEFAULT_AUTOPAY_POLICY = "arpilot-autopay-policy/arpilot"
+DEFAULT_PORTAL = "arpilot-pay-portal/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -69,7 +71,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
 
 
 __all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
-           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_RECIPIENTS", "DEFAULT_TWILIO",
-           "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound", "CompanyProfile",
-           "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PaymentGateway", "ReportRecipients",
-           "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
+           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
+           "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
+           "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PayPortal",
+           "PaymentGateway", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

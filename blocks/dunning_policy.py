@@ -13,6 +13,8 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from blocks.pay_portal import PayPortal
+
 Channel = Literal["email", "sms", "voice", "call", "escalation"]
 Tone = Literal["friendly", "firm", "final"]
 TONES: tuple[str, ...] = ("friendly", "firm", "final")
@@ -69,8 +71,11 @@ class DunningPolicy(Block):
                                                           "mandate in its currency waits for its first charge; "
                                                           "then dunning takes over.")
     overrides: dict[str, CustomerOverride] = Field(default_factory=dict, description="Customer id -> exception.")
+    pay_portal: PayPortal | None = Field(None, description="The pay portal whose signed, expiring links every "
+                                                           "message carries; empty: pay_url.")
     pay_url: str = Field("https://pay.example.com/{customer_id}?currency={currency}",
-                         description="Pay link in every message; {customer_id} and {currency} are filled in.")
+                         description="Pay link when no pay portal is set (an unsigned page of your own); "
+                                     "{customer_id} and {currency} are filled in.")
     ar_phone: str = Field("", description="The AR desk's phone number, shown when a collector has none.")
     collector_phones: dict[str, str] = Field(default_factory=dict, description="Collector name -> direct phone.")
     escalation_to: list[str] = Field(default_factory=list, description="Internal addresses that receive "

@@ -4,16 +4,19 @@
                        AP contact checks and the sending gate, aging and dunning to a local SMTP relay and
                        Twilio-compatible API; print what happened and where the messages are
   arpilot sample-erp   write a sample ERP database (see sandbox/sample_erp/)
+  arpilot serve        the pay portal and Stripe's webhooks (ASGI under uvicorn), over the named blocks
 """
 
 from __future__ import annotations
 
 import argparse
+import secrets
 import shutil
 import sys
 import time
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -23,6 +26,7 @@ use_local_prefect()  # before blocks and flows import prefect
 
 DEMO_DIR = PROJECT_ROOT / "var" / "demo"
 BLOCK_NAME = "arpilot"
+DEMO_PORTAL = "http://127.0.0.1:8000"  # `arpilot serve --sandbox` (make portal) answers the demo's pay links
 
 
 def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str, delivery_from) -> None:
@@ -33,6 +37,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.dunning_policy import DunningPolicy
     from blocks.email_channel import EmailChannel
     from blocks.ledger import SqlLedgerSource
+    from blocks.pay_portal import PayPortal
     from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
@@ -49,10 +54,12 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     SqlLedgerSource(source_name="sample-erp", url=f"sqlite:///{erp}").save(BLOCK_NAME, overwrite=True)
     ArWarehouse(url=f"sqlite:///{warehouse}").save(BLOCK_NAME, overwrite=True)
     ContactPolicy(output_dir=str(DEMO_DIR / "output" / "contact-quality")).save(BLOCK_NAME, overwrite=True)
+    portal = PayPortal(base_url=DEMO_PORTAL, signing_key=SecretStr(secrets.token_urlsafe(32)))
+    portal.save(BLOCK_NAME, overwrite=True)
     DunningPolicy(
         output_dir=str(DEMO_DIR / "output" / "dunning"), escalation_to=["ar-manager@northwind.example"],
-        pay_url="https://pay.northwind.example/{customer_id}?currency={currency}", ar_phone="+1 312 555 0100",
-        unsubscribe_email="ar-optout@northwind.example", deliver_invoices_from=delivery_from,
+        pay_portal=portal, ar_phone="+1 312 555 0100", unsubscribe_email="ar-optout@northwind.example",
+        deliver_invoices_from=delivery_from,
     ).save(BLOCK_NAME, overwrite=True)
     EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
                  reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
@@ -286,7 +293,36 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                   "call-list-<collector>, "
                   "kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
+    console.print(f"Pay a reminder: [bold]make portal[/] (the pay portal on {DEMO_PORTAL} with a local Stripe), then "
+                  f"open the Pay now link of any email in {outbox.relative_to(PROJECT_ROOT)}/mail; test card "
+                  "4242 4242 4242 4242")
     return 0 if reconciled else 1
+
+
+def serve(args: argparse.Namespace) -> int:
+    """Run the pay portal until stopped; behind the company's TLS proxy in production."""
+    import uvicorn
+
+    from blocks import load_block
+    from tasks.portal.app import create_app
+
+    company, warehouse = load_block(args.company), load_block(args.warehouse)
+    if args.sandbox:  # the demo's: a local Stripe in this process instead of the gateway block
+        from blocks.payment_gateway import PaymentGateway
+        from sandbox.stripe_api import SANDBOX_SECRET_KEY, SANDBOX_WEBHOOK_SECRET, StripeTestServer
+
+        stripe = StripeTestServer()
+        stripe.start()
+        stripe.add_webhook(f"http://{args.host}:{args.port}/stripe/webhook")
+        gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot_sandbox",
+                                 webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET), api_base=stripe.base_url)
+    else:
+        gateway = load_block(args.gateway)
+    app = create_app(load_block(args.portal), gateway, company, warehouse.engine())
+    # No access log: every pay link's path is its customer's key to the page.
+    uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
+                access_log=False)
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -296,6 +332,18 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd.add_argument("--invoices", type=int, default=20_000, help="size of the sample ERP (default 20,000)")
     demo_cmd.add_argument("--seed", type=int, default=7)
     commands.add_parser("sample-erp", help="write a sample ERP database", add_help=False)
+    from blocks import DEFAULT_COMPANY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
+
+    serve_cmd = commands.add_parser("serve", help="the pay portal and Stripe's webhooks")
+    serve_cmd.add_argument("--host", default="127.0.0.1")
+    serve_cmd.add_argument("--port", type=int, default=8000)
+    serve_cmd.add_argument("--sandbox", action="store_true", help="charge a local Stripe (the demo), not the "
+                                                                   "gateway block")
+    serve_cmd.add_argument("--proxy", default="127.0.0.1", help="address of the TLS proxy whose X-Forwarded-* "
+                                                                "headers are trusted")
+    for name, default in (("portal", DEFAULT_PORTAL), ("gateway", DEFAULT_GATEWAY), ("company", DEFAULT_COMPANY),
+                          ("warehouse", DEFAULT_WAREHOUSE)):
+        serve_cmd.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
         from sandbox.sample_erp import main as sample_erp_main
@@ -303,6 +351,8 @@ def main(argv: list[str] | None = None) -> int:
         return sample_erp_main(rest)
     if rest:
         parser.error(f"unrecognised arguments: {' '.join(rest)}")
+    if args.command == "serve":
+        return serve(args)
     return demo(args.invoices, args.seed)
 
 

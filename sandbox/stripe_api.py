@@ -11,6 +11,9 @@ Where the charge flow relies on Stripe behaviour that localstripe lacks, this mo
 - A SEPA debit stays `processing` until settled (settle_debits, or settle_after seconds); localstripe succeeds it at
   once and fails only IBAN DE62370400440532013001, 0.5 s later.
 - Only the sandbox's secret key gets in (localstripe takes any sk_ key); nothing is written to /tmp/localstripe.pickle.
+- A browser page reaches it as Stripe.js reaches Stripe: localstripe's mock Stripe.js calls the routes localstripe
+  opens to a publishable key (tokens, confirming or cancelling a SetupIntent, authenticating a PaymentIntent), with
+  CORS headers; every other route still needs the secret key.
 localstripe keeps its objects in module globals: one server runs per process at a time, and each starts empty.
 """
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import re
 import threading
 import warnings
 from dataclasses import dataclass
@@ -173,6 +177,7 @@ class StripeTestServer:
                                            localstripe_server.auth_middleware])
         for route in localstripe_server.app.router.routes():
             app.router.add_route(route.method, route.resource.canonical, _coroutine(route.handler))
+        app.on_response_prepare.append(localstripe_server.add_cors_headers)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, 0).start()
@@ -206,8 +211,8 @@ class StripeTestServer:
 
     async def _gateway(self, request: web.Request, handler: Any) -> web.StreamResponse:
         """Key check, injected faults and idempotency around localstripe's handlers (its /_config/ stays open)."""
-        if not request.path.startswith("/v1/"):
-            return await handler(request)
+        if not request.path.startswith("/v1/") or _from_stripe_js(request):
+            return await handler(request)  # localstripe's own auth decides (a pk_ key on its browser routes)
         if _api_key(request) != self._secret_key:
             return _error(401, "invalid_request_error", "Invalid API Key provided.")
         with self._lock:
@@ -272,6 +277,16 @@ def _coroutine(handler: Callable) -> Callable:
         return handler(request)
 
     return answer
+
+
+def _from_stripe_js(request: web.Request) -> bool:
+    """A request from a page's Stripe.js: no secret key, on a route localstripe opens to a publishable key."""
+    return "Authorization" not in request.headers and request.method == "POST" and any(
+        re.match(pattern, request.path) for pattern in _BROWSER_ROUTES)
+
+
+_BROWSER_ROUTES = (r"^/v1/tokens$", r"^/v1/payment_intents/\w+/_authenticate$", r"^/v1/setup_intents/\w+/confirm$",
+                   r"^/v1/setup_intents/\w+/cancel$")
 
 
 def _api_key(request: web.Request) -> str | None:

@@ -28,6 +28,7 @@ from blocks.ledger import PROJECT_ROOT, project_path
 from reports.formats import money
 from tasks.dunning.plan import PlannedMessage
 from tasks.money import to_decimal
+from tasks.portal.links import pay_link
 
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "dunning"
 
@@ -65,7 +66,8 @@ def _environment(custom_dir: str | None) -> SandboxedEnvironment:
     )
 
 
-def _status(days: int) -> str:
+def due_status(days: int) -> str:
+    """"due in 3 days", "due today", "12 days overdue": how a reminder and the pay portal say it."""
     if days < -1:
         return f"due in {-days} days"
     if days == -1:
@@ -73,6 +75,14 @@ def _status(days: int) -> str:
     if days == 0:
         return "due today"
     return f"{days} day{'s' if days != 1 else ''} overdue"
+
+
+def pay_url(message: PlannedMessage, policy: DunningPolicy) -> str:
+    """The portal's signed link when the policy names a portal, else the policy's own (unsigned) pay page."""
+    if policy.pay_portal:
+        return pay_link(policy.pay_portal, message.customer_id, message.currency, message.planned_on)
+    return policy.pay_url.format(customer_id=quote(message.customer_id, safe=""),
+                                 currency=quote(message.currency, safe=""))
 
 
 def message_context(message: PlannedMessage, company: CompanyProfile, policy: DunningPolicy,
@@ -92,13 +102,12 @@ def message_context(message: PlannedMessage, company: CompanyProfile, policy: Du
         "tone": message.tone,
         "step": message.step,
         "invoices": [{"number": i.invoice_number, "due": format_date(i.due_date, "medium", locale=locale),
-                      "amount": money(i.open_cents, message.currency, locale), "status": _status(i.days_past_due)}
+                      "amount": money(i.open_cents, message.currency, locale), "status": due_status(i.days_past_due)}
                      for i in message.invoices],
         "first_due": format_date(min(i.due_date for i in message.invoices), "medium", locale=locale),
         "total": money(message.amount_cents, message.currency, locale),
         "days_past_due": message.days_past_due,
-        "pay_url": policy.pay_url.format(customer_id=quote(message.customer_id, safe=""),
-                                         currency=quote(message.currency, safe="")),
+        "pay_url": pay_url(message, policy),
         "collector": {"name": collector or company.sender_name,
                       "phone": policy.collector_phones.get(collector) or policy.ar_phone},
         "unsubscribe_email": policy.unsubscribe_email or sender_address or "",
