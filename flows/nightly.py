@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from prefect import flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
@@ -35,6 +35,7 @@ from tasks.kpi.reports import snapshot_kpis
 from tasks.ledger.entities import ENTITIES
 from tasks.ledger.sources import ledger_reader
 from tasks.ledger.sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
+from tasks.portal.summary import publish_portal_payments
 
 
 @dataclass
@@ -112,6 +113,7 @@ def nightly(
         autopay = schedule_charges(store, profile, load_block(autopay_policy), as_of, blocks)
         if autopay is None:  # no deployment (the demo, the tests): take today's charges now
             autopay = autopay_charges(charge_day=as_of, **blocks)
+    publish_portal_payments(store.engine(), as_of - timedelta(days=1))
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)

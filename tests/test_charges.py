@@ -387,3 +387,37 @@ def test_a_declined_charge_is_told_to_the_customer_once_before_any_reminder_and_
     subjects = [m.message["Subject"] for m in sandbox.smtp.messages]
     assert subjects.count(notice["Subject"]) == 1  # told once
     assert len(subjects) == 2 and "past due" in subjects[1]  # the reminder follows, the next night
+
+
+def test_a_signed_webhook_settles_a_bank_debit_at_once_and_only_once(env):
+    import hashlib
+    import hmac
+    import json
+    import time
+
+    from starlette.testclient import TestClient
+
+    from blocks.pay_portal import PayPortal
+    from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET
+    from tasks.portal.app import create_app
+
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1, 30_000, currency="EUR"))
+    enroll(env.engine, env.client, "C1", "EUR", sepa(env.client), CAP, "portal")
+    assert run(env).count("processing") == 1
+    env.server.settle_debits()
+    [intent] = intents(env)
+    payload = json.dumps({"id": "evt_1", "object": "event", "type": "payment_intent.succeeded",
+                          "created": int(time.time()), "data": {"object": intent.to_dict()}}).encode()
+    at = int(time.time())
+    signature = hmac.new(SANDBOX_WEBHOOK_SECRET.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
+    gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot",
+                             webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET), api_base=env.server.base_url)
+    portal = PayPortal(base_url="https://pay.northwind.example", signing_key=SecretStr("k" * 40))
+    with TestClient(create_app(portal, gateway, COMPANY, env.engine, today=lambda: TODAY)) as http:
+        answers = [http.post("/stripe/webhook", content=payload, headers={"Stripe-Signature": f"t={at},v1={signature}"})
+                   for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert read(env.engine, "SELECT status, payment_id FROM charges").values.tolist() == [
+        ["succeeded", f"ARP-{intent.id}"]]
+    assert read(env.engine, "SELECT COUNT(*) FROM allocations").iloc[0, 0] == 1
+    assert read(env.engine, "SELECT open_cents FROM invoices").iloc[0, 0] == 0

@@ -13,7 +13,7 @@ import csv
 import io
 import os
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -100,6 +100,20 @@ def export_csv(conn: Connection, day: date) -> str:
     writer.writeheader()
     writer.writerows(export_rows(conn, "e.received_on = :day", {"day": day}))
     return out.getvalue()
+
+
+EXPORT_DAYS_BACK = 7  # each run rewrites the exports of the week before too: portal payments arrive all day
+
+
+def write_exports(conn: Connection, day: date, folder: Path) -> Path:
+    """Rewrite ``day``'s export, and those of the days before it that have payments (a portal payment made after
+    that day's charge run is added to its day's file); returns ``day``'s."""
+    since = day - timedelta(days=EXPORT_DAYS_BACK)
+    days = conn.execute(sa.text("SELECT DISTINCT received_on FROM gateway_payments WHERE received_on >= :since "
+                                "AND received_on < :day"), {"since": since, "day": day}).scalars()
+    for earlier in sorted({date.fromisoformat(str(d)[:10]) for d in days}):
+        write_export(conn, earlier, folder)
+    return write_export(conn, day, folder)
 
 
 def write_export(conn: Connection, day: date, folder: Path) -> Path:

@@ -49,8 +49,10 @@ def mark_submitted(conn: Connection, key: str) -> None:
 def settle(conn: Connection, key: str, outcome: Outcome, retry_on: date | None = None,
            failure_kind: str | None = None) -> bool:
     """Record the gateway's answer; a success writes the payment with it. False when the row was already final
-    with this outcome (a poll, a webhook and a rerun may all report the same success)."""
-    row = conn.execute(sa.text("SELECT * FROM charges WHERE charge_key = :k"), {"k": key}).mappings().one()
+    with this outcome (a poll, a webhook and a rerun may all report the same success) or is not ours."""
+    row = conn.execute(sa.text("SELECT * FROM charges WHERE charge_key = :k"), {"k": key}).mappings().one_or_none()
+    if row is None:  # a webhook for a charge of another warehouse
+        return False
     if row["status"] == "succeeded" or (row["status"] == outcome.status and row["intent_id"] == outcome.intent_id):
         return False
     payment_id = None

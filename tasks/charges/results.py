@@ -19,7 +19,7 @@ from blocks.ledger import SqlLedgerSource, project_path
 from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
-from tasks.charges.payments import write_back, write_export
+from tasks.charges.payments import write_back, write_exports
 from tasks.charges.plan import ChargePlan
 from tasks.claims import checkpoint
 
@@ -85,7 +85,7 @@ def publish_autopay(plan: ChargePlan, done: ChargeResults, recovered: ChargeResu
     with engine.connect() as conn:
         charges = wh.query_frame(conn, wh.named_query("charges", "day_results"), {"day": plan.charge_day})
         charges = charges.astype(object).where(charges.notna(), None)
-        export = write_export(conn, plan.charge_day, project_path(policy.export_dir))
+        export = write_exports(conn, plan.charge_day, project_path(policy.export_dir))
     checkpoint("export-written")
     outcomes = (charges.groupby(["status", "currency"], as_index=False)
                 .agg(charges=("charge_key", "count"), amount_cents=("amount_cents", "sum"))

@@ -8,6 +8,8 @@ from datetime import date
 import stripe
 from sqlalchemy.engine import Engine
 
+from tasks.charges.gateway import outcome_of
+from tasks.charges.records import settle as settle_charge
 from tasks.portal.checkout import SOURCE, settle
 
 log = logging.getLogger("arpilot.portal")
@@ -30,9 +32,17 @@ def verified_event(payload: bytes, signature: str | None, secret: str | None) ->
 
 
 def handle_event(event: stripe.Event, engine: Engine, today: date) -> str:
-    """Record a succeeded portal payment; a failed one is only logged (the customer saw it in the page)."""
+    """Record a succeeded portal payment or autopay charge (a bank debit settles days after it was asked); a failed
+    portal payment is only logged (the customer saw it in the page), a failed charge is left to the charge run's
+    poll, which also schedules its retry."""
     intent = event.data.object
-    if not event.type.startswith("payment_intent.") or intent.metadata.to_dict().get("arpilot_source") != SOURCE:
+    if not event.type.startswith("payment_intent."):
+        return "ignored"
+    metadata = intent.metadata.to_dict()
+    if metadata.get("charge_key") and event.type == "payment_intent.succeeded":
+        with engine.begin() as conn:
+            return "recorded" if settle_charge(conn, metadata["charge_key"], outcome_of(intent)) else "duplicate"
+    if metadata.get("arpilot_source") != SOURCE:
         return "ignored"
     if event.type == "payment_intent.succeeded":
         return settle(engine, intent, today)["status"]
