@@ -118,14 +118,14 @@ def dunning(
     state = age_open_invoices(store, profile, as_of)
     plan = plan_day(store, quote(state), policy, profile, instant, run_id, dry_run)
     deliveries = plan_invoice_delivery(store, quote(state), policy, profile, instant, run_id, dry_run)
-    notices = [] if dry_run else plan_autopay_notices(store, quote(state), policy, profile, instant, run_id)
+    notices = plan_autopay_notices(store, quote(state), policy, profile, instant, run_id)
     if dry_run:
         logger.info("Dry run: %d messages and %d invoices planned, nothing sent", len(plan.messages),
                     len(deliveries.messages))
         return plan
     escalations = [m for m in plan.messages if m.channel == "escalation"]
-    batches = make_batches([m for m in plan.messages if m.channel != "escalation"] + deliveries.messages + notices,
-                           bucket_order(profile), policy.batch_size, policy.max_batches)
+    outgoing = [m for m in plan.messages if m.channel != "escalation"] + deliveries.messages + notices.messages
+    batches = make_batches(outgoing, bucket_order(profile), policy.batch_size, policy.max_batches)
     futures = send_batch.map([quote(b) for b in batches], unmapped(store), unmapped(profile), unmapped(policy),
                              unmapped(email), unmapped(email_channel or ""), unmapped(twilio),
                              unmapped(twilio_channel or ""), unmapped(run_id))
@@ -136,7 +136,8 @@ def dunning(
     results = [f.result(raise_on_failure=False) for f in futures]
     done = [r for r in results if not isinstance(r, BaseException)]
     targets = ", ".join(b.describe() for b in (email, twilio) if b) or "no channel"
-    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets, quote(deliveries))
+    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets, quote(deliveries),
+                              quote(notices))
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} send tasks failed; the first: {failed[0]}. Messages "

@@ -19,7 +19,7 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.aging import AgingSummary, age_invoices, aging_summary
-from tasks.charges.notices import AutopayNotice, notice_since, plan_notices
+from tasks.charges.notices import notice_since, plan_notices
 from tasks.claims import checkpoint
 from tasks.contacts.quality import mask, mask_text
 from tasks.dunning import outbox
@@ -116,7 +116,7 @@ def plan_invoice_delivery(store: ArWarehouse, state: DunningState, policy: Dunni
 
 @task(name="plan-autopay-notices", cache_policy=NO_CACHE)
 def plan_autopay_notices(store: ArWarehouse, state: DunningState, policy: DunningPolicy, company: CompanyProfile,
-                         now: datetime, run_id: str) -> list[AutopayNotice]:
+                         now: datetime, run_id: str) -> DunningPlan:
     """Tell customers whose autopay charge was declined or needs them (tasks/charges/notices.py), and put the
     charges dunning takes over on the collectors' call lists; notices held back are recorded like reminders."""
     engine = store.engine()
@@ -126,7 +126,7 @@ def plan_autopay_notices(store: ArWarehouse, state: DunningState, policy: Dunnin
         notices, skips = plan_notices(charges, state.contacts, policy, company, now)
         _record_skips(conn, run_id, company.today(now), skips)
     engine.dispose()
-    return notices
+    return DunningPlan(company.today(now), notices, skips)
 
 
 def _publish_deliveries(plan: DeliveryPlan, company: CompanyProfile, dry_run: bool) -> None:

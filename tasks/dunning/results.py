@@ -59,8 +59,9 @@ class DunningSummary:
 @task(name="dunning-summary", cache_policy=NO_CACHE)
 def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliation: Reconciliation,
                     policy: DunningPolicy, company: CompanyProfile, sent_to: str,
-                    deliveries: DeliveryPlan) -> DunningSummary:
-    """The morning view: per bucket what was sent, failed, cancelled and held back; call lists; message log."""
+                    deliveries: DeliveryPlan, notices: DunningPlan) -> DunningSummary:
+    """The morning view: per bucket what was sent, failed, cancelled and held back (reminders, delivered invoices and
+    autopay notices); call lists; message log."""
     outcomes = pd.DataFrame([(*key, n) for r in results for key, n in r.outcomes.items()],
                             columns=["bucket", "channel", "status", "messages"])
     outcomes = outcomes.groupby(["bucket", "channel", "status"], as_index=False)["messages"].sum()
@@ -77,8 +78,8 @@ def publish_dunning(plan: DunningPlan, results: list[BatchResult], reconciliatio
             writer.writerows((key, channel, "sent", to, subject) for key, channel, to, subject in r.sent)
             writer.writerows((key, key.rsplit("|", 1)[1], "failed", to, reason) for key, to, reason in r.failures)
             writer.writerows((key, key.rsplit("|", 1)[1], "owed", to, reason) for key, to, reason in r.owed)
-    held = [f for f in (plan.skips, deliveries.skips) if len(f)]
-    summary = DunningSummary(plan.planned_on, len(plan.messages) + len(deliveries.messages),
+    held = [f for f in (plan.skips, deliveries.skips, notices.skips) if len(f)]
+    summary = DunningSummary(plan.planned_on, len(plan.messages) + len(deliveries.messages) + len(notices.messages),
                              pd.concat(held, ignore_index=True) if held else plan.skips, outcomes, failures,
                              [o for r in results for o in r.owed], reconciliation, call_lists, log, deliveries)
     _write_unsent_invoices(deliveries, folder / "invoices-unsent.csv", company)
