@@ -126,21 +126,21 @@ def enroll_demo_customers(stripe, day: date) -> dict[str, str]:
             "SELECT customer_id, MIN(currency) FROM invoices WHERE status = 'open' AND open_cents > 0 AND NOT disputed "
             "AND due_date <= :day GROUP BY customer_id HAVING COUNT(DISTINCT currency) = 1 ORDER BY customer_id"),
             {"day": day}).all()[:ENROLLED]
-    roles = {}
-    for n, (customer, currency) in enumerate(due):
+    roles, plants = {}, ["short of funds: retried in 3 business days", "card reported stolen", "capped"]
+    for customer, currency in due:
         if currency == "EUR":
             method = client.v1.payment_methods.create(params={
                 "type": "sepa_debit", "sepa_debit": {"iban": SUCCEEDING_IBAN}, "billing_details": {"name": customer}})
         else:
             method = client.v1.payment_methods.create(params={"type": "card", "card": {
                 "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
-        cap = 100 if n == 2 else 10**11  # the third customer's mandate allows a dollar per charge
-        enroll(engine, client, customer, currency, method.id, cap, "cli")
-        if method.type == "card" and n in (0, 1):
-            stripe.decline_next(method.id, ("insufficient_funds", "stolen_card")[n])
-            roles[customer] = ("short of funds: retried in 3 business days", "card reported stolen")[n]
-        elif n == 2:
-            roles[customer] = f"mandate capped at 1.00 {currency}: the collector is told"
+        plant = plants.pop(0) if currency == "USD" and plants else None  # US customers: told in their hours
+        enroll(engine, client, customer, currency, method.id, 100 if plant == "capped" else 10**11, "cli")
+        if plant == "capped":
+            roles[customer] = "mandate capped at $1.00: the collector is told"
+        elif plant:
+            stripe.decline_next(method.id, "insufficient_funds" if plant.startswith("short") else "stolen_card")
+            roles[customer] = plant
     return roles
 
 

@@ -122,7 +122,7 @@ def render_notice(notice: AutopayNotice, company: CompanyProfile, policy: Dunnin
     """A reminder's merge fields (company, contact, pay link, collector...) and the charge's own."""
     locale = company.locale
     context = message_context(notice, company, policy, sender_address) | {"autopay": {
-        "kind": notice.kind, "reason": notice.reason, "method": notice.method,
+        "kind": notice.kind, "reason": notice.reason.rstrip(". "), "method": notice.method,
         "amount": money(notice.amount_cents, notice.currency, locale),
         "charge_day": format_date(notice.charge_day, "long", locale=locale),
         "retry_on": format_date(notice.retry_on, "long", locale=locale) if notice.retry_on else ""}}
