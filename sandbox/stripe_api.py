@@ -11,6 +11,11 @@ Where the charge flow relies on Stripe behaviour that localstripe lacks, this mo
 - A SEPA debit stays `processing` until settled (settle_debits, or settle_after seconds); localstripe succeeds it at
   once and fails only IBAN DE62370400440532013001, 0.5 s later.
 - Only the sandbox's secret key gets in (localstripe takes any sk_ key); nothing is written to /tmp/localstripe.pickle.
+- Faults a busy gateway or a failing proxy in front of it has: a share of requests refused before they run (503/429),
+  and a share whose answer is lost after they ran (a 502, or the answer held back past the client's timeout).
+- Another process (a test whose sender runs as a subprocess) arranges faults and declines through /_config/faults
+  and /_config/declines/{payment_method}, settles debits with /_config/debits/settle, and reads how many faults
+  were made with GET /_config/faults, as it registers webhooks through localstripe's /_config/webhooks.
 localstripe keeps its objects in module globals: one server runs per process at a time, and each starts empty.
 """
 
@@ -22,6 +27,7 @@ import base64
 import binascii
 import threading
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -69,12 +75,16 @@ class StripeTestServer:
     """
 
     def __init__(self, secret_key: str = SANDBOX_SECRET_KEY, settle_after: float | None = None,
-                 replay_idempotency_keys: bool = True, fault_share: float = 0, fault_seed: int | None = None):
+                 replay_idempotency_keys: bool = True, fault_share: float = 0, fault_seed: int | None = None,
+                 lost_share: float = 0, late_seconds: float = 0):
         self.host = HOST
         self._secret_key = secret_key
         self._replay = replay_idempotency_keys
-        self._faults = Faults(fault_share, fault_seed)
         self._lock = threading.Lock()
+        self._faults = self._lost = Faults(0, None)
+        self._late_seconds = 0.0
+        self.faults_made: Counter = Counter()  # requests; refused (503/429 before running), lost (502 after), late
+        self.set_faults(fault_share, fault_seed, lost_share, late_seconds)
         self._failures, self._failure_status = 0, 503
         self._slow, self._slow_seconds = 0, 0.0
         self._bank = Bank(settle_after)
@@ -128,6 +138,16 @@ class StripeTestServer:
         with self._lock:
             self._slow, self._slow_seconds = count, seconds
 
+    def set_faults(self, share: float = 0, seed: int | None = None, lost_share: float = 0,
+                   late_seconds: float = 0) -> None:
+        """From now on refuse `share` of API requests before they run (503 or 429), and lose the answer of
+        `lost_share` of those that ran: a 502 from the proxy, or (with late_seconds) half of them answered only after
+        late_seconds, when the client has timed out. Seeded, so a run can be repeated. faults_made counts afresh."""
+        before, after = Faults(share, seed), Faults(lost_share, None if seed is None else seed + 1)
+        with self._lock:
+            self._faults, self._lost, self._late_seconds = before, after, late_seconds
+            self.faults_made.clear()
+
     def start(self) -> None:
         global _active
         with _active_lock:
@@ -173,6 +193,10 @@ class StripeTestServer:
                                            localstripe_server.auth_middleware])
         for route in localstripe_server.app.router.routes():
             app.router.add_route(route.method, route.resource.canonical, _coroutine(route.handler))
+        app.router.add_post("/_config/faults", self._config_faults)
+        app.router.add_get("/_config/faults", self._faults_made)
+        app.router.add_post("/_config/declines/{payment_method}", self._config_declines)
+        app.router.add_post("/_config/debits/settle", self._settle_debits)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, 0).start()
@@ -196,6 +220,30 @@ class StripeTestServer:
         with _active_lock:
             _active = None
 
+    async def _config_faults(self, request: web.Request) -> web.Response:
+        """POST share, seed, lost_share, late_seconds: set_faults from another process (absent: 0, no seed)."""
+        form = await request.post()
+        seed = form.get("seed")
+        self.set_faults(float(form.get("share", 0)), int(seed) if seed else None, float(form.get("lost_share", 0)),
+                        float(form.get("late_seconds", 0)))
+        return web.Response()
+
+    async def _faults_made(self, request: web.Request) -> web.Response:
+        """GET: the API requests since faults were last set, and how many were refused, lost or answered late."""
+        with self._lock:
+            return web.json_response(dict(self.faults_made))
+
+    async def _settle_debits(self, request: web.Request) -> web.Response:
+        """POST: settle_debits from another process; answers {"settled": how many}."""
+        return web.json_response({"settled": self._bank.settle_all()})
+
+    async def _config_declines(self, request: web.Request) -> web.Response:
+        """POST decline_code, count, code: decline_next for the payment method in the path, from another process."""
+        form = await request.post()
+        self.decline_next(request.match_info["payment_method"], str(form.get("decline_code") or "") or None,
+                          int(form.get("count", 1)), str(form.get("code", "card_declined")))
+        return web.Response()
+
     async def _close(self) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
@@ -211,11 +259,14 @@ class StripeTestServer:
         if _api_key(request) != self._secret_key:
             return _error(401, "invalid_request_error", "Invalid API Key provided.")
         with self._lock:
+            self.faults_made["requests"] += 1
             status = self._failure_status if self._failures else 0
             self._failures = max(self._failures - 1, 0)
             if not status and self._faults.strike():
                 status = self._faults.pick([503, 429])
         if status:
+            with self._lock:
+                self.faults_made["refused"] += 1
             if status == 429:
                 return _error(429, "invalid_request_error", "Too many requests.", "rate_limit")
             return _error(status, "api_error", "The server is temporarily unavailable.")
@@ -255,11 +306,20 @@ class StripeTestServer:
         response = await handler(request)
         if keep is not None:
             keep(response)
-        if request.method == "POST":
-            with self._lock:
+        with self._lock:
+            slow = 0
+            if request.method == "POST":
                 slow, self._slow = self._slow, max(self._slow - 1, 0)
-            if slow:
-                await asyncio.sleep(self._slow_seconds)
+            lost = self._lost.strike() and ("late" if self._late_seconds and self._lost.pick([0, 1]) else "502")
+            late_seconds = self._late_seconds
+            if lost:
+                self.faults_made[lost.replace("502", "lost")] += 1
+        if slow:
+            await asyncio.sleep(self._slow_seconds)
+        if lost == "late":  # done, but the client has given up waiting
+            await asyncio.sleep(late_seconds)
+        elif lost:  # done, and the proxy in front answers for it
+            return _error(502, "api_error", "Bad gateway: the upstream connection was reset.")
         return response
 
 
