@@ -14,8 +14,9 @@ runs all three until SIGTERM/SIGINT, after printing one JSON line:
 With --fault-share 0.2 about one SMTP DATA in five is answered 451, one Twilio create in five 503 or 429, and one
 Stripe request in five 503 or 429 before it runs, as a busy relay or API does; each SMTP and Twilio refusal is
 written beside what was accepted, as NNNNNN.refused. A SEPA debit settles S seconds after it is made (default 2).
-With --stripe-lost-share 0.1 one Stripe request in ten runs and then loses its answer: a 502 or, with
---stripe-late-seconds T, half of them answered only after T seconds (a client with a shorter timeout gave up).
+With --stripe-lost-share 0.1 one Stripe request in ten loses its answer: a 502 after it ran or, with
+--stripe-late-seconds T, a third each answered T seconds after it ran or held up T seconds before it runs (a client
+with a shorter timeout gave up).
 --stripe-no-idempotency makes Stripe ignore Idempotency-Key, as localstripe itself does: a repeated create charges
 again, so a test can show that exactly-once does not lean on the gateway. A test arranges faults and declines later
 by POSTing to stripe_url/_config/faults and stripe_url/_config/declines/{payment_method}.

@@ -12,7 +12,8 @@ Where the charge flow relies on Stripe behaviour that localstripe lacks, this mo
   once and fails only IBAN DE62370400440532013001, 0.5 s later.
 - Only the sandbox's secret key gets in (localstripe takes any sk_ key); nothing is written to /tmp/localstripe.pickle.
 - Faults a busy gateway or a failing proxy in front of it has: a share of requests refused before they run (503/429),
-  and a share whose answer is lost after they ran (a 502, or the answer held back past the client's timeout).
+  and a share whose answer is lost: a 502 after they ran, the answer held back past the client's timeout, or the
+  request itself held up on its way and run only after the client gave up.
 - Another process (a test whose sender runs as a subprocess) arranges faults and declines through /_config/faults
   and /_config/declines/{payment_method}, settles debits with /_config/debits/settle, and reads how many faults
   were made with GET /_config/faults, as it registers webhooks through localstripe's /_config/webhooks.
@@ -82,8 +83,8 @@ class StripeTestServer:
         self._replay = replay_idempotency_keys
         self._lock = threading.Lock()
         self._faults = self._lost = Faults(0, None)
-        self._late_seconds = 0.0
-        self.faults_made: Counter = Counter()  # requests; refused (503/429 before running), lost (502 after), late
+        self._late_seconds, self._hold_charges = 0.0, 0
+        self.faults_made: Counter = Counter()  # requests; refused (before running), lost (502 after), late, held
         self.set_faults(fault_share, fault_seed, lost_share, late_seconds)
         self._failures, self._failure_status = 0, 503
         self._slow, self._slow_seconds = 0, 0.0
@@ -139,13 +140,16 @@ class StripeTestServer:
             self._slow, self._slow_seconds = count, seconds
 
     def set_faults(self, share: float = 0, seed: int | None = None, lost_share: float = 0,
-                   late_seconds: float = 0) -> None:
+                   late_seconds: float = 0, hold_charges: int = 0) -> None:
         """From now on refuse `share` of API requests before they run (503 or 429), and lose the answer of
-        `lost_share` of those that ran: a 502 from the proxy, or (with late_seconds) half of them answered only after
-        late_seconds, when the client has timed out. Seeded, so a run can be repeated. faults_made counts afresh."""
+        `lost_share` of the others: a 502 from the proxy after they ran, or (with late_seconds) a third each answered
+        only late_seconds after they ran, or held up that long before they run (the client has timed out either way).
+        Seeded, so a run can be repeated. The next `hold_charges` PaymentIntent creates are held up so for certain.
+        faults_made counts afresh."""
         before, after = Faults(share, seed), Faults(lost_share, None if seed is None else seed + 1)
         with self._lock:
             self._faults, self._lost, self._late_seconds = before, after, late_seconds
+            self._hold_charges = hold_charges
             self.faults_made.clear()
 
     def start(self) -> None:
@@ -221,11 +225,11 @@ class StripeTestServer:
             _active = None
 
     async def _config_faults(self, request: web.Request) -> web.Response:
-        """POST share, seed, lost_share, late_seconds: set_faults from another process (absent: 0, no seed)."""
+        """POST share, seed, lost_share, late_seconds, hold_charges: set_faults from another process (absent: 0)."""
         form = await request.post()
         seed = form.get("seed")
         self.set_faults(float(form.get("share", 0)), int(seed) if seed else None, float(form.get("lost_share", 0)),
-                        float(form.get("late_seconds", 0)))
+                        float(form.get("late_seconds", 0)), int(form.get("hold_charges", 0)))
         return web.Response()
 
     async def _faults_made(self, request: web.Request) -> web.Response:
@@ -303,6 +307,17 @@ class StripeTestServer:
 
     async def _answer(self, request: web.Request, handler: Any,
                       keep: Callable[[web.StreamResponse], None] | None = None) -> web.StreamResponse:
+        with self._lock:
+            lost = self._lost.strike() and (self._lost.pick(["lost", "late", "held"]) if self._late_seconds else "lost")
+            if self._hold_charges and request.method == "POST" and request.path == "/v1/payment_intents":
+                self._hold_charges, lost = self._hold_charges - 1, "held"
+            late_seconds = self._late_seconds
+            if lost:
+                self.faults_made[lost] += 1
+                self.faults_made[f"{lost} creates"] += request.method == "POST"
+        if lost == "held":  # on its way, for longer than the client waits: it runs after the client gave up
+            await request.read()
+            await asyncio.sleep(late_seconds)
         response = await handler(request)
         if keep is not None:
             keep(response)
@@ -310,15 +325,11 @@ class StripeTestServer:
             slow = 0
             if request.method == "POST":
                 slow, self._slow = self._slow, max(self._slow - 1, 0)
-            lost = self._lost.strike() and ("late" if self._late_seconds and self._lost.pick([0, 1]) else "502")
-            late_seconds = self._late_seconds
-            if lost:
-                self.faults_made[lost.replace("502", "lost")] += 1
         if slow:
             await asyncio.sleep(self._slow_seconds)
         if lost == "late":  # done, but the client has given up waiting
             await asyncio.sleep(late_seconds)
-        elif lost:  # done, and the proxy in front answers for it
+        elif lost == "lost":  # done, and the proxy in front answers for it
             return _error(502, "api_error", "Bad gateway: the upstream connection was reset.")
         return response
 
