@@ -258,8 +258,8 @@ def assert_each_due_invoice_charged_once(s: Scenario) -> None:
     assert +money == +taken, "money taken at the gateway differs from the plan"
     assert payments == int(s.charges()["status"].eq("succeeded").sum())
     # Each success is one payment, applied once to each invoice its charge covered, for what the charge took.
-    assert sorted(zip(paid["intent_id"].map(lambda i: [k for k, v in by_key.items() if v.id == i][0]),
-                      paid["invoice_number"], paid["applied"])) == sorted(
+    key_of = {intent.id: key for key, intent in by_key.items()}
+    assert sorted(zip(paid["intent_id"].map(key_of), paid["invoice_number"], paid["applied"])) == sorted(
         zip(covered["charge_key"], covered["invoice_number"], covered["amount_cents"]))
     # Every due invoice is under exactly one planned charge or was not charged with a reason, which it still has.
     under = Counter(n for c in s.plan.charges for n, _ in c.invoices)
