@@ -26,6 +26,10 @@ class AutopayPolicy(Block):
     gateway_attempts: int = Field(3, ge=1, description="Tries per charge when the gateway cannot be reached; each "
                                                       "try first looks up whether the last one was made.")
     gateway_backoff_seconds: float = Field(2.0, ge=0, description="Wait between those tries; doubles each time.")
+    lost_answer_grace_seconds: float = Field(
+        600, ge=0, description="A charge request whose answer was lost (timeout, 5xx) may still be on its way to the "
+                               "gateway: it is asked again, by a later run and only if the gateway has no payment "
+                               "for it, once this long has passed since it was sent.")
     export_dir: str = Field("var/autopay", description="Folder (relative to the checkout) for the dated payment "
                                                        "exports the ERP imports.")
     write_back_sql: str | None = Field(

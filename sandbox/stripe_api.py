@@ -14,6 +14,12 @@ Where the charge flow relies on Stripe behaviour that localstripe lacks, this mo
 - A browser page reaches it as Stripe.js reaches Stripe: localstripe's mock Stripe.js calls the routes localstripe
   opens to a publishable key (tokens, confirming or cancelling a SetupIntent, authenticating a PaymentIntent), with
   CORS headers; every other route still needs the secret key.
+- Faults a busy gateway or a failing proxy in front of it has: a share of requests refused before they run (503/429),
+  and a share whose answer is lost: a 502 after they ran, the answer held back past the client's timeout, or the
+  request itself held up on its way and run only after the client gave up.
+- Another process (a test whose sender runs as a subprocess) arranges faults and declines through /_config/faults
+  and /_config/declines/{payment_method}, settles debits with /_config/debits/settle, and reads how many faults
+  were made with GET /_config/faults, as it registers webhooks through localstripe's /_config/webhooks.
 localstripe keeps its objects in module globals: one server runs per process at a time, and each starts empty.
 """
 
@@ -26,6 +32,7 @@ import binascii
 import re
 import threading
 import warnings
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Callable
 from urllib.parse import parse_qsl
@@ -73,12 +80,16 @@ class StripeTestServer:
     """
 
     def __init__(self, secret_key: str = SANDBOX_SECRET_KEY, settle_after: float | None = None,
-                 replay_idempotency_keys: bool = True, fault_share: float = 0, fault_seed: int | None = None):
+                 replay_idempotency_keys: bool = True, fault_share: float = 0, fault_seed: int | None = None,
+                 lost_share: float = 0, late_seconds: float = 0):
         self.host = HOST
         self._secret_key = secret_key
         self._replay = replay_idempotency_keys
-        self._faults = Faults(fault_share, fault_seed)
         self._lock = threading.Lock()
+        self._faults = self._lost = Faults(0, None)
+        self._late_seconds, self._hold_charges = 0.0, 0
+        self.faults_made: Counter = Counter()  # requests; refused (before running), lost (502 after), late, held
+        self.set_faults(fault_share, fault_seed, lost_share, late_seconds)
         self._failures, self._failure_status = 0, 503
         self._slow, self._slow_seconds = 0, 0.0
         self._bank = Bank(settle_after)
@@ -132,6 +143,19 @@ class StripeTestServer:
         with self._lock:
             self._slow, self._slow_seconds = count, seconds
 
+    def set_faults(self, share: float = 0, seed: int | None = None, lost_share: float = 0,
+                   late_seconds: float = 0, hold_charges: int = 0) -> None:
+        """From now on refuse `share` of API requests before they run (503 or 429), and lose the answer of
+        `lost_share` of the others: a 502 from the proxy after they ran, or (with late_seconds) a third each answered
+        only late_seconds after they ran, or held up that long before they run (the client has timed out either way).
+        Seeded, so a run can be repeated. The next `hold_charges` PaymentIntent creates are held up so for certain.
+        faults_made counts afresh."""
+        before, after = Faults(share, seed), Faults(lost_share, None if seed is None else seed + 1)
+        with self._lock:
+            self._faults, self._lost, self._late_seconds = before, after, late_seconds
+            self._hold_charges = hold_charges
+            self.faults_made.clear()
+
     def start(self) -> None:
         global _active
         with _active_lock:
@@ -178,6 +202,10 @@ class StripeTestServer:
         for route in localstripe_server.app.router.routes():
             app.router.add_route(route.method, route.resource.canonical, _coroutine(route.handler))
         app.on_response_prepare.append(localstripe_server.add_cors_headers)
+        app.router.add_post("/_config/faults", self._config_faults)
+        app.router.add_get("/_config/faults", self._faults_made)
+        app.router.add_post("/_config/declines/{payment_method}", self._config_declines)
+        app.router.add_post("/_config/debits/settle", self._settle_debits)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, 0).start()
@@ -201,6 +229,30 @@ class StripeTestServer:
         with _active_lock:
             _active = None
 
+    async def _config_faults(self, request: web.Request) -> web.Response:
+        """POST share, seed, lost_share, late_seconds, hold_charges: set_faults from another process (absent: 0)."""
+        form = await request.post()
+        seed = form.get("seed")
+        self.set_faults(float(form.get("share", 0)), int(seed) if seed else None, float(form.get("lost_share", 0)),
+                        float(form.get("late_seconds", 0)), int(form.get("hold_charges", 0)))
+        return web.Response()
+
+    async def _faults_made(self, request: web.Request) -> web.Response:
+        """GET: the API requests since faults were last set, and how many were refused, lost or answered late."""
+        with self._lock:
+            return web.json_response(dict(self.faults_made))
+
+    async def _settle_debits(self, request: web.Request) -> web.Response:
+        """POST: settle_debits from another process; answers {"settled": how many}."""
+        return web.json_response({"settled": self._bank.settle_all()})
+
+    async def _config_declines(self, request: web.Request) -> web.Response:
+        """POST decline_code, count, code: decline_next for the payment method in the path, from another process."""
+        form = await request.post()
+        self.decline_next(request.match_info["payment_method"], str(form.get("decline_code") or "") or None,
+                          int(form.get("count", 1)), str(form.get("code", "card_declined")))
+        return web.Response()
+
     async def _close(self) -> None:
         assert self._runner is not None
         await self._runner.cleanup()
@@ -216,11 +268,14 @@ class StripeTestServer:
         if _api_key(request) != self._secret_key:
             return _error(401, "invalid_request_error", "Invalid API Key provided.")
         with self._lock:
+            self.faults_made["requests"] += 1
             status = self._failure_status if self._failures else 0
             self._failures = max(self._failures - 1, 0)
             if not status and self._faults.strike():
                 status = self._faults.pick([503, 429])
         if status:
+            with self._lock:
+                self.faults_made["refused"] += 1
             if status == 429:
                 return _error(429, "invalid_request_error", "Too many requests.", "rate_limit")
             return _error(status, "api_error", "The server is temporarily unavailable.")
@@ -257,14 +312,30 @@ class StripeTestServer:
 
     async def _answer(self, request: web.Request, handler: Any,
                       keep: Callable[[web.StreamResponse], None] | None = None) -> web.StreamResponse:
+        with self._lock:
+            lost = self._lost.strike() and (self._lost.pick(["lost", "late", "held"]) if self._late_seconds else "lost")
+            if self._hold_charges and request.method == "POST" and request.path == "/v1/payment_intents":
+                self._hold_charges, lost = self._hold_charges - 1, "held"
+            late_seconds = self._late_seconds
+            if lost:
+                self.faults_made[lost] += 1
+                self.faults_made[f"{lost} creates"] += request.method == "POST"
+        if lost == "held":  # on its way, for longer than the client waits: it runs after the client gave up
+            await request.read()
+            await asyncio.sleep(late_seconds)
         response = await handler(request)
         if keep is not None:
             keep(response)
-        if request.method == "POST":
-            with self._lock:
+        with self._lock:
+            slow = 0
+            if request.method == "POST":
                 slow, self._slow = self._slow, max(self._slow - 1, 0)
-            if slow:
-                await asyncio.sleep(self._slow_seconds)
+        if slow:
+            await asyncio.sleep(self._slow_seconds)
+        if lost == "late":  # done, but the client has given up waiting
+            await asyncio.sleep(late_seconds)
+        elif lost == "lost":  # done, and the proxy in front answers for it
+            return _error(502, "api_error", "Bad gateway: the upstream connection was reset.")
         return response
 
 

@@ -5,19 +5,15 @@ plan: every message arrives once, none is lost, none twice, and none the provide
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import uuid
 from collections import Counter
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from crash_runs import finished, killed_at_checkpoint, run_flow, start_sandbox, stop_sandbox
 from dunning_cases import COMPANY, TODAY, Ledger, at_local, delivered_keys, seed
-from prefect.settings import get_current_settings
 from pydantic import SecretStr
 from test_dunning_flow import contact_stage
 
@@ -70,12 +66,9 @@ class Scenario:
     def __init__(self, folder: Path, warehouse_url: str, faults: float = FAULT_SHARE, seed: int = 0, **policy):
         self.folder = folder
         self.engine = sa.create_engine(warehouse_url)
-        self.sandbox = subprocess.Popen(
-            [sys.executable, "-m", "sandbox", "--folder", str(folder / "received"), "--account-sid", SID,
-             "--auth-token", TOKEN, "--smtp-user", "relay", "--smtp-password", "relay-pw",
-             "--fault-share", str(faults), "--fault-seed", str(seed)],
-            stdout=subprocess.PIPE, text=True)
-        ports = json.loads(self.sandbox.stdout.readline())
+        self.sandbox, ports = start_sandbox(
+            folder / "received", "--account-sid", SID, "--auth-token", TOKEN, "--smtp-user", "relay",
+            "--smtp-password", "relay-pw", "--fault-share", str(faults), "--fault-seed", str(seed))
         name = f"x-{uuid.uuid4().hex[:8]}"
         for block in (COMPANY, ArWarehouse(url=warehouse_url), ContactPolicy(output_dir=str(folder / "contacts")),
                       DunningPolicy(**{"output_dir": str(folder / "dunning"), "batch_size": 2,
@@ -93,30 +86,20 @@ class Scenario:
                        "email_channel": f"arpilot-email-channel/{name}",
                        "twilio_channel": f"arpilot-twilio-channel/{name}", "now": NOW.isoformat()}
 
-    def run(self, kill_at: str | None = None) -> subprocess.Popen:
+    def run(self, kill_at: str | None = None):
         FIGURES["runs"] += 1
-        env = {**os.environ, "PREFECT_API_URL": str(get_current_settings().api.url),
-               "PREFECT_LOGGING_LEVEL": "WARNING"}
-        env.pop("ARPILOT_KILL_AT", None)
-        if kill_at:
-            env["ARPILOT_KILL_AT"] = kill_at
-        code = "import json, sys; from flows.dunning import dunning; dunning(**json.loads(sys.argv[1]))"
-        return subprocess.Popen([sys.executable, "-c", code, json.dumps(self.params)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        return run_flow("flows.dunning:dunning", self.params, kill_at)
 
     def settle(self) -> None:
         """Run again until nothing is owed: a message refused for now on every try stays owed for the next run."""
         for _ in range(4):
-            rerun = self.run()
-            assert rerun.wait(120) == 0, rerun.stderr.read()[-3000:]
+            finished(self.run())
             if not {"owed", "reserved", "sending"} & set(self.outbox().values()):
                 return
         raise AssertionError(f"still owed after four runs: {Counter(self.outbox().values())}")
 
     def kill(self, kill_at: str) -> None:
-        killed = self.run(kill_at)
-        killed.wait(120)
-        assert killed.returncode == -9, f"the run was not killed at {kill_at}: {killed.stderr.read()[-2000:]}"
+        killed_at_checkpoint(self.run(kill_at), kill_at)
         FIGURES["kills"] += 1
 
     def outbox(self) -> dict[str, str]:
@@ -135,8 +118,7 @@ class Scenario:
         return {key for m in mails for key in delivered_keys(m)}
 
     def close(self) -> None:
-        self.sandbox.terminate()
-        self.sandbox.wait(10)
+        stop_sandbox(self.sandbox)
         self.engine.dispose()
 
 
@@ -270,8 +252,8 @@ def test_two_runs_at_the_same_moment_send_each_message_once(shared_warehouse, tm
     try:
         planned = expected_messages(s)
         first, second = s.run(), s.run()
-        assert first.wait(120) == 0, first.stderr.read()[-3000:]
-        assert second.wait(120) == 0, second.stderr.read()[-3000:]
+        finished(first)
+        finished(second)
         if "owed" in s.outbox().values():
             s.settle()
         assert_each_message_arrived_once(s, planned)

@@ -2,7 +2,9 @@
 
 Each charge is reserved in the warehouse before the gateway hears of it, marked submitted just before the request,
 and settled from the gateway's answer. A lost answer is never answered by asking again blindly: the intent is
-looked up by its charge key first, here and in the next run.
+looked up by its charge key first. A charge request whose answer was lost may still be on its way to the gateway, so
+it is not asked again in the same run: a later run looks it up, and asks again only when the gateway has no intent
+for it and the policy's grace has passed since it was last asked.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def take_charge(engine, client, charge: PlannedCharge, policy: AutopayPolicy, co
     with engine.begin() as conn:
         records.mark_submitted(conn, charge.charge_key)
     checkpoint("charge-submitted")
-    error = None
+    error, outcome = None, None
     for attempt in range(policy.gateway_attempts):
         try:
             made = gateway.find(client, charge.gateway_customer, charge.charge_key) if look_up_first else None
@@ -72,9 +74,11 @@ def take_charge(engine, client, charge: PlannedCharge, policy: AutopayPolicy, co
             break
         except GatewayUnavailable as unavailable:
             error, look_up_first = unavailable, True  # the request may have been made: look before asking again
+            if unavailable.in_flight:  # and may still arrive after a lookup: a later run looks, after the grace
+                break
             if attempt + 1 < policy.gateway_attempts:
                 time.sleep(policy.gateway_backoff_seconds * 2**attempt)
-    else:
+    if outcome is None:
         with engine.begin() as conn:
             records.leave_unsettled(conn, charge.charge_key, f"gateway unreachable: {error}")
         return "submitted"
@@ -96,6 +100,12 @@ def recover_charges(store: ArWarehouse, gateway_block: PaymentGateway, policy: A
     with engine.connect() as conn:
         left = records.orphans(conn)
     for row in left.itertuples(index=False):
+        if row.status == "submitted" and records.asked_within(row, policy.lost_answer_grace_seconds):
+            try:  # its request may still be on its way: settle it now only if the gateway already has it
+                if gateway.find(client, row.gateway_customer, row.charge_key) is None:
+                    continue
+            except GatewayUnavailable:
+                continue
         with engine.begin() as conn:
             if not records.adopt(conn, row.charge_key, row.owner, run_id):
                 continue

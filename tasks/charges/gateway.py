@@ -3,7 +3,9 @@
 A charge is one off-session PaymentIntent, confirmed at once, carrying its charge key as Idempotency-Key and in
 metadata. The client never retries by itself: when an answer is lost, arpilot first looks the intent up by its key
 among the customer's intents and only asks again when none exists, so a charge is never made twice even by a
-gateway (or test server) that does not honour Idempotency-Key.
+gateway (or test server) that does not honour Idempotency-Key. A request whose answer was lost may itself still be on
+its way (held up in a proxy): an empty lookup proves nothing until it cannot arrive any more, so such a charge is
+asked again only by a later run, after the policy's grace (charging.py).
 """
 
 from __future__ import annotations
@@ -20,7 +22,12 @@ THREE_DECIMAL = frozenset("BHD JOD KWD OMR TND".split())
 
 
 class GatewayUnavailable(ConnectionError):
-    """The gateway could not be reached or was busy (timeout, 5xx, 429): whether it acted is not known."""
+    """The gateway could not be reached or was busy (timeout, 5xx, 429): whether it acted is not known.
+    in_flight: a create that may still reach the gateway and act (anything but a 429, which Stripe never ran)."""
+
+    def __init__(self, message: str, in_flight: bool = False):
+        super().__init__(message)
+        self.in_flight = in_flight
 
 
 @dataclass(frozen=True)
@@ -66,9 +73,11 @@ def submit(client: stripe.StripeClient, charge: PlannedCharge) -> Outcome:
         return Outcome("failed", intent.id if intent else None, error.decline_code or error.code,
                        error.message or "declined")
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.IdempotencyError) as exc:
-        raise GatewayUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}") from None
+        raise GatewayUnavailable(f"{type(exc).__name__}: {exc.user_message or exc}",
+                                 in_flight=not isinstance(exc, stripe.RateLimitError)) from None
     except stripe.APIError as exc:
-        raise GatewayUnavailable(f"the gateway answered {exc.http_status}: {exc.user_message or exc}") from None
+        raise GatewayUnavailable(f"the gateway answered {exc.http_status}: {exc.user_message or exc}",
+                                 in_flight=True) from None
     except stripe.InvalidRequestError as exc:
         return Outcome("failed", None, exc.code or "invalid_request", exc.user_message or str(exc))
     return outcome_of(intent)

@@ -76,9 +76,11 @@ def settle(conn: Connection, key: str, outcome: Outcome, retry_on: date | None =
 
 
 def leave_unsettled(conn: Connection, key: str, reason: str) -> None:
-    """The gateway could not be reached after the run's tries: the row stays submitted, and the next run looks the
-    intent up before it asks again."""
-    conn.execute(sa.text("UPDATE charges SET failure_reason = :r, updated_at = :now WHERE charge_key = :k"),
+    """The gateway could not be reached after the run's tries, or the request may still be on its way: the row stays
+    submitted and is let go (no owner), so that the next run, even in this same process, looks the intent up before
+    it asks again."""
+    conn.execute(sa.text("UPDATE charges SET failure_reason = :r, owner = '', updated_at = :now "
+                         "WHERE charge_key = :k"),
                  {"k": key, "r": reason, "now": wh.utcnow()})
 
 
@@ -90,12 +92,20 @@ def orphans(conn: Connection) -> pd.DataFrame:
     now = pd.Timestamp(wh.utcnow())
 
     def abandoned(row) -> bool:
+        if not row.owner:  # let go by its run
+            return True
         alive = owner_alive(row.owner)
         if alive is None:
             return (now - pd.Timestamp(row.updated_at)).total_seconds() > STALE_OTHER_HOST_SECONDS
         return not alive
 
     return rows[[abandoned(r) for r in rows.itertuples(index=False)]]
+
+
+def asked_within(row, seconds: float) -> bool:
+    """Was the row touched (asked, or its answer given up on) less than ``seconds`` ago? Its request may then still
+    be on its way to the gateway."""
+    return (pd.Timestamp(wh.utcnow()) - pd.Timestamp(row.updated_at)).total_seconds() < seconds
 
 
 def adopt(conn: Connection, key: str, dead_owner: str, run_id: str) -> bool:
