@@ -47,6 +47,26 @@ class Faults:
         return self._random.choice(choices)
 
 
+class Scripted:
+    """What a test scripts on a stand-in beside the random faults: refuse the next requests before they run, or run
+    them and answer late (after the client's timeout). Mixed into a server holding ``self._lock``."""
+
+    _failures, _failure_status = 0, 503
+    _slow, _slow_seconds = 0, 0.0
+
+    def fail_next(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` requests with 429 or a 5xx, doing and keeping nothing."""
+        if status != 429 and not 500 <= status < 600:
+            raise ValueError(f"status must be 429 or 5xx, not {status}")
+        with self._lock:
+            self._failures, self._failure_status = count, status
+
+    def answer_late(self, count: int, seconds: float) -> None:
+        """Do the next ``count`` creates, but answer each only after ``seconds``."""
+        with self._lock:
+            self._slow, self._slow_seconds = count, seconds
+
+
 class NumberedFolder:
     """Files named NNNNNN<suffix>, numbered after those already present so a restarted server never overwrites.
 

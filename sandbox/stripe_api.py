@@ -43,7 +43,7 @@ from localstripe.webhooks import _webhooks, register_webhook
 
 from sandbox import localstripe_patches
 from sandbox.localstripe_patches import Bank, Decline
-from sandbox.store import HOST, Faults
+from sandbox.store import HOST, Faults, Scripted
 
 with warnings.catch_warnings():  # localstripe builds its own aiohttp app at import, with plain-function handlers
     warnings.filterwarnings("ignore", message="Bare functions are deprecated", category=DeprecationWarning)
@@ -72,7 +72,7 @@ class _Saved:
 _IN_FLIGHT = object()
 
 
-class StripeTestServer:
+class StripeTestServer(Scripted):
     """localstripe on 127.0.0.1 (its own thread and event loop), empty at start, with the Stripe behaviour above.
 
     Point the client at it with StripeClient(SANDBOX_SECRET_KEY, base_addresses={"api": server.base_url}).
@@ -90,8 +90,6 @@ class StripeTestServer:
         self._late_seconds, self._hold_charges = 0.0, 0
         self.faults_made: Counter = Counter()  # requests; refused (before running), lost (502 after), late, held
         self.set_faults(fault_share, fault_seed, lost_share, late_seconds)
-        self._failures, self._failure_status = 0, 503
-        self._slow, self._slow_seconds = 0, 0.0
         self._bank = Bank(settle_after)
         self._saved: dict[str, _Saved | object] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -130,18 +128,6 @@ class StripeTestServer:
             return self._bank.settle_all()
 
         return self._call(settle_all)
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` API requests with 429 or a 5xx before they run (nothing created, key not kept)."""
-        if status != 429 and not 500 <= status < 600:
-            raise ValueError(f"status must be 429 or 5xx, not {status}")
-        with self._lock:
-            self._failures, self._failure_status = count, status
-
-    def answer_late(self, count: int, seconds: float) -> None:
-        """Run the next `count` POSTs but answer each only after `seconds`: done, yet the client timed out."""
-        with self._lock:
-            self._slow, self._slow_seconds = count, seconds
 
     def set_faults(self, share: float = 0, seed: int | None = None, lost_share: float = 0,
                    late_seconds: float = 0, hold_charges: int = 0) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from sandbox.store import HOST, Faults, NumberedFolder
+from sandbox.store import HOST, Faults, NumberedFolder, Scripted
 
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -96,7 +96,7 @@ class _TwilioHandler(BaseHTTPRequestHandler):
         """Quiet: the demo and the tests report what was sent themselves."""
 
 
-class TwilioTestServer:
+class TwilioTestServer(Scripted):
     """Twilio's REST API 2010-04-01 (Messages and Calls create) on 127.0.0.1, as far as the twilio client uses it.
 
     Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS.
@@ -113,10 +113,7 @@ class TwilioTestServer:
         self._lock = threading.Lock()
         self._requests: list[TwilioRequest] = []
         self._resources: list[tuple[str, datetime, dict[str, Any]]] = []  # (kind, created, representation)
-        self._failures = 0
-        self._failure_status = 503
         self._faults = Faults(fault_share, fault_seed)
-        self._slow, self._slow_seconds = 0, 0.0
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -133,18 +130,6 @@ class TwilioTestServer:
     def requests(self) -> list[TwilioRequest]:
         with self._lock:
             return list(self._requests)
-
-    def fail_next(self, count: int, status: int = 503) -> None:
-        """Answer the next `count` authenticated requests with 429 (Retry-After: 1) or a 5xx, recording nothing."""
-        if status != 429 and not 500 <= status < 600:
-            raise ValueError(f"status must be 429 or 5xx, not {status}")
-        with self._lock:
-            self._failures, self._failure_status = count, status
-
-    def answer_late(self, count: int, seconds: float) -> None:
-        """Create the next `count` messages or calls, but answer each only after `seconds` (a client timeout)."""
-        with self._lock:
-            self._slow, self._slow_seconds = count, seconds
 
     def start(self) -> None:
         assert self._httpd is None, "already started"
