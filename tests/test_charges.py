@@ -391,6 +391,42 @@ def test_a_declined_charge_is_told_to_the_customer_once_before_any_reminder_and_
     assert len(subjects) == 2 and "past due" in subjects[1]  # the reminder follows, the next night
 
 
+PORTAL_KEY = "portal-signing-key-for-the-charge-tests-0123"
+
+
+def portal_app(env):
+    """The pay portal over this test's warehouse and local Stripe."""
+    from blocks.pay_portal import PayPortal
+    from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET
+    from tasks.portal.app import create_app
+
+    gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot",
+                             webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET), api_base=env.server.base_url)
+    portal = PayPortal(base_url="https://pay.northwind.example", signing_key=SecretStr(PORTAL_KEY))
+    return create_app(portal, gateway, COMPANY, env.engine, today=lambda: TODAY)
+
+
+def test_the_portal_does_not_take_again_what_an_autopay_charge_is_taking(env):
+    from starlette.testclient import TestClient
+
+    from blocks.pay_portal import PayPortal
+    from tasks.portal.links import pay_link
+
+    seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1, 30_000, currency="EUR")
+         .invoice("I2", "C1", -20, 10_000, currency="EUR"))
+    enroll(env.engine, env.client, "C1", "EUR", sepa(env.client), CAP, "portal")
+    assert run(env).count("processing") == 1  # I1's debit settles in days; I2 is not due
+    portal = PayPortal(base_url="https://pay.northwind.example", signing_key=SecretStr(PORTAL_KEY))
+    link = pay_link(portal, "C1", "EUR", TODAY).removeprefix(portal.base_url)
+    with TestClient(portal_app(env)) as http:
+        page = http.get(link).text
+        refused = http.post(f"{link}/setup", json={"purpose": "pay", "currency": "EUR", "invoices": ["I1", "I2"]})
+        allowed = http.post(f"{link}/setup", json={"purpose": "pay", "currency": "EUR", "invoices": ["I2"]})
+    assert "autopay payment under way" in page and 'value="I1"' not in page and 'value="I2"' in page
+    assert refused.status_code == 400 and "already being paid by your automatic payment" in refused.text
+    assert allowed.status_code == 200
+
+
 def test_a_signed_webhook_settles_a_bank_debit_at_once_and_only_once(env):
     import hashlib
     import hmac
@@ -399,9 +435,7 @@ def test_a_signed_webhook_settles_a_bank_debit_at_once_and_only_once(env):
 
     from starlette.testclient import TestClient
 
-    from blocks.pay_portal import PayPortal
     from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET
-    from tasks.portal.app import create_app
 
     seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1, 30_000, currency="EUR"))
     enroll(env.engine, env.client, "C1", "EUR", sepa(env.client), CAP, "portal")
@@ -412,10 +446,7 @@ def test_a_signed_webhook_settles_a_bank_debit_at_once_and_only_once(env):
                           "created": int(time.time()), "data": {"object": intent.to_dict()}}).encode()
     at = int(time.time())
     signature = hmac.new(SANDBOX_WEBHOOK_SECRET.encode(), f"{at}.".encode() + payload, hashlib.sha256).hexdigest()
-    gateway = PaymentGateway(secret_key=SecretStr(SANDBOX_SECRET_KEY), publishable_key="pk_test_arpilot",
-                             webhook_secret=SecretStr(SANDBOX_WEBHOOK_SECRET), api_base=env.server.base_url)
-    portal = PayPortal(base_url="https://pay.northwind.example", signing_key=SecretStr("k" * 40))
-    with TestClient(create_app(portal, gateway, COMPANY, env.engine, today=lambda: TODAY)) as http:
+    with TestClient(portal_app(env)) as http:
         answers = [http.post("/stripe/webhook", content=payload, headers={"Stripe-Signature": f"t={at},v1={signature}"})
                    for _ in range(2)]
     assert [a.status_code for a in answers] == [200, 200]

@@ -28,6 +28,13 @@ class OpenInvoice:
     amount_cents: int
     open_cents: int
     disputed: bool
+    autopay_under_way: bool = False  # an autopay charge is taking it (a bank debit settling, or paid)
+
+    @property
+    def why_not_payable(self) -> str | None:
+        if self.disputed:
+            return "disputed"
+        return "autopay payment under way" if self.autopay_under_way else None
 
     def days_past_due(self, today: date) -> int:
         return (today - self.due).days
@@ -62,12 +69,12 @@ def read_account(conn: Connection, customer_id: str) -> Account | None:
     rows = conn.execute(sa.text(wh.named_query("portal", "open_invoices")), {"customer_id": customer_id})
     return Account(customer.customer_id, customer.name, tuple(
         OpenInvoice(r.invoice_number, r.currency, _day(r.issue_date), _day(r.due_date), int(r.amount_cents),
-                    int(r.open_cents), bool(r.disputed)) for r in rows))
+                    int(r.open_cents), bool(r.disputed), bool(r.autopay_under_way)) for r in rows))
 
 
 def payable(account: Account, currency: str, numbers: list[str]) -> tuple[tuple[str, int], ...]:
     """(invoice, open cents) for each chosen invoice, or PaymentRefused: only this customer's open, undisputed
-    invoices in the one currency, each at most once."""
+    invoices in the one currency that no autopay charge is taking, each at most once."""
     if not numbers:
         raise PaymentRefused("Choose at least one invoice to pay.")
     if len(set(numbers)) != len(numbers):
@@ -80,6 +87,8 @@ def payable(account: Account, currency: str, numbers: list[str]) -> tuple[tuple[
             raise PaymentRefused(f"Invoice {number} is not open on this account in {currency}.")
         if invoice.disputed:
             raise PaymentRefused(f"Invoice {number} is disputed; please talk to us before paying it.")
+        if invoice.autopay_under_way:
+            raise PaymentRefused(f"Invoice {number} is already being paid by your automatic payment.")
         chosen.append((number, invoice.open_cents))
     return tuple(chosen)
 

@@ -56,9 +56,10 @@ def account_view(account: Account, locale: str, today: date, caps: dict[str, int
         invoices = account.open_in(currency)
         view.append({
             "currency": currency, "total": money(account.total_cents(currency), currency, locale),
-            "selectable_total": money(sum(i.open_cents for i in invoices if not i.disputed), currency, locale),
+            "selectable_total": money(sum(i.open_cents for i in invoices if not i.why_not_payable), currency, locale),
             "cap": money(caps[currency], currency, locale) if currency in caps else None,
             "invoices": [{"number": i.number, "cents": i.open_cents, "disputed": i.disputed,
+                          "why_not": i.why_not_payable,
                           "issued": format_date(i.issued, "medium", locale=locale),
                           "due": format_date(i.due, "medium", locale=locale),
                           "status": due_status(i.days_past_due(today)), "overdue": i.days_past_due(today) > 0,
