@@ -23,6 +23,8 @@ from tasks import warehouse as wh
 from tasks.charges.mandates import enroll
 
 CAP = 1_000_000
+# What does not depend on the warehouse's database runs on SQLite only: the suite keeps to its time on two cores.
+SQLITE_ONLY = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 
 
 @pytest.fixture
@@ -169,6 +171,7 @@ def test_a_bank_debit_is_processing_until_it_settles_then_paid_or_failed(env):
         ["I-KO", 20_000], ["I-OK", 0]]
 
 
+@SQLITE_ONLY
 def test_a_refused_enrolment_never_becomes_a_mandate(env):
     from tasks.charges.mandates import EnrolmentRefused
 
@@ -180,6 +183,7 @@ def test_a_refused_enrolment_never_becomes_a_mandate(env):
         enroll(env.engine, env.client, "NOPE", "USD", card(env.client), CAP, "cli")
 
 
+@SQLITE_ONLY
 def test_a_gateway_that_fails_requests_still_charges_each_invoice_once(env):
     seed(env.engine, Ledger().customer("C1").invoice("I1", "C1", 1).customer("C2").invoice("I2", "C2", 1))
     enroll(env.engine, env.client, "C1", "USD", card(env.client), CAP, "cli")
@@ -226,6 +230,7 @@ def test_dunning_holds_an_invoice_while_its_debit_settles_and_resumes_once_a_dec
     assert dunning_holds(env, TODAY + timedelta(days=4)) == {"I-KO": "", "I-HARD": ""}
 
 
+@SQLITE_ONLY
 def test_the_nightly_schedules_tomorrows_charges_once_as_a_run_the_controller_can_cancel(env, request):
     import asyncio
     from zoneinfo import ZoneInfo
@@ -290,6 +295,7 @@ allocations:
 """
 
 
+@SQLITE_ONLY
 def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting_it_twice(env):
     from blocks.ledger import FileLedgerSource
     from tasks.kpi.maths import Period, compute_kpis
@@ -321,6 +327,7 @@ def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting
     assert kpis.currencies[0].collected_cents == 40_000  # collected once, not twice
 
 
+@SQLITE_ONLY
 def test_payments_are_written_back_to_the_ledger_database_once(env):
     import sqlite3
 
@@ -346,6 +353,7 @@ def test_payments_are_written_back_to_the_ledger_database_once(env):
     assert read(env.engine, "SELECT COUNT(*) FROM gateway_payments WHERE written_back_at IS NOT NULL").iloc[0, 0] == 1
 
 
+@SQLITE_ONLY
 def test_a_declined_charge_is_told_to_the_customer_once_before_any_reminder_and_the_collector_calls(env, sandbox):
     from dunning_cases import at_local
     from prefect import flow
@@ -406,6 +414,7 @@ def portal_app(env):
     return create_app(portal, gateway, COMPANY, env.engine, today=lambda: TODAY)
 
 
+@SQLITE_ONLY
 def test_the_portal_does_not_take_again_what_an_autopay_charge_is_taking(env):
     from starlette.testclient import TestClient
 
@@ -427,6 +436,7 @@ def test_the_portal_does_not_take_again_what_an_autopay_charge_is_taking(env):
     assert allowed.status_code == 200
 
 
+@SQLITE_ONLY
 def test_a_signed_webhook_settles_a_bank_debit_at_once_and_only_once(env):
     import hashlib
     import hmac
