@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 import uvicorn
+from playwright import sync_api as playwright
 from portal_cases import COMPANY, PORTAL, TODAY, gateway, seed_customers, warehouse_url  # noqa: F401
 from test_dunning_messages import POLICY
 
@@ -27,8 +28,6 @@ from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient, plan_d
 from tasks.dunning.planning import HOLD_COLUMNS
 from tasks.portal.app import create_app
 
-playwright = pytest.importorskip("playwright.sync_api")
-pytestmark = pytest.mark.skipif(not shutil.which("chromium"), reason="Debian's chromium is not installed")
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "portal"
 
 
