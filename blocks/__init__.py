@@ -10,6 +10,7 @@ from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
+from blocks.escalation_policy import EscalationPolicy
 from blocks.ledger import FileLedgerSource, SqlLedgerSource
 from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
@@ -29,6 +30,7 @@ DEFAULT_RECIPIENTS = "arpilot-report-recipients/arpilot"
 DEFAULT_GATEWAY = "arpilot-payment-gateway/arpilot"
 DEFAULT_AUTOPAY_POLICY = "arpilot-autopay-policy/arpilot"
 DEFAULT_PORTAL = "arpilot-pay-portal/arpilot"
+DEFAULT_ESCALATION_POLICY = "arpilot-escalation-policy/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -71,7 +73,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
 
 
 __all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
-           "DEFAULT_EMAIL", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
+           "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
            "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
-           "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "FileLedgerSource", "PayPortal",
+           "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",
            "PaymentGateway", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
