@@ -218,7 +218,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                                 second.dunning))
     print_deliveries(console, second.dunning)
 
-    from flows.reports import kpi_reports, last_full_month_end
+    from flows.kpi_reports import kpi_reports, last_full_month_end
 
     month_end = last_full_month_end(morning.date())
     console.print(f"6. KPI reports for {month_end:%B %Y}, the last full month, as the monthly deployment sends them "

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
+from prefect_server import PREFECT, prefect_server
 
 ROOT = Path(__file__).resolve().parent.parent
-PREFECT = str(Path(sys.executable).parent / "prefect")
 
 READ_DEPLOYMENT = """
 import asyncio, json
@@ -35,29 +31,9 @@ asyncio.run(main())
 
 
 @pytest.fixture(scope="module")
-def prefect_server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("prefect-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            urllib.request.urlopen(f"{api}/health", timeout=2)
-            break
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("prefect server did not start within 120 s")
-            time.sleep(0.5)
-    yield env | {"PREFECT_API_URL": api}
-    server.terminate()
-    server.wait(timeout=30)
+def server_env(tmp_path_factory):
+    with prefect_server(tmp_path_factory.mktemp("prefect-server")) as env:
+        yield env
 
 
 def run(args, env):
@@ -66,13 +42,13 @@ def run(args, env):
     return result.stdout
 
 
-def test_blocks_register_and_deploy_all_creates_the_nightly_deployment_with_its_schedule(prefect_server):
-    registered = run([PREFECT, "block", "register", "-m", "blocks"], prefect_server)
+def test_blocks_register_and_deploy_all_creates_the_nightly_deployment_with_its_schedule(server_env):
+    registered = run([PREFECT, "block", "register", "-m", "blocks"], server_env)
     assert all(name in registered for name in ("arpilot SQL ledger", "arpilot file ledger", "arpilot AR warehouse",
                                                "arpilot company profile"))
-    run([PREFECT, "work-pool", "create", "arpilot", "--type", "process"], prefect_server)
-    run([PREFECT, "--no-prompt", "deploy", "--all"], prefect_server)
-    deployment = json.loads(run([sys.executable, "-c", READ_DEPLOYMENT], prefect_server))
+    run([PREFECT, "work-pool", "create", "arpilot", "--type", "process"], server_env)
+    run([PREFECT, "--no-prompt", "deploy", "--all"], server_env)
+    deployment = json.loads(run([sys.executable, "-c", READ_DEPLOYMENT], server_env))
     assert deployment["schedules"] == [{"cron": "0 2 * * *", "timezone": "America/Chicago", "active": True}]
     assert deployment["concurrency_limit"] == 1
     assert deployment["work_pool"] == "arpilot"

@@ -22,8 +22,8 @@ from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import SqlLedgerSource
 from blocks.warehouse import ArWarehouse
 from flows.dunning import dunning
+from flows.kpi_reports import kpi_reports
 from flows.nightly import nightly
-from flows.reports import kpi_reports
 from sandbox.sample_erp import generate
 from tasks.ledger.entities import ENTITIES
 from tasks.ledger.sync import sync_entity

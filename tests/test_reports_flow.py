@@ -22,8 +22,8 @@ from test_nightly_flow import blocks  # noqa: F401 (fixture)
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
 from blocks.warehouse import ArWarehouse, create_warehouse_engine, migrate
+from flows.kpi_reports import _as_of, kpi_reports, last_full_month_end, report_period
 from flows.nightly import nightly
-from flows.reports import _as_of, kpi_reports, last_full_month_end, report_period
 from reports.builder import period_label
 from tasks.kpi.maths import Period
 
