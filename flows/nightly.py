@@ -25,6 +25,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
 from flows.charges import autopay_charges
 from flows.dunning import dunning, send_instant
+from flows.sales_review import sales_heads_up
 from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
@@ -70,6 +71,7 @@ def nightly(
     confirm_deleted_invoices: int = 0,
     payment_gateway: str | None = None,
     autopay_policy: str | None = None,
+    escalation_policy: str | None = None,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -80,7 +82,8 @@ def nightly(
     this run mark up to that many invoices deleted where the ledger block's deletion guard would stop it (a
     deliberate clean-up in the ledger; the stopped run's message gives the number). payment_gateway and
     autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
-    deployment does not exist, today's charges are taken here, before dunning).
+    deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches on
+    the sales reps' heads-up before an account's final notice (flows/sales_review.py), before dunning.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -114,6 +117,9 @@ def nightly(
         if autopay is None:  # no deployment (the demo, the tests): take today's charges now
             autopay = autopay_charges(charge_day=as_of, **blocks)
     publish_portal_payments(store.engine(), as_of - timedelta(days=1))
+    if escalation_policy and not dry_run:  # the reps' earlier answers are in before dunning plans
+        sales_heads_up(warehouse, company, dunning_policy, escalation_policy, email_channel=email_channel,
+                       run_date=as_of)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)
