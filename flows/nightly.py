@@ -119,7 +119,7 @@ def nightly(
     publish_portal_payments(store.engine(), as_of - timedelta(days=1))
     if escalation_policy and not dry_run:  # the reps' earlier answers are in before dunning plans
         sales_heads_up(warehouse, company, dunning_policy, escalation_policy, email_channel=email_channel,
-                       run_date=as_of)
+                       run_date=run_date, now=now)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)

@@ -36,6 +36,7 @@ from blocks import (
 from blocks.company import CompanyProfile
 from blocks.escalation_policy import EscalationPolicy
 from blocks.warehouse import ArWarehouse
+from flows.dunning import send_instant
 from tasks.sales.asking import SalesHeadsUp, ask_sales_reps
 from tasks.sales.reviews import Decision, Recorded, record_decision
 
@@ -57,16 +58,18 @@ class SalesDecisions(RunInput):
 
 def _heads_up_name() -> str:
     params = flow_run.parameters
-    return f"sales-heads-up-{params.get('run_date') or company_today(params.get('company', DEFAULT_COMPANY))}"
+    now = datetime.fromisoformat(str(params["now"])) if params.get("now") else None
+    return f"sales-heads-up-{params.get('run_date') or company_today(params.get('company', DEFAULT_COMPANY), now)}"
 
 
 @flow(name="sales-heads-up", flow_run_name=_heads_up_name)
 def sales_heads_up(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COMPANY,
                    dunning_policy: str = DEFAULT_DUNNING_POLICY,
                    escalation_policy: str = DEFAULT_ESCALATION_POLICY, recipients: str = DEFAULT_RECIPIENTS,
-                   email_channel: str | None = DEFAULT_EMAIL, run_date: date | None = None) -> SalesHeadsUp:
+                   email_channel: str | None = DEFAULT_EMAIL, run_date: date | None = None,
+                   now: datetime | None = None) -> SalesHeadsUp:
     """Ask the sales reps of accounts about to reach a final notice (tasks/sales). Reps' addresses: the report
-    recipients block's sales_reps."""
+    recipients block's sales_reps. now / run_date: as the nightly's (the ask is recorded at that instant)."""
     if not email_channel:
         raise ValueError(f"escalation policy {escalation_policy} asks sales reps by email, but no email channel "
                          "block is given; pass one, or leave the escalation policy out")
@@ -74,7 +77,7 @@ def sales_heads_up(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_CO
     blocks = {"warehouse": warehouse, "company": company, "escalation_policy": escalation_policy}
     return ask_sales_reps(load_block(warehouse), profile, load_block(dunning_policy), load_block(escalation_policy),
                           load_block(recipients).sales_reps, load_block(email_channel), email_channel,
-                          run_date or profile.today(), str(flow_run.id), blocks)
+                          send_instant(profile, now, run_date), str(flow_run.id), blocks)
 
 
 def _review_name() -> str:

@@ -53,9 +53,9 @@ NO_MOBILE = "no mobile number"
 CAPPED = "cap reached"
 DEFERRED = "deferred: outside local window"
 NO_ESCALATION = "no escalation address"
-HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED,
-              SALES_HOLD)
-CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")  # the reason shown when several hold
+HOLD_ORDER = (SALES_HOLD, DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE,
+              AUTOPAY_SCHEDULED)  # the reason shown when several hold: the account-wide one first
+CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")
 LANDLINE_TYPES = {"fixed_line", "toll_free"}
 
 

@@ -5,7 +5,7 @@ asked about what for the controller (artifact sales-heads-up)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pandas as pd
 from prefect import get_run_logger, task
@@ -21,7 +21,6 @@ from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
 from blocks.escalation_policy import EscalationPolicy
 from blocks.warehouse import ArWarehouse
-from tasks import warehouse as wh
 from tasks.sales.heads_up import accounts_to_ask
 from tasks.sales.reviews import asked_keys, open_accounts, read_story, record_asks
 from tasks.sales.story import RepLetter, heads_up_notice, letters
@@ -60,14 +59,16 @@ def run_url(run: FlowRun | None) -> str | None:
 @task(name="ask-sales-reps", cache_policy=NO_CACHE)
 def ask_sales_reps(store: ArWarehouse, company: CompanyProfile, dunning_policy: DunningPolicy,
                    escalation: EscalationPolicy, sales_reps: dict[str, str], email: EmailChannel, email_name: str,
-                   today: date, run_id: str, blocks: dict[str, str]) -> SalesHeadsUp:
-    """Ask tonight's reps; the email of a rep and day the relay refused earlier is sent again (same key)."""
+                   now: datetime, run_id: str, blocks: dict[str, str]) -> SalesHeadsUp:
+    """Ask tonight's reps (asked at ``now``); the email of a rep and day the relay refused earlier is sent again
+    (same key)."""
+    today = company.today(now)
     engine = store.engine()
     with engine.begin() as conn:
         invoices, customers = open_accounts(conn, today)
         asked = accounts_to_ask(invoices, customers, asked_keys(conn, today), dunning_policy,
                                 escalation.sales_heads_up_days, today)
-        record_asks(conn, asked, wh.utcnow())
+        record_asks(conn, asked, now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"))
         story = read_story(conn, today)
     result = SalesHeadsUp(asked, letters(story, sales_reps, escalation.ar_managers, company, today))
     notices = []

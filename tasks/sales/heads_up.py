@@ -46,8 +46,9 @@ def accounts_to_ask(invoices: pd.DataFrame, customers: pd.DataFrame, asked: set[
         if (customer_id, currency, step, final_on) in asked or bool(customer["dunning_stopped"]) or \
                 bool(customer["internal"]) or (override and (override.stop or override.tone not in (None, "final"))):
             continue
-        rows.append((customer_id, currency, step, final_on, customer["sales_rep"], customer["name"]))
-    return pd.DataFrame(rows, columns=ASK_COLUMNS)
+        rep = customer["sales_rep"] if isinstance(customer["sales_rep"], str) else None  # not NaN: no rep
+        rows.append((customer_id, currency, step, final_on, rep, customer["name"]))
+    return pd.DataFrame(rows, columns=ASK_COLUMNS, dtype=object)  # None stays None (no rep), never NaN
 
 
 def hold_until(decided_on: date, hold_days: int) -> date:
