@@ -149,3 +149,30 @@ def test_dunning_on_the_final_day_honours_hold_and_soften_and_proceeds_on_silenc
                    return_state=True).is_completed()
     released = mails_by_reference(env.sandbox)
     assert released["C1|USD|60|2026-12-08|email"].message["Subject"].startswith("Final notice: $2,500.00")
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_where_a_sales_review_deployment_exists_each_rep_answers_in_their_run_linked_from_the_email(env, request):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from flows.sales_review import sales_review
+
+    deployment_id = sales_review.to_deployment(name="sales-review").apply()
+
+    async def delete():
+        async with get_client() as client:
+            await client.delete_deployment(deployment_id)
+
+    request.addfinalizer(lambda: asyncio.run(delete()))
+    result = sales_heads_up(**env.sales, now=NOW)
+    runs = result.runs
+    assert set(runs) == {"sales-heads-up|Rita Reyes|2026-11-23", "sales-heads-up|Sam Stone|2026-11-23"}
+    rita = runs["sales-heads-up|Rita Reyes|2026-11-23"]
+    assert rita.parameters["sales_rep"] == "Rita Reyes" and rita.parameters["asked_on"] == "2026-11-23"
+    assert [a["customer_id"] for a in rita.parameters["accounts"]] == ["C1", "C2"]
+    mail = next(m for m in env.sandbox.smtp.messages if m.rcpt_tos == ["rita@northwind.example"])
+    assert f"/runs/flow-run/{rita.id}" in text_of(mail) and "arpilot sales decide" not in text_of(mail)
+    again = sales_heads_up(**env.sales, now=NOW)  # a rerun finds the same runs, never a twin
+    assert {k: r.id for k, r in again.runs.items()} == {k: r.id for k, r in runs.items()}
