@@ -12,16 +12,10 @@ from __future__ import annotations
 import contextvars
 import threading
 from datetime import date, datetime
-from typing import Literal
-from zoneinfo import ZoneInfo
 
-from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run, task
-from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
-from prefect.input import RunInput
+from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
-from pydantic import BaseModel, Field
 
 from blocks import (
     DEFAULT_COMPANY,
@@ -35,25 +29,12 @@ from blocks import (
 )
 from blocks.company import CompanyProfile
 from blocks.escalation_policy import EscalationPolicy
-from blocks.warehouse import ArWarehouse
 from flows.dunning import send_instant
+from tasks.sales.answers import AccountChoice, SalesDecisions, record_answer
 from tasks.sales.asking import SalesHeadsUp, ask_sales_reps
-from tasks.sales.reviews import Decision, Recorded, record_decision
+from tasks.sales.reviews import Recorded
 
 SILENCE_GRACE_SECONDS = 120  # the pause outlives the answer window by this much, for the timer to resume it
-
-
-class AccountChoice(BaseModel):
-    customer_id: str = Field(..., description="The customer, as in the ledger.")
-    currency: str = Field(..., description="The account's currency.")
-    choice: Literal["proceed", "hold", "soften"] = Field("proceed", description="proceed: the final notice goes "
-                                                         "out; hold: no reminders for a while; soften: firm tone.")
-    reason: str = Field("", description="Why (required for hold and soften).")
-
-
-class SalesDecisions(RunInput):
-    decided_by: str = Field("", description="Your name, as the decision is to be recorded.")
-    decisions: list[AccountChoice] = Field(default_factory=list, description="One choice per account.")
 
 
 def _heads_up_name() -> str:
@@ -93,31 +74,6 @@ def _close_on_silence(run_id) -> None:
         get_run_logger().info("Closing the answer window found nothing to close: %s", error)
 
 
-@task(name="record-sales-decisions", cache_policy=NO_CACHE)
-def record_decisions(store: ArWarehouse, company: CompanyProfile, escalation: EscalationPolicy,
-                     answer: SalesDecisions, accounts: list[dict]) -> list[Recorded]:
-    """Record each choice (who, why, when) on its account's final notice; a choice about an account this run
-    did not ask about, or without a name or a needed reason, is refused and shown as such."""
-    now = datetime.now(ZoneInfo(company.time_zone)).replace(microsecond=0)
-    mine = {(a["customer_id"], a["currency"]) for a in accounts}
-    recorded = []
-    engine = store.engine()
-    with engine.begin() as conn:
-        for choice in answer.decisions:
-            decision = Decision(choice.customer_id, choice.currency, choice.choice, answer.decided_by, choice.reason)
-            if (choice.customer_id, choice.currency) not in mine:
-                recorded.append(Recorded(decision, refused="not one of this review's accounts"))
-                continue
-            recorded.append(record_decision(conn, decision, now, company.today(now), escalation.sales_hold_days))
-    engine.dispose()
-    create_table_artifact([{
-        "Customer": r.decision.customer_id, "Currency": r.decision.currency, "Choice": r.decision.choice,
-        "By": r.decision.decided_by, "Reason": r.decision.reason, "Final notice": f"step {r.step} on {r.final_on}"
-        if r.step is not None else "", "Hold until": str(r.hold_until or ""), "Recorded": r.refused or "yes"}
-        for r in recorded], key="sales-review", description=f"The sales rep's answer, recorded at {now:%Y-%m-%d %H:%M}")
-    return recorded
-
-
 @flow(name="sales-review", flow_run_name=_review_name)
 def sales_review(sales_rep: str | None, asked_on: date, accounts: list[dict], warehouse: str = DEFAULT_WAREHOUSE,
                  company: str = DEFAULT_COMPANY, escalation_policy: str = DEFAULT_ESCALATION_POLICY,
@@ -145,7 +101,7 @@ def sales_review(sales_rep: str | None, asked_on: date, accounts: list[dict], wa
     if not answer.decisions:
         logger.info("No answer from %s: proceeding", sales_rep or "sales")
         return Completed(message="no answer: proceeding", data=[])
-    recorded = record_decisions(load_block(warehouse), load_block(company), escalation, answer, accounts)
+    recorded = record_answer(load_block(warehouse), load_block(company), escalation, answer, accounts)
     logger.info("%d decision(s) recorded, %d refused", sum(r.refused is None for r in recorded),
                 sum(r.refused is not None for r in recorded))
     return recorded

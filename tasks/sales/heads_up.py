@@ -10,14 +10,13 @@ asked: there is no final notice to discuss.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Literal
 
+import numpy as np
 import pandas as pd
 
 from blocks.dunning_policy import DunningPolicy
 from tasks.dunning.plan import hold_reasons
 
-Choice = Literal["proceed", "hold", "soften"]
 CHOICES: tuple[str, ...] = ("proceed", "hold", "soften")
 ASK_COLUMNS = ["customer_id", "currency", "step", "final_on", "sales_rep", "customer_name"]
 
@@ -29,17 +28,19 @@ def accounts_to_ask(invoices: pd.DataFrame, customers: pd.DataFrame, asked: set[
     invoices: open invoices as sql/dunning/open_invoices.sql gives them, with days_past_due. customers:
     customer_id, name, sales_rep, dunning_stopped, internal. asked: (customer, currency, step, final_on) already
     in final_notice_reviews."""
-    finals = sorted(s.offset for s in policy.steps if s.tone == "final")
-    if invoices.empty or not finals:
+    finals = np.array(sorted(s.offset for s in policy.steps if s.tone == "final"))
+    if invoices.empty or not len(finals):
         return pd.DataFrame(columns=ASK_COLUMNS)
     live = invoices[hold_reasons(invoices, today, policy.autopay_settle_days) == ""]
     oldest = live.groupby(["customer_id", "currency"])["days_past_due"].max()
+    following = np.searchsorted(finals, oldest.to_numpy(np.int64), side="right")  # the next final step not reached
+    steps = finals[np.minimum(following, len(finals) - 1)]
+    near = (following < len(finals)) & (steps - oldest.to_numpy(np.int64) <= heads_up_days)
     info = customers.set_index("customer_id")
     rows = []
-    for (customer_id, currency), days in oldest.items():
-        step = next((offset for offset in finals if offset > days), None)
-        if step is None or step - days > heads_up_days:
-            continue
+    for (customer_id, currency), days, step in zip(oldest.index[near], oldest.to_numpy()[near], steps[near],
+                                                   strict=True):
+        step = int(step)
         final_on = today + timedelta(days=int(step - days))
         customer = info.loc[customer_id]
         override = policy.overrides.get(customer_id)
