@@ -7,6 +7,7 @@
   arpilot serve            the pay portal and Stripe's webhooks (ASGI under uvicorn), over the named blocks
   arpilot autopay enroll   enrol a customer for autopay with a payment method the gateway already holds
   arpilot autopay revoke   stop charging a customer in a currency (the mandate is kept, revoked)
+  arpilot sales decide     record a sales rep's answer about an account's final notice: proceed, hold, soften
 """
 
 from __future__ import annotations
@@ -75,8 +76,31 @@ def autopay(args: argparse.Namespace) -> int:
     return 0
 
 
+def sales(args: argparse.Namespace) -> int:
+    """The answer to a heads-up email when no sales-review run waits in the Prefect UI (or from a reply)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from blocks import load_block
+    from tasks.sales.reviews import Decision, record_decision
+
+    company, hold_days = load_block(args.company), load_block(args.escalation_policy).sales_hold_days
+    now = datetime.now(ZoneInfo(company.time_zone)).replace(microsecond=0)
+    decision = Decision(args.customer, args.currency.upper(), args.choice, args.by, args.reason)
+    engine = load_block(args.warehouse).engine()
+    with engine.begin() as conn:
+        done = record_decision(conn, decision, now, company.today(now), hold_days)
+    if done.refused:
+        print(f"Not recorded: {done.refused}", file=sys.stderr)
+        return 1
+    print(f"{decision.customer_id} {decision.currency}: {decision.choice} recorded for the final notice (step "
+          f"{done.step}) on {done.final_on}, by {decision.decided_by}"
+          + (f"; reminders held until {done.hold_until}" if done.hold_until else ""))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    from blocks import DEFAULT_COMPANY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
+    from blocks import DEFAULT_COMPANY, DEFAULT_ESCALATION_POLICY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
 
     parser = argparse.ArgumentParser(prog="arpilot", description="Accounts-receivable autopilot on Prefect.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,11 +122,19 @@ def main(argv: list[str] | None = None) -> int:
     autopay_cmd.add_argument("--currency", required=True, help="the mandate pays invoices in this currency only")
     autopay_cmd.add_argument("--payment-method", help="the gateway's payment method id (pm_...), for enroll")
     autopay_cmd.add_argument("--max", type=_amount, help="maximum per charge, e.g. 5000.00, for enroll")
+    sales_cmd = commands.add_parser("sales", help="record a sales rep's answer before a final notice")
+    sales_cmd.add_argument("action", choices=("decide",))
+    sales_cmd.add_argument("--customer", required=True, help="customer id as in the ledger")
+    sales_cmd.add_argument("--currency", required=True, help="the account's currency")
+    sales_cmd.add_argument("--choice", required=True, choices=("proceed", "hold", "soften"))
+    sales_cmd.add_argument("--by", required=True, help="who decided (recorded with the decision)")
+    sales_cmd.add_argument("--reason", default="", help="why (required for hold and soften)")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse")),
-                            (autopay_cmd, ("gateway", "warehouse"))):
+                            (autopay_cmd, ("gateway", "warehouse")),
+                            (sales_cmd, ("company", "warehouse", "escalation-policy"))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
-                       "warehouse": DEFAULT_WAREHOUSE}[name]
+                       "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY}[name]
             command.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
@@ -117,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "enroll" and not (args.payment_method and args.max):
             parser.error("autopay enroll needs --payment-method and --max")
         return autopay(args)
+    if args.command == "sales":
+        return sales(args)
     from flows.demo import demo
 
     return demo(args.invoices, args.seed)

@@ -27,6 +27,7 @@ from blocks.ledger import SqlLedgerSource
 from flows.charges import autopay_charges
 from flows.disputes import DisputeEscalation, record_and_check_disputes
 from flows.dunning import dunning, send_instant
+from flows.sales_review import sales_heads_up
 from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
@@ -86,8 +87,9 @@ def nightly(
     deliberate clean-up in the ledger; the stopped run's message gives the number). payment_gateway and
     autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
     deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches on
-    dispute escalation: new and resolved disputes are announced as events right after the sync, and the AR
-    manager, sales reps (addresses from the recipients block) and escalation levels are told.
+    dispute escalation (new and resolved disputes are announced as events right after the sync; the AR manager,
+    sales reps, from the recipients block, and escalation levels are told) and the sales reps' heads-up before
+    an account's final notice (flows/sales_review.py), before dunning.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -124,6 +126,9 @@ def nightly(
         if autopay is None:  # no deployment (the demo, the tests): take today's charges now
             autopay = autopay_charges(charge_day=as_of, **blocks)
     publish_portal_payments(store.engine(), as_of - timedelta(days=1))
+    if escalation_policy and not dry_run:  # the reps' earlier answers are in before dunning plans
+        sales_heads_up(warehouse, company, dunning_policy, escalation_policy, recipients, email_channel,
+                       run_date=run_date, now=now)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)

@@ -21,6 +21,7 @@ class Ledger:
         self.contacts: list[dict] = []
         self.mandates: set[str] = set()  # customers with an active autopay mandate in every currency
         self.charges: dict[str, tuple] = {}  # invoice -> its last charge (status, failure kind, retry on)
+        self.sales: dict[str, tuple] = {}  # customer -> the sales rep's answer (hold until, softened step)
 
     def customer(self, customer_id: str, name: str | None = None, *, collector: str = "Ann Lee", autopay=False,
                  paused_until: str | None = None, stopped=False, internal=False, contacts: int = 1,
@@ -59,6 +60,8 @@ class Ledger:
         (invoices["charge_status"], invoices["charge_failure"], invoices["charge_retry_on"], invoices["charge_day"],
          invoices["charge_notice"]) = ([c[i] for c in last] for i in range(5))
         invoices["on_autopay"] = invoices["customer_id"].isin(self.mandates)
+        invoices["sales_hold_until"] = [self.sales.get(c, (None, None))[0] for c in invoices["customer_id"]]
+        invoices["sales_softened_step"] = [self.sales.get(c, (None, None))[1] for c in invoices["customer_id"]]
         contacts = pd.DataFrame(self.contacts, columns=[
             "contact_id", "customer_id", "name", "email", "phone_e164", "phone_line_type", "time_zone", "email_ok",
             "sms_ok", "voice_ok", "opt_out_email", "opt_out_sms", "opt_out_voice"])

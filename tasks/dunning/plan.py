@@ -8,7 +8,8 @@ The rules, in the order they are applied to one customer and currency:
 - An invoice is held back when disputed, under an active promise to pay, or while autopay has it: a charge
   under way or settling (a bank debit takes days), a charge that succeeded before the ledger shows it, a soft
   decline's retry still to come, or, for a customer with a mandate in its currency, a charge not yet made (up
-  to ``autopay_settle_days`` past due). A charge declined for good lets dunning resume.
+  to ``autopay_settle_days`` past due). A charge declined for good lets dunning resume. A sales rep's hold
+  before the final notice keeps the whole account back until its last day; a softened final step goes out firm.
 - A channel is due when some invoice at a step that uses it has not been reminded of that step on it.
 - The message takes the firmest step among its invoices (capped by a customer override's tone) and lists every
   invoice in the dunning window that is not held back: one message per customer, currency and channel.
@@ -43,6 +44,7 @@ AUTOPAY_PENDING = "autopay charge pending"
 AUTOPAY_PAID = "autopay charge paid, not yet in the ledger"
 AUTOPAY_RETRY = "autopay retry scheduled"
 AUTOPAY_NOTICE = "autopay declined: the customer is told first"
+SALES_HOLD = "sales rep hold"  # before the final notice (tasks/sales); until when: final_notice_reviews
 NOTICE_FIRST_DAYS = 3  # a declined charge's notice goes before reminders for this long, then reminders go anyway
 BELOW_MINIMUM = "below minimum balance"
 GATE_FAILED = "contact failed the gate"
@@ -51,8 +53,9 @@ NO_MOBILE = "no mobile number"
 CAPPED = "cap reached"
 DEFERRED = "deferred: outside local window"
 NO_ESCALATION = "no escalation address"
-HOLD_ORDER = (DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED)
-CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")  # the reason shown when several hold
+HOLD_ORDER = (SALES_HOLD, DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE,
+              AUTOPAY_SCHEDULED)  # the reason shown when several hold: the account-wide one first
+CHARGE_UNDER_WAY = ("reserved", "submitted", "processing")
 LANDLINE_TYPES = {"fixed_line", "toll_free"}
 
 
@@ -138,7 +141,7 @@ def hold_reasons(invoices: pd.DataFrame, today: date, settle_days: int) -> np.nd
 
     invoices carry, besides disputed and promise_to_pay_date, their last autopay charge (charge_status,
     charge_failure, charge_retry_on, charge_day, and charge_notice: how its notice to the customer went; empty
-    when none) and on_autopay (an active mandate in their currency)."""
+    when none), on_autopay (an active mandate in their currency) and sales_hold_until (a sales rep's hold)."""
     days = invoices["days_past_due"].to_numpy()
     disputed = invoices["disputed"].fillna(False).to_numpy(dtype=bool)
     promise = pd.to_datetime(invoices["promise_to_pay_date"], format="ISO8601").to_numpy(dtype="datetime64[D]")
@@ -152,9 +155,13 @@ def hold_reasons(invoices: pd.DataFrame, today: date, settle_days: int) -> np.nd
     untold = np.isin(status, ("failed", "requires_action")) & ~np.isin(notice, ("sent", "unknown")) & \
         ~np.isnat(charged) & (charged >= np.datetime64(today - timedelta(days=NOTICE_FIRST_DAYS), "D"))
     awaiting = invoices["on_autopay"].astype(object).fillna(False).to_numpy(dtype=bool) & (status == "") & (days <= settle_days)
+    held = pd.to_datetime(invoices["sales_hold_until"], format="ISO8601").to_numpy(dtype="datetime64[D]")
+    sales_hold = ~np.isnat(held) & (held >= np.datetime64(today, "D"))
     return np.select(
-        [disputed, promised, status == "succeeded", np.isin(status, CHARGE_UNDER_WAY), retrying, untold, awaiting],
-        [DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED],
+        [disputed, promised, status == "succeeded", np.isin(status, CHARGE_UNDER_WAY), retrying, untold, awaiting,
+         sales_hold],
+        [DISPUTED, PROMISE, AUTOPAY_PAID, AUTOPAY_PENDING, AUTOPAY_RETRY, AUTOPAY_NOTICE, AUTOPAY_SCHEDULED,
+         SALES_HOLD],
         default="").astype(object)
 
 
@@ -199,7 +206,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
     skips: list[tuple] = []
     messages: list[PlannedMessage] = []
     columns = ["customer_id", "currency", "invoice_number", "due_date", "open_cents", "days_past_due", "step",
-               "hold", "bucket"]
+               "hold", "bucket", "sales_softened_step"]
     groups: dict[tuple[str, str], list[tuple]] = defaultdict(list)
     for row in zip(*(work[c].to_numpy() for c in columns), strict=True):
         groups[(row[0], row[1])].append(row)
@@ -233,7 +240,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
             for channel in due_channels:
                 skip(channel, BELOW_MINIMUM, f"owes {to_decimal(total)} {currency}")
             continue
-        tone = step.tone
+        tone = "firm" if step.tone == "final" and rows[0][9] == top else step.tone  # the rep softened it
         if override and override.tone and TONES.index(override.tone) < TONES.index(tone):
             tone = override.tone
         for channel in due_channels:

@@ -43,7 +43,7 @@ class DunningState:
 
 # What, besides its age, decides whether an invoice may be dunned (see plan.hold_reasons).
 HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_failure", "charge_retry_on", "charge_day",
-                "charge_notice", "on_autopay")
+                "charge_notice", "on_autopay", "sales_hold_until")
 
 
 @task(name="age-open-invoices", cache_policy=NO_CACHE)
@@ -59,6 +59,8 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
     aged = age_invoices(invoices, as_of, company.aging_buckets)
     for hold in HOLD_COLUMNS:
         aged[hold] = invoices[hold].to_numpy()
+    # The planner compares it row by row: None, never pandas' NA, where the rep softened nothing.
+    aged["sales_softened_step"] = _plain(invoices[["sales_softened_step"]])["sales_softened_step"].to_numpy()
     summary = aging_summary(aged, company.aging_buckets)
     _publish_aging(summary, company, as_of)
     return DunningState(aged, _plain(customers), _plain(contacts), summary)
