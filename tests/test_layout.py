@@ -101,3 +101,9 @@ def test_no_module_over_400_lines():
     too_long = {str(p.relative_to(ROOT)): n for p in modules if ".venv" not in p.parts and p.parts[len(ROOT.parts)] in
                 PACKAGES + ("bench",) and (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert too_long == {}
+
+
+def test_no_flow_script_hides_a_package():
+    """A worker loads a deployment's flow script with the script's own folder first on sys.path: a flows/<name>.py
+    named like one of arpilot's packages would be imported in its place, and every deployed run would crash."""
+    assert not [p.name for p in (ROOT / "flows").glob("*.py") if p.stem in PACKAGES]
