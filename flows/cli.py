@@ -8,6 +8,8 @@
   arpilot autopay enroll   enrol a customer for autopay with a payment method the gateway already holds
   arpilot autopay revoke   stop charging a customer in a currency (the mandate is kept, revoked)
   arpilot sales decide     record a sales rep's answer about an account's final notice: proceed, hold, soften
+  arpilot dispute resolve  record a person's decision on an invoice's dispute (credited, rejected, paid); the AR
+                           manager and the sales rep are told
 """
 
 from __future__ import annotations
@@ -99,8 +101,34 @@ def sales(args: argparse.Namespace) -> int:
     return 0
 
 
+def dispute(args: argparse.Namespace) -> int:
+    """A person's decision on a dispute, as the resolve-dispute flow records it (a run in the Prefect UI)."""
+    from flows.disputes import resolve_dispute
+    from tasks.disputes.records import NoOpenDispute
+
+    try:
+        dispute_id = resolve_dispute(args.invoice, args.outcome, args.by, args.note, warehouse=args.warehouse,
+                                     company=args.company, escalation_policy=args.escalation_policy,
+                                     recipients=args.recipients, dunning_policy=args.dunning_policy,
+                                     email_channel=args.email_channel)
+    except (NoOpenDispute, ValueError) as error:
+        print(f"Not recorded: {error}", file=sys.stderr)
+        return 1
+    print(f"Dispute {dispute_id}: {args.outcome}, decided by {args.by}; the AR manager and the sales rep are told")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    from blocks import DEFAULT_COMPANY, DEFAULT_ESCALATION_POLICY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
+    from blocks import (
+        DEFAULT_COMPANY,
+        DEFAULT_DUNNING_POLICY,
+        DEFAULT_EMAIL,
+        DEFAULT_ESCALATION_POLICY,
+        DEFAULT_GATEWAY,
+        DEFAULT_PORTAL,
+        DEFAULT_RECIPIENTS,
+        DEFAULT_WAREHOUSE,
+    )
 
     parser = argparse.ArgumentParser(prog="arpilot", description="Accounts-receivable autopilot on Prefect.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -129,12 +157,22 @@ def main(argv: list[str] | None = None) -> int:
     sales_cmd.add_argument("--choice", required=True, choices=("proceed", "hold", "soften"))
     sales_cmd.add_argument("--by", required=True, help="who decided (recorded with the decision)")
     sales_cmd.add_argument("--reason", default="", help="why (required for hold and soften)")
+    dispute_cmd = commands.add_parser("dispute", help="record a person's decision on a dispute")
+    dispute_cmd.add_argument("action", choices=("resolve",))
+    dispute_cmd.add_argument("--invoice", required=True, help="the disputed invoice's number, as in the ledger")
+    dispute_cmd.add_argument("--outcome", required=True, choices=("credited", "rejected", "paid"))
+    dispute_cmd.add_argument("--by", required=True, help="who decided (recorded with the decision)")
+    dispute_cmd.add_argument("--note", required=True, help="why, for the AR manager and the sales rep")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse")),
+                            (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
+                                           "dunning-policy")),
                             (autopay_cmd, ("gateway", "warehouse")),
                             (sales_cmd, ("company", "warehouse", "escalation-policy"))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
-                       "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY}[name]
+                       "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY,
+                       "recipients": DEFAULT_RECIPIENTS, "email-channel": DEFAULT_EMAIL,
+                       "dunning-policy": DEFAULT_DUNNING_POLICY}[name]
             command.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
@@ -151,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
         return autopay(args)
     if args.command == "sales":
         return sales(args)
+    if args.command == "dispute":
+        return dispute(args)
     from flows.demo import demo
 
     return demo(args.invoices, args.seed)

@@ -172,3 +172,20 @@ def test_the_event_names_the_invoice_as_resource_and_customer_collector_and_rep_
         ("arpilot.customer.C1", "customer"), ("arpilot.collector.ann-lee", "collector"),
         ("arpilot.sales-rep.kim-rep", "sales-rep")]
     assert event["payload"]["amount"] == "1250.00" and event["payload"]["reason_code"] == "pricing"
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_the_cli_records_a_decision_and_refuses_an_invoice_without_an_open_dispute(env, capsys):
+    from flows.cli import main
+
+    blocks = [f"--{flag}={env.params[param]}" for flag, param in (
+        ("warehouse", "warehouse"), ("company", "company"), ("escalation-policy", "escalation_policy"),
+        ("recipients", "recipients"), ("email-channel", "email_channel"), ("dunning-policy", "dunning_policy"))]
+    assert main(["dispute", "resolve", "--invoice", "I2", "--outcome", "credited", "--by", "Dana Park",
+                 "--note", "n", *blocks]) == 1
+    assert "invoice I2 has no open dispute" in capsys.readouterr().err
+    assert main(["dispute", "resolve", "--invoice", "I1", "--outcome", "credited", "--by", "Dana Park",
+                 "--note", "Credit note CN-9 issued", *blocks]) == 0
+    assert disputes(env.engine)[0][5] == "credited"
+    assert [m["Subject"] for m in mail_to(env.smtp, MANAGER)] == [
+        "Dispute resolved by a credit: Acme Corp, invoice I1"]
