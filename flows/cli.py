@@ -7,12 +7,14 @@
   arpilot serve            the pay portal and Stripe's webhooks (ASGI under uvicorn), over the named blocks
   arpilot autopay enroll   enrol a customer for autopay with a payment method the gateway already holds
   arpilot autopay revoke   stop charging a customer in a currency (the mandate is kept, revoked)
+  arpilot promise record   record a customer's promise to pay (holds reminders until its date plus the grace)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flows.local_prefect import use_local_prefect
@@ -75,8 +77,36 @@ def autopay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promised_amount(text: str) -> Decimal:
+    """An amount as typed ("1250", "1,250.00")."""
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount such as 1250.00") from None
+
+
+def promise(args: argparse.Namespace) -> int:
+    from blocks import load_block
+    from tasks.promises.records import PromiseRefused, record_promise
+
+    grace = load_block(args.escalation_policy).promise_grace_days
+    company = load_block(args.company)
+    engine = load_block(args.warehouse).engine()
+    try:
+        with engine.begin() as conn:
+            recorded = record_promise(conn, args.customer, args.currency, args.amount, args.on, args.source, args.by,
+                                      args.note, company.today(), grace)
+    except PromiseRefused as refused:
+        print(f"Not recorded: {refused}", file=sys.stderr)
+        return 1
+    print(f"{recorded.customer_id} {recorded.currency}: promise {recorded.promise_id} to pay "
+          f"{Decimal(recorded.amount_cents) / 100:.2f} by {recorded.promised_for}; reminders held until "
+          f"{recorded.hold_until}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    from blocks import DEFAULT_COMPANY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
+    from blocks import DEFAULT_COMPANY, DEFAULT_ESCALATION_POLICY, DEFAULT_GATEWAY, DEFAULT_PORTAL, DEFAULT_WAREHOUSE
 
     parser = argparse.ArgumentParser(prog="arpilot", description="Accounts-receivable autopilot on Prefect.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -98,11 +128,21 @@ def main(argv: list[str] | None = None) -> int:
     autopay_cmd.add_argument("--currency", required=True, help="the mandate pays invoices in this currency only")
     autopay_cmd.add_argument("--payment-method", help="the gateway's payment method id (pm_...), for enroll")
     autopay_cmd.add_argument("--max", type=_amount, help="maximum per charge, e.g. 5000.00, for enroll")
+    promise_cmd = commands.add_parser("promise", help="record a customer's promise to pay")
+    promise_cmd.add_argument("action", choices=("record",))
+    promise_cmd.add_argument("--customer", required=True, help="customer id as in the ledger")
+    promise_cmd.add_argument("--currency", required=True, help="currency of the invoices it pays")
+    promise_cmd.add_argument("--amount", required=True, type=_promised_amount, help="amount promised, e.g. 1250.00")
+    promise_cmd.add_argument("--on", required=True, type=date.fromisoformat, help="date promised, YYYY-MM-DD")
+    promise_cmd.add_argument("--by", required=True, help="who took the promise")
+    promise_cmd.add_argument("--source", default="phone", choices=("collector", "phone", "portal", "sms"))
+    promise_cmd.add_argument("--note")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse")),
-                            (autopay_cmd, ("gateway", "warehouse"))):
+                            (autopay_cmd, ("gateway", "warehouse")),
+                            (promise_cmd, ("company", "warehouse", "escalation-policy"))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
-                       "warehouse": DEFAULT_WAREHOUSE}[name]
+                       "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY}[name]
             command.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":
@@ -117,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.action == "enroll" and not (args.payment_method and args.max):
             parser.error("autopay enroll needs --payment-method and --max")
         return autopay(args)
+    if args.command == "promise":
+        return promise(args)
     from flows.demo import demo
 
     return demo(args.invoices, args.seed)

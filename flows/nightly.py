@@ -25,6 +25,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
 from flows.charges import autopay_charges
 from flows.dunning import dunning, send_instant
+from flows.promises import review_promises
 from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
@@ -70,6 +71,7 @@ def nightly(
     confirm_deleted_invoices: int = 0,
     payment_gateway: str | None = None,
     autopay_policy: str | None = None,
+    escalation_policy: str | None = None,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -80,7 +82,9 @@ def nightly(
     this run mark up to that many invoices deleted where the ledger block's deletion guard would stop it (a
     deliberate clean-up in the ledger; the stopped run's message gives the number). payment_gateway and
     autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
-    deployment does not exist, today's charges are taken here, before dunning).
+    deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches the
+    review of promises to pay on: kept and broken ones announced, grace on holds (without it the ledger's promise
+    dates hold reminders, as always).
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -106,6 +110,8 @@ def nightly(
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
+    if escalation_policy and not dry_run:  # promises to pay: holds with grace; kept and broken ones announced once
+        review_promises(warehouse, company, escalation_policy, email_channel, as_of)
     autopay = None
     if payment_gateway and autopay_policy and not dry_run:
         blocks = {"warehouse": warehouse, "company": company, "gateway": payment_gateway,
