@@ -5,6 +5,8 @@
 -- promise_id: 'ledger|<customer>|<currency>|<date>' for a promise the ledger's invoices carry, '<source>-<random>'
 -- for one recorded through the record-promise flow or the CLI.
 -- source: ledger | portal | sms | phone | collector; taken_by: who took it (a person, or 'ledger').
+-- recorded_on: the company date it was recorded (payments from that day on count towards it); recorded_at: the
+-- instant, UTC.
 -- hold_until: promised_for plus the escalation policy's grace, renewed by every review (dunning holds through it).
 -- status: open | kept | broken | cancelled; resolved_on: the company date the outcome was decided;
 -- paid_cents: what the customer paid towards it (counted at resolution).
@@ -18,6 +20,7 @@ CREATE TABLE promises (
     hold_until          DATE         NOT NULL,
     source              VARCHAR(16)  NOT NULL,
     taken_by            VARCHAR(128) NOT NULL,
+    recorded_on         DATE         NOT NULL,
     recorded_at         TIMESTAMP    NOT NULL,
     status              VARCHAR(16)  NOT NULL DEFAULT 'open',
     resolved_on         DATE,

@@ -77,22 +77,25 @@ def record_promise(conn: Connection, customer_id: str, currency: str, amount: De
     wh.insert(conn, "promises", pd.DataFrame([{
         "promise_id": promise.promise_id, "customer_id": customer_id, "currency": currency,
         "amount_cents": promise.amount_cents, "promised_for": promised_for, "hold_until": promise.hold_until,
-        "source": source, "taken_by": taken_by.strip(), "recorded_at": datetime.fromisoformat(wh.utcnow()),
+        "source": source, "taken_by": taken_by.strip(), "recorded_on": today,
+        "recorded_at": datetime.fromisoformat(wh.utcnow()),
         "status": OPEN, "note": note or None}]))
     wh.insert(conn, "promise_invoices", invoices.assign(promise_id=promise.promise_id)[
         ["promise_id", "invoice_number", "open_cents"]].astype(object))
     return promise
 
 
-def record_ledger_promises(conn: Connection, grace_days: int) -> int:
-    """Write the promises the ledger's invoices give that are not recorded yet; returns how many are new."""
+def record_ledger_promises(conn: Connection, grace_days: int, today: date) -> int:
+    """Write the promises the ledger's invoices give that are not recorded yet (recorded on ``today``, the company
+    date); returns how many are new."""
     promises, covered = ledger_promises(wh.query_frame(conn, wh.named_query("promises", "ledger_promises")),
                                         grace_days)
     known = {r[0] for r in conn.execute(sa.text("SELECT promise_id FROM promises WHERE source = 'ledger'"))}
     new = promises[~promises["promise_id"].isin(known)]
     if new.empty:
         return 0
-    rows = new.assign(source=LEDGER, taken_by=LEDGER, recorded_at=datetime.fromisoformat(wh.utcnow()), status=OPEN)
+    rows = new.assign(source=LEDGER, taken_by=LEDGER, recorded_on=today,
+                      recorded_at=datetime.fromisoformat(wh.utcnow()), status=OPEN)
     wh.insert(conn, "promises", rows.astype(object))
     wh.insert(conn, "promise_invoices", covered[covered["promise_id"].isin(set(new["promise_id"]))].astype(object))
     return len(new)

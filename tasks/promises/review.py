@@ -24,7 +24,7 @@ from blocks.escalation_policy import EscalationPolicy
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.promises.records import claim_announcement, record_ledger_promises, renew_holds, save_verdicts
-from tasks.promises.rules import ANNOUNCE_DAYS, BROKEN, broken_event, judge_promises, sales_rep_told
+from tasks.promises.rules import ANNOUNCE_DAYS, BROKEN, broken_event, judge_promises, sales_heads_up
 from tasks.staff_mail import StaffMailResult, StaffNotice, render_staff, send_staff_notices
 
 
@@ -43,10 +43,10 @@ def judge_tonight(engine: Engine, policy: EscalationPolicy, today: date) -> Prom
     """Record the ledger's promises, renew holds, and write tonight's verdicts."""
     review = PromiseReview(today)
     with engine.begin() as conn:
-        review.recorded = record_ledger_promises(conn, policy.promise_grace_days)
+        review.recorded = record_ledger_promises(conn, policy.promise_grace_days, today)
         renew_holds(conn, policy.promise_grace_days)
         promises = wh.query_frame(conn, wh.named_query("promises", "open_promises"))
-        since = min((pd.Timestamp(d).date() for d in promises["recorded_at"]), default=today)
+        since = min((pd.Timestamp(d).date() for d in promises["recorded_on"]), default=today)
         payments = wh.query_frame(conn, wh.named_query("promises", "payments"), {"since": since})
         counts = save_verdicts(conn, judge_promises(promises, payments, today), today)
     review.kept, review.broken = counts.get("kept", 0), counts.get(BROKEN, 0)
@@ -66,13 +66,13 @@ def sales_notice(promise: dict, to: str, company: CompanyProfile, threshold: int
 
 def announce(engine: Engine, policy: EscalationPolicy, sales_reps: dict[str, str], company: CompanyProfile,
              review: PromiseReview) -> list[StaffNotice]:
-    """Emit each newly broken promise's event once; return the sales reps' notices due (sent once by key)."""
+    """Emit each newly broken promise's event once; return the sales reps' notices due (sent once by key: the
+    customer's latest broken promise)."""
     with engine.begin() as conn:
         rows = wh.query_frame(conn, wh.named_query("promises", "resolved_lately"), {
             "since": review.day - timedelta(days=ANNOUNCE_DAYS),
             "window_start": review.day - timedelta(days=policy.broken_promise_window_days)})
     rows = rows.astype(object).where(rows.notna(), None)
-    notices = []
     for promise in rows.to_dict("records"):
         if promise["announced_at"] is None:
             with engine.begin() as conn:
@@ -80,9 +80,8 @@ def announce(engine: Engine, policy: EscalationPolicy, sales_reps: dict[str, str
             if claimed and promise["status"] == BROKEN:
                 emit_event(**broken_event(promise))
                 review.events.append(promise["promise_id"])
-        if promise["status"] != BROKEN or not sales_rep_told(int(promise["broken_in_window"]),
-                                                              policy.broken_promises_for_sales):
-            continue
+    notices = []
+    for promise in sales_heads_up(rows[rows["status"] == BROKEN], policy.broken_promises_for_sales).to_dict("records"):
         to = sales_reps.get(promise["sales_rep"] or "")
         if to:
             notices.append(sales_notice(promise, to, company, policy.broken_promises_for_sales,

@@ -50,7 +50,7 @@ def ledger_promises(invoices: pd.DataFrame, grace_days: int) -> tuple[pd.DataFra
 def judge_promises(promises: pd.DataFrame, payments: pd.DataFrame, today: date) -> pd.DataFrame:
     """Each open promise's state tonight: promise_id, status (open | kept | broken), paid_cents.
 
-    promises: promise_id, customer_id, currency, amount_cents, hold_until, recorded_at.
+    promises: promise_id, customer_id, currency, amount_cents, hold_until, recorded_on.
     payments: customer_id, currency, received_on, amount_cents."""
     paid_by: dict[tuple[str, str], list[tuple[date, int]]] = {}
     for customer, currency, received, cents in zip(payments["customer_id"], payments["currency"],
@@ -58,16 +58,21 @@ def judge_promises(promises: pd.DataFrame, payments: pd.DataFrame, today: date) 
         paid_by.setdefault((customer, currency), []).append((_day(received), int(cents)))
     rows = []
     for p in promises.itertuples(index=False):
-        start, end = _day(p.recorded_at), _day(p.hold_until)
+        start, end = _day(p.recorded_on), _day(p.hold_until)
         paid = sum(c for d, c in paid_by.get((p.customer_id, p.currency), []) if start <= d <= end)
         status = KEPT if paid >= int(p.amount_cents) else BROKEN if end < today else OPEN
         rows.append((p.promise_id, status, paid))
     return pd.DataFrame(rows, columns=["promise_id", "status", "paid_cents"])
 
 
-def sales_rep_told(broken_in_window: int, threshold: int) -> bool:
-    """A broken promise that brings the customer to the threshold (or beyond) within the window tells sales."""
-    return broken_in_window >= threshold
+def sales_heads_up(broken: pd.DataFrame, threshold: int) -> pd.DataFrame:
+    """The broken promises the sales rep is told of: per customer with at least ``threshold`` broken within the
+    window (broken_in_window), the latest one (a later broken promise tells the rep again, a rerun does not).
+
+    broken: promises broken lately with customer_id, promised_for, promise_id, broken_in_window."""
+    due = broken[broken["broken_in_window"].astype("int64") >= threshold]
+    latest = due.sort_values(["customer_id", "promised_for", "promise_id"]).groupby("customer_id").tail(1)
+    return latest.reset_index(drop=True)
 
 
 def broken_event(promise: dict) -> dict:
