@@ -175,3 +175,64 @@ def test_a_broken_promise_is_announced_once_called_first_and_a_repeat_tells_the_
         f"promise|{second}|sales"]
     [told] = mail(env, f"promise|{second}|sales")
     assert "Brick Co (B1) broke a promise to pay again: 2 in 365 days" == told["Subject"]
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_the_record_promise_form_refuses_what_is_wrong_and_records_a_promise_that_holds_reminders(env):
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    from flows.promises import record_promise
+
+    start(env, Ledger().customer("R1", "Rook plc").invoice("IR", "R1", 10, 60_000))
+    blocks = {"warehouse": env.params["warehouse"], "company": env.params["company"],
+              "escalation_policy": f"arpilot-escalation-policy/{env.name}"}
+    today = COMPANY.today()
+    on = today + timedelta(days=10)
+
+    def refused(**given) -> str:
+        args = {"customer_id": "R1", "currency": "USD", "amount": "600.00", "promised_for": on,
+                "taken_by": "Ann Lee"} | given
+        state = record_promise(**args, **blocks, return_state=True)
+        assert state.is_failed()
+        return state.message
+
+    assert "customer 'NOPE' is not in the warehouse" in refused(customer_id="NOPE")
+    assert "customer R1 has no open invoices in EUR" in refused(currency="eur")
+    assert "amount 0 must be more than 0" in refused(amount="0")
+    message = refused(promised_for=today - timedelta(days=1), amount="1.001")
+    assert f"is before today ({today}" in message and "more than two decimal places" in message
+    assert promises(env) == {}
+
+    state = record_promise("R1", "usd", "600.00", on, "Ann Lee", note="pays on the 10th", **blocks,
+                           return_state=True)
+    recorded = state.result()
+    assert recorded.amount_cents == 60_000 and recorded.hold_until == on + timedelta(days=3)
+    assert promises(env) == {recorded.promise_id: (60_000, str(on + timedelta(days=3)), "open")}
+    assert recorded.promise_id.startswith("collector-")
+    assert holds(env, on + timedelta(days=3)) == {"IR": PROMISE} and holds(env, on + timedelta(days=4)) == {"IR": ""}
+
+    async def run_name():
+        async with get_client() as client:
+            return (await client.read_flow_run(state.state_details.flow_run_id)).name
+
+    assert asyncio.run(run_name()) == f"promise-R1-USD-{on}"
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_the_cli_records_a_promise_taken_on_the_phone(env, capsys):
+    from flows.cli import main
+
+    start(env, Ledger().customer("C1").invoice("I1", "C1", 5, 25_000))
+    on = COMPANY.today() + timedelta(days=7)
+    args = ["promise", "record", "--customer", "C1", "--currency", "USD", "--amount", "1,250.50", "--on", str(on),
+            "--by", "Ann Lee", "--warehouse", env.params["warehouse"], "--company", env.params["company"],
+            "--escalation-policy", f"arpilot-escalation-policy/{env.name}"]
+    assert main(args) == 0
+    [(promise_id, promise)] = promises(env).items()
+    assert promise_id.startswith("phone-") and promise == (125_050, str(on + timedelta(days=3)), "open")
+    assert f"to pay 1250.50 by {on}" in capsys.readouterr().out
+    assert main([*args[:9], "2020-01-01", *args[10:]]) == 1
+    assert "Not recorded: promise for C1 USD not recorded: promised date 2020-01-01 is before today" in \
+        capsys.readouterr().err
