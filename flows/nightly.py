@@ -15,6 +15,7 @@ from blocks import (
     DEFAULT_DUNNING_POLICY,
     DEFAULT_EMAIL,
     DEFAULT_LEDGER,
+    DEFAULT_RECIPIENTS,
     DEFAULT_TWILIO,
     DEFAULT_WAREHOUSE,
     company_today,
@@ -24,6 +25,7 @@ from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.ledger import SqlLedgerSource
 from flows.charges import autopay_charges
+from flows.disputes import DisputeEscalation, record_and_check_disputes
 from flows.dunning import dunning, send_instant
 from flows.promises import review_promises
 from tasks.charges.results import AutopaySummary
@@ -46,6 +48,7 @@ class NightlyResult:
     gate: GateDecision
     dunning: DunningSummary | DunningPlan
     autopay: FlowRun | AutopaySummary | None = None  # the scheduled charge run, or today's charges run here
+    disputes: DisputeEscalation | None = None
 
 
 def _run_name() -> str:
@@ -72,6 +75,7 @@ def nightly(
     payment_gateway: str | None = None,
     autopay_policy: str | None = None,
     escalation_policy: str | None = None,
+    recipients: str = DEFAULT_RECIPIENTS,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -82,9 +86,11 @@ def nightly(
     this run mark up to that many invoices deleted where the ledger block's deletion guard would stop it (a
     deliberate clean-up in the ledger; the stopped run's message gives the number). payment_gateway and
     autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
-    deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches the
-    review of promises to pay on: kept and broken ones announced, grace on holds (without it the ledger's promise
-    dates hold reminders, as always).
+    deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches on
+    dispute escalation: new and resolved disputes are announced as events right after the sync, and the AR
+    manager, sales reps (addresses from the recipients block) and escalation levels are told; and the review of
+    promises to pay: grace on holds, kept and broken ones announced (without it the ledger's promise dates hold
+    reminders, as always).
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -106,12 +112,15 @@ def nightly(
         if reader.provides(entity.name)
     ]
     publish_sync_artifacts(results, reader.describe(), run_id)
+    disputes = record_and_check_disputes(warehouse, store.engine(), as_of, {
+        "company": company, "escalation_policy": escalation_policy if email_channel else None,
+        "recipients": recipients, "dunning_policy": dunning_policy, "email_channel": email_channel})
 
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
     if escalation_policy and not dry_run:  # promises to pay: holds with grace; kept and broken ones announced once
-        review_promises(warehouse, company, escalation_policy, email_channel, as_of)
+        review_promises(warehouse, company, escalation_policy, email_channel, as_of, recipients)
     autopay = None
     if payment_gateway and autopay_policy and not dry_run:
         blocks = {"warehouse": warehouse, "company": company, "gateway": payment_gateway,
@@ -123,4 +132,4 @@ def nightly(
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)
-    return NightlyResult(results, check, gate, reminders, autopay)
+    return NightlyResult(results, check, gate, reminders, autopay, disputes)

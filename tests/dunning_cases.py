@@ -24,9 +24,9 @@ class Ledger:
 
     def customer(self, customer_id: str, name: str | None = None, *, collector: str = "Ann Lee", autopay=False,
                  paused_until: str | None = None, stopped=False, internal=False, contacts: int = 1,
-                 zone: str = "America/New_York", **contact) -> Ledger:
+                 zone: str = "America/New_York", sales_rep: str | None = None, **contact) -> Ledger:
         self.customers.append({"customer_id": customer_id, "name": name or f"Customer {customer_id}",
-                               "collector": collector, "paused_until": paused_until,
+                               "collector": collector, "sales_rep": sales_rep, "paused_until": paused_until,
                                "dunning_stopped": stopped, "internal": internal})
         if autopay:
             self.mandates.add(customer_id)

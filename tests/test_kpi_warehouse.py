@@ -10,6 +10,8 @@ import sqlalchemy as sa
 
 from blocks.ledger import FileLedgerSource
 from reports.builder import environment
+from tasks import warehouse as wh
+from tasks.disputes.records import record_disputes
 from tasks.kpi.maths import Period, compute_kpis
 from tasks.kpi.reports import kpi_rows, read_ledger
 from tasks.ledger.entities import CUSTOMERS, INVOICES
@@ -50,6 +52,8 @@ def synced(folder, engine, export: str, extra: str = "    settled_date: SettledD
     source = FileLedgerSource(mapping_path=str(folder / "mapping.yaml"))
     for entity in (CUSTOMERS, INVOICES):
         assert sync_entity(source, engine, entity, "run-1").quarantined == 0
+    with engine.begin() as conn:
+        record_disputes(conn, wh.utcnow())
     return read_ledger(engine, "Europe/Berlin")
 
 

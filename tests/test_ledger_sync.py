@@ -156,7 +156,7 @@ def test_a_row_refused_for_a_reference_not_yet_synced_loads_when_the_reference_a
 
     # The invoice arrives with a later stamp; the allocation itself does not change in the ledger.
     with sqlite3.connect(path) as conn:
-        conn.execute("INSERT INTO invoice VALUES ('INV-LATE', ?, '2026-11-01', '2026-12-01', ?, 50, 0, 'paid', 0, NULL, "
+        conn.execute("INSERT INTO invoice VALUES ('INV-LATE', ?, '2026-11-01', '2026-12-01', ?, 50, 0, 'paid', 0, NULL, NULL, NULL, "
                      "'2026-11-23 11:00:00')", (customer, currency))
     third = sync(source, warehouse, "run-3")
     assert third["invoices"].inserted == 1

@@ -32,6 +32,7 @@ from sandbox.sample_erp.world import (
     INSERT_CHUNK,
     METHOD_SHARE,
     PAYMENT_METHODS,
+    dispute_reason,
 )
 
 SCHEMA = """
@@ -42,7 +43,7 @@ CREATE TABLE contact (contact_id INTEGER PRIMARY KEY, cust_no TEXT, role TEXT, f
     email TEXT, phone TEXT, tz TEXT, verified_on TEXT, bounced_on TEXT, opt_out_email INTEGER, opt_out_sms INTEGER,
     opt_out_voice INTEGER, updated_at TEXT);
 CREATE TABLE invoice (doc_no TEXT PRIMARY KEY, cust_no TEXT, doc_date TEXT, due_date TEXT, currency TEXT,
-    total NUMERIC, balance NUMERIC, status TEXT, disputed INTEGER, ptp_date TEXT, updated_at TEXT);
+    total NUMERIC, balance NUMERIC, status TEXT, disputed INTEGER, ptp_date TEXT, dispute_code TEXT, dispute_note TEXT, updated_at TEXT);
 CREATE TABLE payment (pay_no TEXT PRIMARY KEY, cust_no TEXT, received_on TEXT, currency TEXT, amount NUMERIC,
     method TEXT, updated_at TEXT);
 CREATE TABLE credit_note (cn_no TEXT PRIMARY KEY, cust_no TEXT, doc_date TEXT, currency TEXT, amount NUMERIC,
@@ -148,8 +149,8 @@ def issue_invoices(path: str | Path, count: int, seed: int = 17, now: datetime |
             total = float(from_usd(np.array([rng.uniform(300, 5000)]), np.array([currency]))[0]) / 100
             rows.append((f"INV-{last + n + 1:07d}", cust_no, at.date().isoformat(),
                          (at.date() + timedelta(days=int(terms or 30))).isoformat(), currency, total, total, "open",
-                         0, None, at.strftime("%Y-%m-%d %H:%M:%S")))
-        conn.executemany("INSERT INTO invoice VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                         0, None, None, None, at.strftime("%Y-%m-%d %H:%M:%S")))
+        conn.executemany("INSERT INTO invoice VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
     return [r[0] for r in rows]
 
 
@@ -251,16 +252,17 @@ def _record_activity(conn: sqlite3.Connection, changes: int, rng: np.random.Gene
             payments.append((pay_no, cust_no, today.isoformat(), currency, amount / 100, str(method), stamp))
             allocations.append(("payment", pay_no, doc_no, amount / 100, stamp))
             cents -= amount
-        elif action < 0.85:  # a dispute raised or resolved
+        elif action < 0.85:  # a dispute raised (with the clerk's reason) or resolved
             disputed = 1 - disputed
         else:  # a new promise to pay
             ptp_date = (today + timedelta(days=int(days))).isoformat()
-        updates.append((cents / 100, "paid" if cents == 0 else "open", disputed, ptp_date, stamp, doc_no))
+        reason = dispute_reason(doc_no) if disputed else (None, None)
+        updates.append((cents / 100, "paid" if cents == 0 else "open", disputed, ptp_date, *reason, stamp, doc_no))
     conn.executemany("INSERT INTO payment VALUES (?, ?, ?, ?, ?, ?, ?)", payments)
     conn.executemany("INSERT INTO allocation (doc_kind, doc_ref, invoice_doc_no, amount, updated_at) "
                      "VALUES (?, ?, ?, ?, ?)", allocations)
-    conn.executemany("UPDATE invoice SET balance = ?, status = ?, disputed = ?, ptp_date = ?, updated_at = ? "
-                     "WHERE doc_no = ?", updates)
+    conn.executemany("UPDATE invoice SET balance = ?, status = ?, disputed = ?, ptp_date = ?, dispute_code = ?, "
+                     "dispute_note = ?, updated_at = ? WHERE doc_no = ?", updates)
 
 
 # --- small vectorised helpers ------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from sandbox.sample_erp.world import (
     PAYMENT_METHODS,
     PROMISE_RATE,
     VOID_RATE,
+    dispute_reason,
 )
 
 
@@ -101,6 +102,9 @@ def make_ledger(rng: np.random.Generator, customers: Customers, count: int, as_o
     ptp_date[flagged["promised"]] = iso_dates(as_of_day + rng.integers(1, 22, flagged["promised"].size))
 
     doc_no = numbered("INV-", np.arange(1_000_001, 1_000_001 + count), 7)
+    dispute_code, dispute_note = np.full(count, None, dtype=object), np.full(count, None, dtype=object)
+    for row in flagged["disputed"]:
+        dispute_code[row], dispute_note[row] = dispute_reason(doc_no[row])
     cust_no = customers.table["cust_no"]
     pay_order = np.argsort(received, kind="stable")
     pay_no = np.empty(received.size, dtype=object)
@@ -117,6 +121,7 @@ def make_ledger(rng: np.random.Generator, customers: Customers, count: int, as_o
             "due_date": iso_dates(due_day), "currency": currency, "total": (total / 100).astype(object),
             "balance": balance / 100, "status": np.where(void, "void", np.where(balance == 0, "paid", "open")),
             "disputed": flag_rows(count, flagged["disputed"]), "ptp_date": ptp_date,
+            "dispute_code": dispute_code, "dispute_note": dispute_note,
             "updated_at": iso_timestamps(changed_at),
         },
         "payment": {

@@ -172,6 +172,16 @@ CUSTOMER_FLAG_RATES = {"autopay": 0.02, "credit_hold": 0.01, "dunning_paused": 0
                        "is_internal": 0.005}
 VOID_RATE, CREDIT_NOTE_RATE, FULL_CREDIT_SHARE = 0.005, 0.03, 0.2
 DISPUTE_RATE, PROMISE_RATE = 0.02, 0.02  # of open invoices
+DISPUTE_REASONS = (("pricing", "Unit price differs from the purchase order"),
+                   ("quantity", "Quantity received is less than invoiced"),
+                   ("damaged", "Goods arrived damaged"),
+                   ("not-received", "Service not delivered yet"),
+                   ("duplicate", "Billed twice for the same order"))
+
+
+def dispute_reason(doc_no: str) -> tuple[str, str]:
+    """The code and words an AP clerk gives for disputing this invoice (fixed per invoice, no random draw)."""
+    return DISPUTE_REASONS[int(doc_no[-2:]) % len(DISPUTE_REASONS)]
 CREDIT_NOTE_REASONS = ("Pricing error", "Damaged goods", "Service credit", "Volume rebate", "Short shipment")
 PAYMENT_METHODS, METHOD_SHARE = ("ach", "wire", "check", "card"), (0.45, 0.2, 0.2, 0.15)
 IDN_SHARE = 0.3  # customers with a non-ASCII name who also registered the non-ASCII domain

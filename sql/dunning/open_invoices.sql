@@ -1,7 +1,8 @@
--- Open invoices with what decides whether they may be dunned today: disputes, promises, and autopay (the last
--- charge that covered each invoice, whether the customer has been told about it if it failed, and whether its
--- customer has an active mandate in its currency). promise_to_pay_date is the later of the ledger's date on the
--- invoice and the hold of any open promise of its customer and currency (its date plus the grace).
+-- Open invoices with what decides whether they may be dunned today: disputes (invoice_dispute_holds), promises,
+-- and autopay (the last charge that covered each invoice, whether the customer has been told about it if it
+-- failed, and whether its customer has an active mandate in its currency). promise_to_pay_date is the later of
+-- the ledger's date on the invoice and the hold of any open promise of its customer and currency (its date plus
+-- the grace).
 WITH last_charge AS (
     SELECT ci.invoice_number, c.charge_key, c.charge_day, c.status, c.failure_kind, c.retry_on,
            ROW_NUMBER() OVER (PARTITION BY ci.invoice_number ORDER BY c.attempt DESC, c.charge_day DESC) AS n
@@ -14,13 +15,14 @@ promise_hold AS (
     WHERE status = 'open'
     GROUP BY customer_id, currency
 )
-SELECT i.invoice_number, i.customer_id, i.currency, i.due_date, i.open_cents, i.disputed,
+SELECT i.invoice_number, i.customer_id, i.currency, i.due_date, i.open_cents, h.disputed = 1 AS disputed,
        CASE WHEN p.hold_until IS NULL THEN i.promise_to_pay_date
             WHEN i.promise_to_pay_date IS NULL OR p.hold_until > i.promise_to_pay_date THEN p.hold_until
             ELSE i.promise_to_pay_date END AS promise_to_pay_date,
        l.status AS charge_status, l.failure_kind AS charge_failure, l.retry_on AS charge_retry_on,
        l.charge_day, n.status AS charge_notice, m.customer_id IS NOT NULL AS on_autopay
 FROM invoices i
+JOIN invoice_dispute_holds h ON h.invoice_number = i.invoice_number
 LEFT JOIN last_charge l ON l.invoice_number = i.invoice_number AND l.n = 1
 LEFT JOIN dunning_outbox n ON n.outbox_key = l.charge_key || '|autopay'
 LEFT JOIN autopay_mandates m ON m.customer_id = i.customer_id AND m.currency = i.currency AND m.status = 'active'

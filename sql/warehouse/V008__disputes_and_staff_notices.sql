@@ -66,3 +66,30 @@ CREATE TABLE staff_notices (
     completed_at        TIMESTAMP
 );
 CREATE INDEX staff_notices_kind ON staff_notices (kind, status);
+
+-- What a collector must look at that is not a reminder: a dispute on their account, and (later) a voicemail or a
+-- customer's text. item_key says what the item is about (e.g. 'dispute|INV-1@2026-11-02 03:00:00'), so an item
+-- is listed once; done_at is set when it is dealt with (the dispute resolved).
+CREATE TABLE collector_worklist (
+    item_key            VARCHAR(255) PRIMARY KEY,
+    collector           VARCHAR(128),
+    customer_id         VARCHAR(64)  NOT NULL,
+    kind                VARCHAR(32)  NOT NULL,
+    detail              TEXT         NOT NULL,
+    created_at          TIMESTAMP    NOT NULL,
+    done_at             TIMESTAMP
+);
+CREATE INDEX collector_worklist_open ON collector_worklist (done_at, collector);
+
+-- Whether dunning must hold each invoice for a dispute: an open dispute record, or the ledger's flag unless a
+-- person resolved that dispute while the ledger still flags it (the ERP is updated later). Defined once here,
+-- read by the dunning plan and by the check just before a reminder goes out.
+CREATE VIEW invoice_dispute_holds AS
+SELECT i.invoice_number,
+       CASE WHEN EXISTS (SELECT 1 FROM invoice_disputes d WHERE d.invoice_number = i.invoice_number
+                         AND d.closed_at IS NULL)
+              OR (i.disputed AND NOT EXISTS (SELECT 1 FROM invoice_disputes d WHERE d.invoice_number = i.invoice_number
+                                             AND d.source = 'ledger' AND d.closed_at IS NOT NULL
+                                             AND d.flag_cleared_at IS NULL))
+            THEN 1 ELSE 0 END AS disputed
+FROM invoices i;

@@ -223,8 +223,9 @@ def _current_invoices(conn, numbers: list[str]) -> dict[str, tuple]:
     unique = sorted(set(numbers))
     for start in range(0, len(unique), wh.IN_CHUNK):
         chunk = {f"n{i}": n for i, n in enumerate(unique[start:start + wh.IN_CHUNK])}
-        sql = ("SELECT invoice_number, status, open_cents, disputed, promise_to_pay_date FROM invoices "
-               f"WHERE invoice_number IN ({', '.join(':' + k for k in chunk)})")
+        sql = ("SELECT i.invoice_number, i.status, i.open_cents, h.disputed = 1, i.promise_to_pay_date FROM invoices i "
+               "JOIN invoice_dispute_holds h ON h.invoice_number = i.invoice_number "
+               f"WHERE i.invoice_number IN ({', '.join(':' + k for k in chunk)})")
         for row in conn.execute(sa.text(sql), chunk):
             current[row[0]] = tuple(row[1:])
     return current

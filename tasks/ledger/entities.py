@@ -110,6 +110,8 @@ INVOICES = Entity(
         Field("open", Kind.MONEY),  # blank: nothing open once settled_date is set, else the full amount
         Field("status"),  # open | paid | void; blank: paid when nothing is open
         Field("disputed", Kind.BOOL),
+        Field("dispute_code"),  # the ledger's reason code for a dispute (e.g. pricing, damaged)
+        Field("dispute_reason"),  # the reason in words
         Field("promise_to_pay_date", Kind.DATE),
         Field("settled_date", Kind.DATE),
         Field("pdf_path"),  # the ERP's own PDF of the invoice, delivered instead of one arpilot renders

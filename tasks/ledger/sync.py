@@ -159,14 +159,6 @@ def _mark_deleted(conn: Connection, gone: pd.DataFrame, at: str) -> int:
     return len(gone)
 
 
-def record_disputes(conn: Connection, at: str) -> None:
-    """Open a dispute row for each invoice this sync first sees disputed, close those that ended (the ledger only
-    says "disputed" today; the rows keep since when, for the disputes' age)."""
-    seen = wh.query_frame(conn, wh.named_query("disputes", "open_seen"))
-    wh.insert(conn, "invoice_disputes", seen.astype(object).assign(opened_at=at))
-    conn.execute(sa.text(wh.named_query("disputes", "close_ended")), {"at": at})
-
-
 @wh.bulk_work()
 def sync_entity(block: LedgerSourceBlock, engine: Engine, entity: Entity, run_id: str,
                 default_currency: str | None = None, confirm_deleted_invoices: int = 0) -> EntitySync:
@@ -215,8 +207,6 @@ def sync_entity(block: LedgerSourceBlock, engine: Engine, entity: Entity, run_id
         wh.insert(conn, "quarantine", quarantine)
         deleted = _mark_deleted(conn, gone, at) if gone is not None else 0
         wh.write_sync_state(conn, name, entity.name, extract.watermark, extract.fingerprint, run_id)
-        if entity is INVOICES:
-            record_disputes(conn, at)
         if entity is ALLOCATIONS:  # the ERP's allocation of a payment arpilot took replaces arpilot's
             conn.execute(sa.text(wh.named_query("charges", "retire_provisional")))
 

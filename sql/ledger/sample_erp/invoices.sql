@@ -9,6 +9,8 @@ SELECT doc_no     AS invoice_number,
        status     AS status,
        disputed   AS disputed,
        ptp_date   AS promise_to_pay_date,
+       dispute_code AS dispute_code,
+       dispute_note AS dispute_reason,
        updated_at AS source_updated_at
 FROM invoice
 WHERE updated_at >= :since
