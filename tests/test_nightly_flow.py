@@ -203,10 +203,13 @@ def test_an_invalid_block_saved_from_the_ui_names_the_run_and_fails_at_once_nami
 
 def test_with_an_escalation_policy_the_nightly_records_the_ledgers_promises_before_dunning_holds_them(blocks):
     from blocks.escalation_policy import EscalationPolicy
+    from blocks.report_recipients import ReportRecipients
 
     name = blocks["params"]["warehouse"].split("/")[1]
     EscalationPolicy(ar_managers=["ar-manager@test.example"]).save(name)
-    state = nightly(**blocks["params"], escalation_policy=f"arpilot-escalation-policy/{name}", return_state=True)
+    ReportRecipients().save(name)
+    state = nightly(**blocks["params"], escalation_policy=f"arpilot-escalation-policy/{name}",
+                    recipients=f"arpilot-report-recipients/{name}", return_state=True)
     assert state.is_completed()
     engine = sa.create_engine(ArWarehouse.load(name).url)
     with engine.connect() as conn:
