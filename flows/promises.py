@@ -94,7 +94,7 @@ def review_promises(warehouse: str, company: str, escalation_policy: str, email_
                                   profile, email, email_channel or "", run_date, str(flow_run.id))
     create_markdown_artifact(
         f"# Promises to pay on {run_date}\n\n{review.recorded} new from the ledger; {review.kept} kept, "
-        f"{review.broken} broken tonight; {len(review.events)} broken announced (event arpilot.promise.broken); "
+        f"{review.broken} broken, {review.cancelled} withdrawn by the ledger tonight; {len(review.events)} broken announced (event arpilot.promise.broken); "
         f"sales reps told of repeated broken promises: {len(review.staff.sent)} (by an earlier run: "
         f"{len(review.staff.already)}, not sent: {len(review.staff.unsent)}). Every promise is in the warehouse "
         "table `promises`.", key="promise-review", description=f"Promises to pay judged on {run_date}")

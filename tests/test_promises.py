@@ -117,10 +117,15 @@ def test_a_ledger_promise_is_recorded_and_holds_the_customers_reminders_through_
     # The promise holds every invoice of its customer and currency, through its date plus three days' grace.
     assert holds(env, D("2026-11-27")) == {"I1": PROMISE, "I2": PROMISE, "I3": PROMISE}
     assert holds(env, D("2026-11-28")) == {"I1": PROMISE, "I2": PROMISE, "I3": ""}
+    # Q1 promises another date in the ledger: the first promise is withdrawn, not broken; the new one holds.
+    with env.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE invoices SET promise_to_pay_date = '2026-12-10' WHERE invoice_number = 'I3'")
+    review(env, D("2026-11-26"))
     review(env, D("2026-11-29"))
     assert {p: s for p, (_, _, s) in promises(env).items()} == {"ledger|P1|USD|2026-11-25": "broken",
-                                                                 "ledger|Q1|USD|2026-11-24": "broken"}
-    assert holds(env, D("2026-11-29")) == {"I1": "", "I2": "", "I3": ""}
+                                                                 "ledger|Q1|USD|2026-11-24": "cancelled",
+                                                                 "ledger|Q1|USD|2026-12-10": "open"}
+    assert holds(env, D("2026-11-29")) == {"I1": "", "I2": "", "I3": PROMISE}
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)

@@ -1,5 +1,5 @@
 """The promises table: recording a promise (from the ledger, or one a person took), renewing holds, writing each
-night's verdicts, and claiming an outcome's announcement so it is made once.
+night's verdicts, cancelling what the ledger withdrew, and claiming an outcome's announcement so it is made once.
 
 A person's promise is checked before it is written (the customer exists and owes something in that currency,
 the amount is positive, the date is not already past), so a typo in the UI form or the CLI is refused with what
@@ -118,6 +118,16 @@ def save_verdicts(conn: Connection, verdicts: pd.DataFrame, today: date) -> dict
                      [{"p": p, "s": s, "c": int(c), "d": today} for p, s, c in
                       zip(resolved["promise_id"], resolved["status"], resolved["paid_cents"], strict=True)])
     return resolved["status"].value_counts().to_dict()
+
+
+def cancel_withdrawn(conn: Connection, today: date) -> int:
+    """Cancel the open ledger promises the ledger no longer gives (run after the verdicts, so a promise paid and
+    then struck out is kept, not cancelled); returns how many."""
+    ids = [r[0] for r in conn.execute(sa.text(wh.named_query("promises", "withdrawn")))]
+    if ids:
+        conn.execute(sa.text("UPDATE promises SET status = 'cancelled', resolved_on = :d WHERE promise_id = :p"),
+                     [{"p": p, "d": today} for p in ids])
+    return len(ids)
 
 
 def claim_announcement(conn: Connection, promise_id: str) -> bool:

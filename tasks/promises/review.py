@@ -23,7 +23,13 @@ from blocks.email_channel import EmailChannel
 from blocks.escalation_policy import EscalationPolicy
 from reports.formats import money
 from tasks import warehouse as wh
-from tasks.promises.records import claim_announcement, record_ledger_promises, renew_holds, save_verdicts
+from tasks.promises.records import (
+    cancel_withdrawn,
+    claim_announcement,
+    record_ledger_promises,
+    renew_holds,
+    save_verdicts,
+)
 from tasks.promises.rules import ANNOUNCE_DAYS, BROKEN, broken_event, judge_promises, sales_heads_up
 from tasks.staff_mail import StaffMailResult, StaffNotice, render_staff, send_staff_notices
 
@@ -34,6 +40,7 @@ class PromiseReview:
     recorded: int = 0  # new promises from the ledger
     kept: int = 0
     broken: int = 0
+    cancelled: int = 0  # ledger promises the ledger withdrew (another date promised, or struck out)
     events: list[str] = field(default_factory=list)  # promise ids announced as broken tonight
     unaddressed: list[str] = field(default_factory=list)  # sales reps with no address in the report recipients
     staff: StaffMailResult = field(default_factory=StaffMailResult)
@@ -49,6 +56,7 @@ def judge_tonight(engine: Engine, policy: EscalationPolicy, today: date) -> Prom
         since = min((pd.Timestamp(d).date() for d in promises["recorded_on"]), default=today)
         payments = wh.query_frame(conn, wh.named_query("promises", "payments"), {"since": since})
         counts = save_verdicts(conn, judge_promises(promises, payments, today), today)
+        review.cancelled = cancel_withdrawn(conn, today)
     review.kept, review.broken = counts.get("kept", 0), counts.get(BROKEN, 0)
     return review
 
@@ -103,9 +111,9 @@ def review_promises_task(engine: Engine, policy: EscalationPolicy, sales_reps: d
         logger.warning("%d sales rep notice(s) not sent: no email channel given", len(notices))
     elif notices:
         review.staff = send_staff_notices(engine, email, email_name, notices, run_id, company.sender_name)
-    logger.info("Promises on %s: %d new from the ledger, %d kept, %d broken; %d broken announced; sales reps told: "
-                "%d (%d by an earlier run)", today, review.recorded, review.kept, review.broken, len(review.events),
-                len(review.staff.sent), len(review.staff.already))
+    logger.info("Promises on %s: %d new from the ledger, %d kept, %d broken, %d withdrawn by the ledger; %d broken "
+                "announced; sales reps told: %d (%d by an earlier run)", today, review.recorded, review.kept,
+                review.broken, review.cancelled, len(review.events), len(review.staff.sent), len(review.staff.already))
     for rep in sorted(set(review.unaddressed)):
         logger.warning("Sales rep %s has no address in the report recipients: not told of repeated broken "
                        "promises", rep)
