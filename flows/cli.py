@@ -10,12 +10,14 @@
   arpilot sales decide     record a sales rep's answer about an account's final notice: proceed, hold, soften
   arpilot dispute resolve  record a person's decision on an invoice's dispute (credited, rejected, paid); the AR
                            manager and the sales rep are told
+  arpilot promise record   record a customer's promise to pay (holds reminders until its date plus the grace)
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flows.local_prefect import use_local_prefect
@@ -118,6 +120,34 @@ def dispute(args: argparse.Namespace) -> int:
     return 0
 
 
+def _promised_amount(text: str) -> Decimal:
+    """An amount as typed ("1250", "1,250.00")."""
+    try:
+        return Decimal(text.replace(",", ""))
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount such as 1250.00") from None
+
+
+def promise(args: argparse.Namespace) -> int:
+    from blocks import load_block
+    from tasks.promises.records import PromiseRefused, record_promise
+
+    grace = load_block(args.escalation_policy).promise_grace_days
+    company = load_block(args.company)
+    engine = load_block(args.warehouse).engine()
+    try:
+        with engine.begin() as conn:
+            recorded = record_promise(conn, args.customer, args.currency, args.amount, args.on, args.source, args.by,
+                                      args.note, company.today(), grace)
+    except PromiseRefused as refused:
+        print(f"Not recorded: {refused}", file=sys.stderr)
+        return 1
+    print(f"{recorded.customer_id} {recorded.currency}: promise {recorded.promise_id} to pay "
+          f"{Decimal(recorded.amount_cents) / 100:.2f} by {recorded.promised_for}; reminders held until "
+          f"{recorded.hold_until}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from blocks import (
         DEFAULT_COMPANY,
@@ -163,10 +193,20 @@ def main(argv: list[str] | None = None) -> int:
     dispute_cmd.add_argument("--outcome", required=True, choices=("credited", "rejected", "paid"))
     dispute_cmd.add_argument("--by", required=True, help="who decided (recorded with the decision)")
     dispute_cmd.add_argument("--note", required=True, help="why, for the AR manager and the sales rep")
+    promise_cmd = commands.add_parser("promise", help="record a customer's promise to pay")
+    promise_cmd.add_argument("action", choices=("record",))
+    promise_cmd.add_argument("--customer", required=True, help="customer id as in the ledger")
+    promise_cmd.add_argument("--currency", required=True, help="currency of the invoices it pays")
+    promise_cmd.add_argument("--amount", required=True, type=_promised_amount, help="amount promised, e.g. 1250.00")
+    promise_cmd.add_argument("--on", required=True, type=date.fromisoformat, help="date promised, YYYY-MM-DD")
+    promise_cmd.add_argument("--by", required=True, help="who took the promise")
+    promise_cmd.add_argument("--source", default="phone", choices=("collector", "phone", "portal", "sms"))
+    promise_cmd.add_argument("--note")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
                                            "dunning-policy")),
                             (autopay_cmd, ("gateway", "warehouse")),
+                            (promise_cmd, ("company", "warehouse", "escalation-policy")),
                             (sales_cmd, ("company", "warehouse", "escalation-policy"))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
@@ -191,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
         return sales(args)
     if args.command == "dispute":
         return dispute(args)
+    if args.command == "promise":
+        return promise(args)
     from flows.demo import demo
 
     return demo(args.invoices, args.seed)

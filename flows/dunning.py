@@ -29,10 +29,17 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from tasks.dunning.messages import TemplateDirMissing, template_folders
 from tasks.dunning.plan import DunningPlan, make_batches
-from tasks.dunning.planning import age_open_invoices, plan_autopay_notices, plan_day, plan_invoice_delivery
+from tasks.dunning.planning import (
+    age_open_invoices,
+    plan_autopay_notices,
+    plan_day,
+    plan_invoice_delivery,
+    plan_promise_notices_task,
+)
 from tasks.dunning.reconcile import reconcile_outbox
 from tasks.dunning.results import DunningSummary, bucket_order, publish_dunning
 from tasks.dunning.sending import send_batch, send_escalations
+from tasks.promises.notices import with_promise_notices
 
 SEND_WORKERS = 4  # send batches in flight at once; each holds one SMTP connection and one Twilio client
 
@@ -118,7 +125,8 @@ def dunning(
     state = age_open_invoices(store, profile, as_of)
     plan = plan_day(store, quote(state), policy, profile, instant, run_id, dry_run)
     deliveries = plan_invoice_delivery(store, quote(state), policy, profile, instant, run_id, dry_run)
-    notices = plan_autopay_notices(store, quote(state), policy, profile, instant, run_id)
+    notices = with_promise_notices(plan_autopay_notices(store, quote(state), policy, profile, instant, run_id),
+                                   plan_promise_notices_task(store, quote(state), policy, profile, instant, run_id))
     if dry_run:
         logger.info("Dry run: %d messages and %d invoices planned, nothing sent", len(plan.messages),
                     len(deliveries.messages))

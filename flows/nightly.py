@@ -27,6 +27,7 @@ from blocks.ledger import SqlLedgerSource
 from flows.charges import autopay_charges
 from flows.disputes import DisputeEscalation, record_and_check_disputes
 from flows.dunning import dunning, send_instant
+from flows.promises import review_promises
 from flows.sales_review import sales_heads_up
 from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
@@ -88,8 +89,10 @@ def nightly(
     autopay_policy switch autopay on: the next charge day's autopay-charges run is scheduled (or, where that
     deployment does not exist, today's charges are taken here, before dunning). escalation_policy switches on
     dispute escalation (new and resolved disputes are announced as events right after the sync; the AR manager,
-    sales reps, from the recipients block, and escalation levels are told) and the sales reps' heads-up before
-    an account's final notice (flows/sales_review.py), before dunning.
+    sales reps, from the recipients block, and escalation levels are told), the review of promises to pay
+    (grace on holds, kept and broken ones announced; without it the ledger's promise dates hold reminders, as
+    always) and the sales reps' heads-up before an account's final notice (flows/sales_review.py), before
+    dunning.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -114,10 +117,11 @@ def nightly(
     disputes = record_and_check_disputes(warehouse, store.engine(), as_of, {
         "company": company, "escalation_policy": escalation_policy if email_channel else None,
         "recipients": recipients, "dunning_policy": dunning_policy, "email_channel": email_channel})
-
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
+    if escalation_policy and not dry_run:  # promises to pay: holds with grace; kept and broken ones announced once
+        review_promises(warehouse, company, escalation_policy, email_channel, as_of, recipients)
     autopay = None
     if payment_gateway and autopay_policy and not dry_run:
         blocks = {"warehouse": warehouse, "company": company, "gateway": payment_gateway,

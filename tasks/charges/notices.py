@@ -29,6 +29,7 @@ from tasks.dunning.plan import (
     STOPPED,
     CoveredInvoice,
     PlannedMessage,
+    Recipient,
     contact_recipients,
     contacts_by_customer,
     in_window,
@@ -96,21 +97,29 @@ def plan_notices(charges: pd.DataFrame, contacts: pd.DataFrame, policy: DunningP
             notices.append(notice("call", recipients))
         if pd.notna(first.notice_status) and first.notice_status in DONE:
             continue
-        recipients, reason, detail = contact_recipients("email", customer, policy, first)
-        override = policy.overrides.get(first.customer_id)
-        if bool(first.dunning_stopped) or (override and override.stop):
-            reason, detail = STOPPED, "no automated email to this customer"
-        elif bool(first.internal):
-            reason, detail = INTERNAL, ""
-        elif reason is None:
-            ok, local = in_window(now, recipients[0].time_zone, company, policy, "email")
-            reason, detail = (None, "") if ok else (DEFERRED, f"local time {local}")
+        recipients, reason, detail = email_recipients(first, customer, policy, company, now)
         if reason:
             skips.append((first.customer_id, first.currency, 0, AUTOPAY, bucket, reason, detail,
                           int(first.amount_cents), worst))
             continue
         notices.append(notice(AUTOPAY, recipients))
     return notices, pd.DataFrame(skips, columns=SKIP_COLUMNS)
+
+
+def email_recipients(customer, contacts: list[dict], policy: DunningPolicy, company: CompanyProfile,
+                     now: datetime) -> tuple[list[Recipient], str | None, str]:
+    """Who gets a notice email about this customer (a row with customer_id, dunning_stopped, internal), or why
+    nobody does now: stopped, internal, the contact gate, opt-outs, or outside the contact's local hours."""
+    recipients, reason, detail = contact_recipients("email", contacts, policy, customer)
+    override = policy.overrides.get(customer.customer_id)
+    if bool(customer.dunning_stopped) or (override and override.stop):
+        return recipients, STOPPED, "no automated email to this customer"
+    if bool(customer.internal):
+        return recipients, INTERNAL, ""
+    if reason is None:
+        ok, local = in_window(now, recipients[0].time_zone, company, policy, "email")
+        reason, detail = (None, "") if ok else (DEFERRED, f"local time {local}")
+    return recipients, reason, detail
 
 
 def notice_since(today: date) -> date:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +32,7 @@ from tasks.contacts.quality import (
     worklist,
 )
 from tasks.output_files import slug
+from tasks.promises.rules import ANNOUNCE_DAYS
 
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
@@ -124,7 +125,10 @@ def check_contacts(store: ArWarehouse, policy: ContactPolicy, policy_name: str, 
                                for name in ("contacts", "customers"))
         balances = open_balances(wh.query_frame(conn, wh.named_query("contacts", "open_invoices")))
         zones = wh.query_frame(conn, wh.named_query("contacts", "time_zone_sources"))
-    roster = build_roster(contacts, customers, balances["customer_id"].drop_duplicates(), policy)
+        promised = wh.query_frame(conn, wh.named_query("contacts", "promise_customers"),
+                                  {"since": as_of - timedelta(days=ANNOUNCE_DAYS)})
+    written_to = pd.concat([balances["customer_id"], promised["customer_id"]]).drop_duplicates()
+    roster = build_roster(contacts, customers, written_to, policy)
 
     out = project_path(policy.output_dir)
     docs = out / "data-docs"

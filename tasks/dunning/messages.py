@@ -104,7 +104,8 @@ def message_context(message: PlannedMessage, company: CompanyProfile, policy: Du
         "invoices": [{"number": i.invoice_number, "due": format_date(i.due_date, "medium", locale=locale),
                       "amount": money(i.open_cents, message.currency, locale), "status": due_status(i.days_past_due)}
                      for i in message.invoices],
-        "first_due": format_date(min(i.due_date for i in message.invoices), "medium", locale=locale),
+        "first_due": format_date(min(i.due_date for i in message.invoices), "medium", locale=locale)
+        if message.invoices else "",
         "total": money(message.amount_cents, message.currency, locale),
         "days_past_due": message.days_past_due,
         "pay_url": pay_url(message, policy),

@@ -58,9 +58,10 @@ def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease
     if owned:  # a reclaimed message covers today's invoices, not those it covered when it was refused
         conn.exec_driver_sql(f"DELETE FROM dunning_outbox_invoices WHERE outbox_key = {mark}",
                              [(m.key,) for m in owned])
-        conn.exec_driver_sql(f"INSERT INTO dunning_outbox_invoices (outbox_key, invoice_number, step) "
-                             f"VALUES ({mark}, {mark}, {mark})",
-                             [(m.key, i.invoice_number, i.step) for m in owned for i in m.invoices])
+        covered = [(m.key, i.invoice_number, i.step) for m in owned for i in m.invoices]
+        if covered:  # a thank-you for a kept promise covers no open invoice
+            conn.exec_driver_sql(f"INSERT INTO dunning_outbox_invoices (outbox_key, invoice_number, step) "
+                                 f"VALUES ({mark}, {mark}, {mark})", covered)
     return owned
 
 

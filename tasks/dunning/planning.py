@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from prefect import task
@@ -29,6 +29,8 @@ from tasks.dunning.plan import (
     DunningPlan,
     plan_dunning,
 )
+from tasks.promises.notices import plan_promise_notices
+from tasks.promises.rules import ANNOUNCE_DAYS
 
 PLAN_ARTIFACT_ROWS = 500
 
@@ -129,6 +131,22 @@ def plan_autopay_notices(store: ArWarehouse, state: DunningState, policy: Dunnin
         _record_skips(conn, run_id, company.today(now), skips)
     engine.dispose()
     return DunningPlan(company.today(now), notices, skips)
+
+
+@task(name="plan-promise-notices", cache_policy=NO_CACHE)
+def plan_promise_notices_task(store: ArWarehouse, state: DunningState, policy: DunningPolicy,
+                              company: CompanyProfile, now: datetime, run_id: str) -> DunningPlan:
+    """Thank customers who kept a promise to pay; write firmly to those who broke one and put them at the top of
+    the collector's call list (tasks/promises/notices.py); notices held back are recorded like reminders."""
+    today = company.today(now)
+    engine = store.engine()
+    with engine.begin() as conn:
+        promises = _plain(wh.query_frame(conn, wh.named_query("dunning", "promise_notices"),
+                                         {"since": today - timedelta(days=ANNOUNCE_DAYS)}))
+        notices, skips = plan_promise_notices(promises, state.contacts, policy, company, now)
+        _record_skips(conn, run_id, today, skips)
+    engine.dispose()
+    return DunningPlan(today, notices, skips)
 
 
 def _publish_deliveries(plan: DeliveryPlan, company: CompanyProfile, dry_run: bool) -> None:

@@ -27,6 +27,7 @@ from tasks.dunning.plan import (
 from tasks.dunning.reconcile import Reconciliation
 from tasks.dunning.sending import BatchResult
 from tasks.output_files import slug
+from tasks.promises.notices import PromiseNotice
 
 CALL_LIST_ARTIFACT_ROWS = 200
 
@@ -102,8 +103,8 @@ def _write_unsent_invoices(deliveries: DeliveryPlan, path: Path, company: Compan
 
 
 def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: CompanyProfile) -> Path | None:
-    """Per collector, most urgent first (open amount x days past due, within each currency): CSV with the
-    number to dial, artifact with it masked."""
+    """Per collector, broken promises to pay first, then most urgent first (open amount x days past due, within
+    each currency): CSV with the number to dial, artifact with it masked."""
     if not calls:
         return None
     folder.mkdir(parents=True, exist_ok=True)
@@ -112,9 +113,11 @@ def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: Compan
         "Contact": m.recipients[0].name or "", "Phone": m.recipients[0].address or "no usable phone: see worklist",
         "Currency": m.currency, "Open": money(m.amount_cents, m.currency, company.locale),
         "Invoices": len(m.invoices), "Days past due": m.days_past_due, "Step": m.step,
-        "priority": m.amount_cents * max(m.days_past_due, 1)} for m in calls])
+        "Why": m.call_note if isinstance(m, PromiseNotice) else "",
+        "first": isinstance(m, PromiseNotice), "priority": m.amount_cents * max(m.days_past_due, 1)} for m in calls])
     for collector, mine in rows.groupby("Collector"):
-        mine = mine.sort_values(["Currency", "priority"], ascending=[True, False]).drop(columns="priority")
+        mine = mine.sort_values(["first", "Currency", "priority"], ascending=[False, True, False]).drop(
+            columns=["first", "priority"])
         mine.to_csv(folder / f"{slug(collector)}.csv", index=False)
         shown = mine.head(CALL_LIST_ARTIFACT_ROWS).assign(Phone=mine["Phone"].map(mask)).astype(str)
         create_table_artifact(shown.to_dict("records"), key=f"call-list-{slug(collector)}",

@@ -39,9 +39,11 @@ from tasks.dunning.plan import (
     PlannedMessage,
     changed_since_planning,
 )
+from tasks.promises.notices import PROMISE_CHANNEL, render_promise_notice
 
 # Emails other than reminders: how each is rendered and put together.
-EMAIL_KINDS = {INVOICE: (render_invoice, invoice_email), AUTOPAY: (render_notice, email_message)}
+EMAIL_KINDS = {INVOICE: (render_invoice, invoice_email), AUTOPAY: (render_notice, email_message),
+               PROMISE_CHANNEL: (render_promise_notice, email_message)}
 
 
 @dataclass
