@@ -24,6 +24,7 @@ from flows.demo_output import (
     print_contacts,
     print_deliveries,
     print_dunning,
+    print_follow_ups,
     print_reports,
     reasons_table,
     sync_table,
@@ -35,6 +36,7 @@ BLOCK_NAME = "arpilot"
 DEMO_PORTAL = "http://127.0.0.1:8000"  # `arpilot serve --sandbox` (make portal) answers the demo's pay links
 AUTOPAY = {"payment_gateway": f"arpilot-payment-gateway/{BLOCK_NAME}",
            "autopay_policy": f"arpilot-autopay-policy/{BLOCK_NAME}"}
+ESCALATION = {"escalation_policy": f"arpilot-escalation-policy/{BLOCK_NAME}"}
 ENROLLED = 40  # demo customers enrolled for autopay
 
 
@@ -47,6 +49,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.contact_policy import ContactPolicy
     from blocks.dunning_policy import DunningPolicy
     from blocks.email_channel import EmailChannel
+    from blocks.escalation_policy import EscalationLevel, EscalationPolicy
     from blocks.ledger import SqlLedgerSource
     from blocks.pay_portal import PayPortal
     from blocks.report_recipients import ReportRecipients
@@ -78,6 +81,10 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
                   api_base_url=twilio_url).save(BLOCK_NAME, overwrite=True)
     demo_gateway(stripe_url).save(BLOCK_NAME, overwrite=True)
     AutopayPolicy(export_dir=str(DEMO_DIR / "output" / "autopay")).save(BLOCK_NAME, overwrite=True)
+    EscalationPolicy(ar_managers=["ar-manager@northwind.example"],
+                     levels=[EscalationLevel(days=10, title="controller", to=["controller@northwind.example"]),
+                             EscalationLevel(days=30, title="CFO", to=["cfo@northwind.example"])],
+                     ).save(BLOCK_NAME, overwrite=True)
     ReportRecipients(
         executives=["cfo@northwind.example", "controller@northwind.example"],
         collectors={name: f"{_mailbox(name)}@northwind.example" for name in COLLECTORS},
@@ -180,7 +187,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     save_demo_blocks(erp, warehouse, smtp_port, twilio_url, stripe.base_url, morning.date())
     console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact and dunning "
                   f"policies (invoices issued from {morning.date()} on are delivered), email and Twilio channels, "
-                  "payment gateway, autopay policy, pay portal) in the Prefect API. Email goes to an SMTP relay on "
+                  "payment gateway, autopay policy, pay portal, escalation policy) in the Prefect API. Email goes to an SMTP relay on "
                   f"127.0.0.1:{smtp_port}, SMS and calls to a Twilio-compatible API at {twilio_url}; both keep what "
                   f"they receive in {outbox.relative_to(PROJECT_ROOT)}. Charges go to a local Stripe at "
                   f"{stripe.base_url}")
@@ -188,11 +195,12 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(f"3. Nightly run: full sync of the ledger into an empty warehouse, contact checks, aging, then "
                   f"dunning as if sent at {morning:%H:%M} company time (America/Chicago)")
     started = time.perf_counter()
-    first = nightly(now=morning, **AUTOPAY)
+    first = nightly(now=morning, **AUTOPAY, **ESCALATION)
     console.print(sync_table(f"First run ({time.perf_counter() - started:.1f} s): sync", first.sync))
     console.print(reasons_table(first.sync))
     print_contacts(console, first.contacts)
     print_dunning(console, first.dunning, outbox)
+    print_follow_ups(console, first)
 
     roles = enroll_demo_customers(stripe, morning.date())
     console.print(f"4. Autopay: {ENROLLED} customers with invoices due enrolled (cards; SEPA debits for euro "
@@ -210,13 +218,14 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                   f"runs again at {afternoon:%H:%M}: autopay charges are taken, the new invoices are delivered, "
                   "nothing already sent goes twice; messages deferred for the contact's local hour may go now")
     started = time.perf_counter()
-    second = nightly(now=afternoon, **AUTOPAY)
+    second = nightly(now=afternoon, **AUTOPAY, **ESCALATION)
     console.print(sync_table(f"Second run ({time.perf_counter() - started:.1f} s): only what changed", second.sync))
     print_autopay_results(console, second.autopay)
     console.print(contact_table("AP contact checks, with the change since the first run", second.contacts))
     console.print(dunning_table(f"Dunning, second run: {second.dunning.planned:,} messages planned",
                                 second.dunning))
     print_deliveries(console, second.dunning)
+    print_follow_ups(console, second)
 
     from flows.kpi_reports import kpi_reports, last_full_month_end
 
@@ -235,7 +244,8 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     )
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
     console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
-                  "contact-cleanup-<collector>, aging-summary, autopay-plan, autopay-results, dunning-plan, "
+                  "contact-cleanup-<collector>, dispute-escalation, aging-summary, autopay-plan, autopay-results, "
+                  "sales-heads-up, dunning-plan, "
                   "invoice-delivery, dunning-results, call-list-<collector>, kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     console.print(f"Pay a reminder: [bold]make portal[/] (the pay portal on {DEMO_PORTAL} with a local Stripe), then "

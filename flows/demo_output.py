@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from rich.console import Console
@@ -174,3 +175,24 @@ def print_autopay_results(console: Console, summary, locale: str = "en_US") -> N
                   "them (each charge run polls them, Stripe's webhook settles them at once); declined customers "
                   "are told by email (channel autopay above) and put on their collector's call list",
                   highlight=False)
+
+
+def print_follow_ups(console: Console, night) -> None:
+    """Disputes, promises to pay and the sales reps' heads-up: who on the staff heard what tonight."""
+    d, p, s = night.disputes, night.promises, night.sales
+    if d is not None:
+        sent = Counter(n.kind for n in d.mail.sent)
+        console.print(f"Disputes: {d.opened:,} newly seen (each an arpilot.invoice.disputed event; in production the "
+                      f"dispute-escalation trigger answers within a minute), {d.resolved:,} resolved, {d.levels:,} "
+                      f"escalated by days open. Emails to the AR manager and sales reps: "
+                      f"{', '.join(f'{v:,} {k}' for k, v in sorted(sent.items())) or 'none'}; "
+                      f"{len(d.mail.unsent):,} not sent; each dispute is on its collector's worklist", highlight=False)
+    if p is not None:
+        console.print(f"Promises to pay: {p.recorded:,} recorded from the ledger, {p.kept:,} kept (a thank-you "
+                      f"goes out), {p.broken:,} broken (a firm email, a call task first on the collector's list, "
+                      f"an arpilot.promise.broken event), {len(p.staff.sent):,} sales rep(s) told of repeats",
+                      highlight=False)
+    if s is not None:
+        console.print(f"Sales before the final notice: {len(s.asked):,} account(s) reach a final step soon; "
+                      f"{len(s.mail.sent):,} email(s) to their sales reps (proceed, hold 14 days or soften; "
+                      "silence proceeds)", highlight=False)

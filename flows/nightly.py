@@ -40,6 +40,8 @@ from tasks.ledger.entities import ENTITIES
 from tasks.ledger.sources import ledger_reader
 from tasks.ledger.sync import EntitySync, publish_sync_artifacts, sync_ledger_entity
 from tasks.portal.summary import publish_portal_payments
+from tasks.promises.review import PromiseReview
+from tasks.sales.asking import SalesHeadsUp
 
 
 @dataclass
@@ -50,6 +52,8 @@ class NightlyResult:
     dunning: DunningSummary | DunningPlan
     autopay: FlowRun | AutopaySummary | None = None  # the scheduled charge run, or today's charges run here
     disputes: DisputeEscalation | None = None
+    promises: PromiseReview | None = None
+    sales: SalesHeadsUp | None = None
 
 
 def _run_name() -> str:
@@ -120,8 +124,9 @@ def nightly(
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
+    promises = sales = None
     if escalation_policy and not dry_run:  # promises to pay: holds with grace; kept and broken ones announced once
-        review_promises(warehouse, company, escalation_policy, email_channel, as_of, recipients)
+        promises = review_promises(warehouse, company, escalation_policy, email_channel, as_of, recipients)
     autopay = None
     if payment_gateway and autopay_policy and not dry_run:
         blocks = {"warehouse": warehouse, "company": company, "gateway": payment_gateway,
@@ -131,9 +136,9 @@ def nightly(
             autopay = autopay_charges(charge_day=as_of, **blocks)
     publish_portal_payments(store.engine(), as_of - timedelta(days=1))
     if escalation_policy and not dry_run:  # the reps' earlier answers are in before dunning plans
-        sales_heads_up(warehouse, company, dunning_policy, escalation_policy, recipients, email_channel,
+        sales = sales_heads_up(warehouse, company, dunning_policy, escalation_policy, recipients, email_channel,
                        run_date=run_date, now=now)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)
-    return NightlyResult(results, check, gate, reminders, autopay, disputes)
+    return NightlyResult(results, check, gate, reminders, autopay, disputes, promises, sales)

@@ -23,14 +23,11 @@ from tasks.charges.mandates import enroll
 
 def dunning_holds(env, day: date) -> dict[str, str]:
     """What the dunning plan holds back on ``day``, from the same warehouse query and rule the dunning run uses."""
-    from tasks.aging import age_invoices
     from tasks.dunning.plan import hold_reasons
-    from tasks.dunning.planning import HOLD_COLUMNS
+    from tasks.dunning.planning import aged_for_planning
 
     invoices = read(env.engine, wh.named_query("dunning", "open_invoices"))
-    aged = age_invoices(invoices, day, [30, 60, 90])
-    for column in HOLD_COLUMNS:
-        aged[column] = invoices[column].to_numpy()
+    aged = aged_for_planning(invoices, day, [30, 60, 90])
     return dict(zip(aged["invoice_number"], hold_reasons(aged, day, settle_days=5), strict=True))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+import pytest
 import sqlalchemy as sa
 
 from blocks.ledger import FileLedgerSource
@@ -137,3 +138,20 @@ C,C1,2026-04-10,2026-05-10,{c1},no
     assert len(ended) == 1 and ended[0][1] is not None
     closed = read_ledger(warehouse, "Europe/Berlin")
     assert compute_kpis(closed, Period(seen.date(), seen.date()), BUCKETS).currencies[0].disputed_invoices == 0
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite", "postgresql"], indirect=True)
+def test_a_snapshot_whose_disputes_cannot_be_known_stores_unknown_with_the_reason_not_a_failure(warehouse,
+                                                                                                  warehouse_url):
+    from dunning_cases import COMPANY, TODAY, Ledger, seed
+
+    from blocks.warehouse import ArWarehouse
+    from tasks.kpi.reports import snapshot_kpis
+
+    seed(warehouse, Ledger().customer("C1").invoice("I1", "C1", 20, 50_000, disputed=True).invoice("I2", "C1", 5))
+    assert snapshot_kpis.fn(ArWarehouse(url=warehouse_url), COMPANY, TODAY, "run-1") == 1
+    with warehouse.connect() as conn:
+        row = conn.execute(sa.text("SELECT open_cents, disputed_cents, disputed_invoices, unknown_reason "
+                                   "FROM kpi_snapshots")).one()
+    assert row[:3] == (150_000, None, None)
+    assert "no sync has recorded since when yet" in row[3]

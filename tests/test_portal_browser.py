@@ -21,11 +21,10 @@ from test_dunning_messages import POLICY
 
 from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, StripeTestServer
 from tasks import warehouse as wh
-from tasks.aging import age_invoices
 from tasks.dunning.messages import render
 from tasks.dunning.outbox import SendHistory
 from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient, plan_dunning
-from tasks.dunning.planning import HOLD_COLUMNS
+from tasks.dunning.planning import aged_for_planning
 from tasks.portal.app import create_app
 
 SHOTS = Path(__file__).resolve().parent.parent / "var" / "portal"
@@ -71,9 +70,7 @@ def planned_usd(engine) -> dict[str, int]:
         invoices = wh.query_frame(conn, wh.named_query("dunning", "open_invoices"))
         customers = wh.query_frame(conn, wh.named_query("dunning", "customers"))
         contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
-    aged = age_invoices(invoices, TODAY, COMPANY.aging_buckets)
-    for hold in HOLD_COLUMNS:  # as age_open_invoices does, without publishing the aging
-        aged[hold] = invoices[hold].to_numpy()
+    aged = aged_for_planning(invoices, TODAY, COMPANY.aging_buckets)  # as age_open_invoices, without publishing
     plan = plan_dunning(aged, customers.astype(object).where(customers.notna(), None),
                         contacts.astype(object).where(contacts.notna(), None), SendHistory(), POLICY, COMPANY,
                         datetime(2026, 11, 23, 16, 0, tzinfo=UTC))

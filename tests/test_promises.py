@@ -88,15 +88,12 @@ def promises(env) -> dict[str, tuple]:
 
 def holds(env, day: date) -> dict[str, str]:
     """What the dunning plan holds back on ``day``, from the warehouse query and the rule the dunning run uses."""
-    from tasks.aging import age_invoices
     from tasks.dunning.plan import hold_reasons
-    from tasks.dunning.planning import HOLD_COLUMNS
+    from tasks.dunning.planning import aged_for_planning
 
     with env.engine.connect() as conn:
         invoices = wh.query_frame(conn, wh.named_query("dunning", "open_invoices"))
-    aged = age_invoices(invoices, day, [30, 60, 90])
-    for column in HOLD_COLUMNS:
-        aged[column] = invoices[column].to_numpy()
+    aged = aged_for_planning(invoices, day, [30, 60, 90])
     return dict(zip(aged["invoice_number"], hold_reasons(aged, day, settle_days=5), strict=True))
 
 

@@ -48,6 +48,16 @@ HOLD_COLUMNS = ("disputed", "promise_to_pay_date", "charge_status", "charge_fail
                 "charge_notice", "on_autopay", "sales_hold_until")
 
 
+def aged_for_planning(invoices: pd.DataFrame, as_of: date, buckets: list[int]) -> pd.DataFrame:
+    """The open invoices (sql/dunning/open_invoices.sql) aged, with what else the planner reads about each."""
+    aged = age_invoices(invoices, as_of, buckets)
+    for hold in HOLD_COLUMNS:
+        aged[hold] = invoices[hold].to_numpy()
+    # The planner compares it row by row: None, never pandas' NA, where the rep softened nothing.
+    aged["sales_softened_step"] = _plain(invoices[["sales_softened_step"]])["sales_softened_step"].to_numpy()
+    return aged
+
+
 @task(name="age-open-invoices", cache_policy=NO_CACHE)
 def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) -> DunningState:
     """Age every open invoice by the company's calendar and publish the aging summary (per currency and bucket,
@@ -58,11 +68,7 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
         customers = wh.query_frame(conn, wh.named_query("dunning", "customers"))
         contacts = wh.query_frame(conn, wh.named_query("dunning", "contacts"))
     engine.dispose()
-    aged = age_invoices(invoices, as_of, company.aging_buckets)
-    for hold in HOLD_COLUMNS:
-        aged[hold] = invoices[hold].to_numpy()
-    # The planner compares it row by row: None, never pandas' NA, where the rep softened nothing.
-    aged["sales_softened_step"] = _plain(invoices[["sales_softened_step"]])["sales_softened_step"].to_numpy()
+    aged = aged_for_planning(invoices, as_of, company.aging_buckets)
     summary = aging_summary(aged, company.aging_buckets)
     _publish_aging(summary, company, as_of)
     return DunningState(aged, _plain(customers), _plain(contacts), summary)

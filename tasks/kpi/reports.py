@@ -357,14 +357,16 @@ def publish_reports(run: ReportRun, period: Period, company: CompanyProfile, sen
 
 @task(name="snapshot-kpis", cache_policy=NO_CACHE)
 def snapshot_kpis(store: ArWarehouse, company: CompanyProfile, day: date, run_id: str) -> int:
-    """Tonight's KPIs per currency into kpi_snapshots (replacing an earlier run's of the same day)."""
+    """Tonight's KPIs per currency into kpi_snapshots (replacing an earlier run's of the same day); a figure that
+    cannot be known is stored as NULL with the reason, never as 0."""
     ledger = load_ledger.fn(store, company.time_zone, open_as_of=day)  # the sync just read today's open amounts
     kpis = compute_kpis(ledger, Period(day, day), company.aging_buckets)
     rows = pd.DataFrame([{"snapshot_on": day, "currency": c.currency, "open_cents": c.open_cents,
                           "current_cents": c.current_cents, "past_due_cents": c.past_due_cents,
                           "disputed_cents": c.disputed_cents, "disputed_invoices": c.disputed_invoices,
                           "dso_days": c.dso_countback, "best_possible_dso_days": c.best_possible_dso,
-                          "percent_current": c.percent_current, "run_id": run_id, "taken_at": wh.utcnow()}
+                          "percent_current": c.percent_current, "run_id": run_id, "taken_at": wh.utcnow(),
+                          "unknown_reason": c.unknown_reason}
                          for c in kpis.currencies])
     engine = store.engine()
     with engine.begin() as conn:
