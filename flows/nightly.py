@@ -119,7 +119,7 @@ def nightly(
     ]
     publish_sync_artifacts(results, reader.describe(), run_id)
     disputes = record_and_check_disputes(warehouse, store.engine(), as_of, {
-        "company": company, "escalation_policy": escalation_policy if email_channel else None,
+        "company": company, "escalation_policy": escalation_policy if email_channel and not dry_run else None,
         "recipients": recipients, "dunning_policy": dunning_policy, "email_channel": email_channel})
     normalize_changed_contacts(store, profile.time_zone)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)

@@ -201,22 +201,32 @@ def test_an_invalid_block_saved_from_the_ui_names_the_run_and_fails_at_once_nami
     assert task_runs == []  # nothing ran before the block was refused
 
 
-def test_with_an_escalation_policy_the_nightly_records_the_ledgers_promises_before_dunning_holds_them(blocks):
+def test_with_an_escalation_policy_the_nightly_tells_of_disputes_and_records_promises_before_dunning_holds_them(blocks):
     from blocks.escalation_policy import EscalationPolicy
     from blocks.report_recipients import ReportRecipients
 
     name = blocks["params"]["warehouse"].split("/")[1]
     EscalationPolicy(ar_managers=["ar-manager@test.example"]).save(name)
     ReportRecipients().save(name)
-    state = nightly(**blocks["params"], escalation_policy=f"arpilot-escalation-policy/{name}",
-                    recipients=f"arpilot-report-recipients/{name}", return_state=True)
-    assert state.is_completed()
+    escalation = {"escalation_policy": f"arpilot-escalation-policy/{name}",
+                  "recipients": f"arpilot-report-recipients/{name}"}
+    assert nightly(**blocks["params"], **escalation, dry_run=True, return_state=True).is_completed()
     engine = sa.create_engine(ArWarehouse.load(name).url)
+    with engine.connect() as conn:  # a dry run records the ledger's disputes but tells nobody
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM staff_notices")).scalar() == 0
+        assert conn.execute(sa.text("SELECT COUNT(*) FROM invoice_disputes WHERE announced_at IS NULL")).scalar() > 0
+    state = nightly(**blocks["params"], **escalation, return_state=True)
+    assert state.is_completed()
     with engine.connect() as conn:
+        open_disputes, told = conn.execute(sa.text(
+            "SELECT COUNT(*), COUNT(n.notice_key) FROM invoice_disputes d LEFT JOIN staff_notices n ON n.notice_key = "
+            "'dispute|' || d.dispute_id || '|opened|manager' AND n.status = 'sent' WHERE d.closed_at IS NULL")).one()
+        assert open_disputes > 0 and told == open_disputes  # the AR manager heard of every dispute, here at once
         promised = conn.execute(sa.text(
             "SELECT COUNT(*) FROM (SELECT DISTINCT customer_id, currency, promise_to_pay_date FROM invoices "
             "WHERE status = 'open' AND open_cents > 0 AND promise_to_pay_date IS NOT NULL) p")).scalar()
         recorded = conn.execute(sa.text("SELECT COUNT(*) FROM promises WHERE source = 'ledger'")).scalar()
-        held = conn.execute(sa.text("SELECT COUNT(*) FROM dunning_skips WHERE reason = 'promise to pay active'")).scalar()
+        held = conn.execute(sa.text(
+            "SELECT COUNT(*) FROM dunning_skips WHERE reason = 'promise to pay active'")).scalar()
     engine.dispose()
     assert promised > 0 and recorded == promised and held > 0
