@@ -55,30 +55,29 @@ def _rep_address(case: DisputeCase, recipients: ReportRecipients, out: DisputeNo
     return address
 
 
-def opened_notices(cases: list[DisputeCase], policy: EscalationPolicy, recipients: ReportRecipients,
-                   company: CompanyProfile, today: date) -> DisputeNotices:
+def _manager_and_rep(event: str, cases: list[DisputeCase], policy: EscalationPolicy, recipients: ReportRecipients,
+                     company: CompanyProfile, today: date) -> DisputeNotices:
+    """The AR managers' and the sales rep's notice of each dispute's ``event`` (opened, resolved)."""
     out = DisputeNotices()
+    kind = f"dispute-{event}"
     for case in cases:
         context = _context(case, company, today)
-        base = f"dispute|{case.dispute_id}|opened"
-        _notice(out, f"{base}|manager", "dispute-opened", policy.ar_managers, "dispute-opened", context, case)
+        base = f"dispute|{case.dispute_id}|{event}"
+        _notice(out, f"{base}|manager", kind, policy.ar_managers, kind, context, case)
         rep = _rep_address(case, recipients, out)
         if rep:
-            _notice(out, f"{base}|sales", "dispute-opened", [rep], "dispute-opened", context, case)
+            _notice(out, f"{base}|sales", kind, [rep], kind, context, case)
     return out
+
+
+def opened_notices(cases: list[DisputeCase], policy: EscalationPolicy, recipients: ReportRecipients,
+                   company: CompanyProfile, today: date) -> DisputeNotices:
+    return _manager_and_rep("opened", cases, policy, recipients, company, today)
 
 
 def resolved_notices(cases: list[DisputeCase], policy: EscalationPolicy, recipients: ReportRecipients,
                      company: CompanyProfile, today: date) -> DisputeNotices:
-    out = DisputeNotices()
-    for case in cases:
-        context = _context(case, company, today)
-        base = f"dispute|{case.dispute_id}|resolved"
-        _notice(out, f"{base}|manager", "dispute-resolved", policy.ar_managers, "dispute-resolved", context, case)
-        rep = _rep_address(case, recipients, out)
-        if rep:
-            _notice(out, f"{base}|sales", "dispute-resolved", [rep], "dispute-resolved", context, case)
-    return out
+    return _manager_and_rep("resolved", cases, policy, recipients, company, today)
 
 
 def level_due(days_open: int, policy: EscalationPolicy) -> int:
