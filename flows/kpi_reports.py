@@ -11,6 +11,7 @@ from prefect.runtime import flow_run
 from blocks import DEFAULT_COMPANY, DEFAULT_EMAIL, DEFAULT_RECIPIENTS, DEFAULT_WAREHOUSE, company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.report_recipients import ReportRecipients
+from tasks.kpi.disputes import dispute_bands
 from tasks.kpi.maths import Period, last_month_end
 from tasks.kpi.reports import ReportRun, build_reports, email_reports, load_activity, load_ledger, publish_reports
 
@@ -50,9 +51,12 @@ def kpi_reports(
     recipients: str = DEFAULT_RECIPIENTS,
     email_channel: str | None = DEFAULT_EMAIL,
     now: datetime | None = None,
+    escalation_policy: str | None = None,
 ) -> ReportRun:
     """Compute the KPIs for the period ending as_of (default: yesterday), write the executive, collector and
-    sales reports as PDF and HTML, and email each to its audience (email_channel empty: write only)."""
+    sales reports as PDF and HTML, and email each to its audience (email_channel empty: write only).
+    escalation_policy: open disputes are shown by days open in bands from its level days (without one, or
+    without levels: 0-9, 10-29 and 30+ days)."""
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
     audience: ReportRecipients = load_block(recipients)
@@ -62,7 +66,9 @@ def kpi_reports(
     logger.info("KPI reports for %s to %s (%s)", window.start, window.end, period)
     ledger = load_ledger(store, profile.time_zone)
     activity = load_activity(store, window)
-    run = build_reports(ledger, activity, window, profile, audience, f"{period}-to-{window.end}", now)
+    levels = load_block(escalation_policy).levels if escalation_policy else []
+    run = build_reports(ledger, activity, window, profile, audience, f"{period}-to-{window.end}", now,
+                        dispute_bands([level.days for level in levels]))
     sent = None
     try:
         if email is not None:

@@ -18,8 +18,9 @@ def or_dash(value, unit: str) -> str:
     return "–" if value is None else f"{value}{unit}"
 
 
-def promises_kept(kept: int, due: int) -> str:
-    return f"{kept} of {due}" if due else "none due"
+def promises_kept(kept: int, broken: int) -> str:
+    """Promises judged kept or broken in the period: "3 of 4" kept, or "none decided"."""
+    return f"{kept} of {kept + broken}" if kept + broken else "none decided"
 
 
 PERCENT_KPIS = ("percent_current", "cei")
@@ -32,7 +33,7 @@ def kpi_figure(c, name: str, locale: str) -> str:
         return "unknown" if "disputed_cents" in c.unknown else \
             f"{money(c.disputed_cents, c.currency, locale)} ({c.disputed_invoices:,})"
     if name == "promises":
-        return "unknown" if "promises_kept" in c.unknown else promises_kept(c.promises_kept, c.promises_due)
+        return "unknown" if "promises_kept" in c.unknown else promises_kept(c.promises_kept, c.promises_broken)
     if name in c.unknown:
         return "unknown"
     value = getattr(c, name)

@@ -60,19 +60,31 @@ class Ledger:
     customers: pd.DataFrame  # customer_id, name, collector, sales_rep, on_hold, credit_limit_cents
     open_as_of: date | None = None  # the day the open amounts were read; None: after every day asked about
     disputes: pd.DataFrame | None = None  # invoice_number, opened_on, closed_on: the days syncs saw each dispute
-    #                                       open and end (sql/reports/disputes.sql); None: none recorded
+    #                                       open and end (sql/reports/disputes.sql), reason_code, reason_text,
+    #                                       level, level_raised_on (the day it last went up); None: none recorded
     disputes_known_from: date | None = None  # the first day a sync recorded a dispute, for the whole ledger (kept
     #                                          when scoped); date.max: invoices are disputed but none is recorded
+    promises: pd.DataFrame | None = None  # promise records (sql/reports/promises.sql): promise_id, customer_id,
+    #                                       currency, amount_cents, promised_for, taken_by, recorded_on, status,
+    #                                       resolved_on; None: none recorded
+    promises_known_from: date | None = None  # the first day a promise was recorded, for the whole ledger (kept
+    #                                          when scoped); date.max: invoices carry promises but none is recorded
 
     def __post_init__(self):
-        if self.disputes is None:
-            self.disputes = pd.DataFrame({c: pd.Series(dtype=object)
-                                          for c in ("invoice_number", "opened_on", "closed_on")})
+        self.disputes = _with_columns(self.disputes, DISPUTE_COLUMNS)
+        self.promises = _with_columns(self.promises, PROMISE_COLUMNS)
         for frame, columns in ((self.invoices, ("issue_date", "due_date", "promise_to_pay_date")),
                                (self.settlements, ("settled_on",)), (self.credit_notes, ("issue_date",)),
-                               (self.disputes, ("opened_on", "closed_on"))):
+                               (self.disputes, ("opened_on", "closed_on", "level_raised_on")),
+                               (self.promises, ("promised_for", "recorded_on", "resolved_on"))):
             for column in columns:
                 frame[column] = pd.to_datetime(frame[column], format="ISO8601").astype("datetime64[s]")
+        self.disputes["level"] = self.disputes["level"].fillna(0).astype("int64")
+        self.promises["amount_cents"] = self.promises["amount_cents"].astype("int64")
+        if self.promises_known_from is None and len(self.promises):
+            self.promises_known_from = self.promises["recorded_on"].min().date()
+        elif self.promises_known_from is None and self.invoices["promise_to_pay_date"].notna().any():
+            self.promises_known_from = date.max
         for frame in (self.invoices, self.settlements, self.credit_notes):
             frame["amount_cents"] = frame["amount_cents"].astype("int64")
         self.invoices["open_cents"] = self.invoices["open_cents"].astype("int64")
@@ -93,8 +105,9 @@ class Ledger:
             return frame[frame["invoice_number"].isin(invoices["invoice_number"])].copy()
 
         notes = self.credit_notes[self.credit_notes[column] == value]
+        promises = self.promises[self.promises["customer_id"].isin(customers["customer_id"])]
         return Ledger(invoices.copy(), theirs(self.settlements), notes.copy(), customers.copy(), self.open_as_of,
-                      theirs(self.disputes), self.disputes_known_from)
+                      theirs(self.disputes), self.disputes_known_from, promises.copy(), self.promises_known_from)
 
     @property
     def currencies(self) -> list[str]:
@@ -109,6 +122,19 @@ class Ledger:
         missing = inv["amount_cents"] - inv["open_cents"] - inv["invoice_number"].map(dated).fillna(0).astype("int64")
         undated = missing > 0
         return inv.loc[undated, ["invoice_number", "currency", "issue_date"]].assign(undated_cents=missing[undated])
+
+
+DISPUTE_COLUMNS = {"invoice_number": None, "opened_on": None, "closed_on": None, "reason_code": None,
+                   "reason_text": None, "level": 0, "level_raised_on": None}
+PROMISE_COLUMNS = {"promise_id": None, "customer_id": None, "currency": None, "amount_cents": 0, "promised_for": None,
+                   "taken_by": None, "recorded_on": None, "status": None, "resolved_on": None}
+
+
+def _with_columns(frame: pd.DataFrame | None, columns: dict) -> pd.DataFrame:
+    """``frame`` (None: an empty one) with every column in ``columns``, missing ones filled with their default."""
+    if frame is None:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return frame.assign(**{c: default for c, default in columns.items() if c not in frame.columns})
 
 
 def as_day(value: date) -> np.datetime64:

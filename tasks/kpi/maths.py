@@ -14,7 +14,7 @@ Months are calendar months: the month of the period end runs from its 1st to the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -22,7 +22,9 @@ import numpy as np
 import pandas as pd
 
 from tasks.aging import age_invoices, aging_summary
+from tasks.kpi.disputes import DISPUTE_AGE_BANDS, disputes_by_age_and_reason
 from tasks.kpi.ledger import Ledger, Period, as_day, balances_at, last_month_end, months_back, net_sales
+from tasks.kpi.promises import broken_promises, promise_outcomes, promises_unknown
 
 ONE_PLACE = Decimal("0.1")
 COUNTBACK_MONTHS = 12  # DSO countback looks back at most this many months of sales
@@ -95,8 +97,10 @@ NEEDS_END_BALANCES = ("open_cents", "current_cents", "past_due_cents", "percent_
                       "dso_period_end", "best_possible_dso", "average_days_delinquent", "disputed_invoices",
                       "disputed_cents", "disputed_average_days_open")
 NEEDS_START_BALANCES = ("cei",)
-NEEDS_PERIOD_SETTLEMENTS = ("collected_cents", "average_days_to_pay", "average_days_beyond_terms", "promises_kept")
+NEEDS_PERIOD_SETTLEMENTS = ("collected_cents", "average_days_to_pay", "average_days_beyond_terms")
 NEEDS_DISPUTE_HISTORY = ("disputed_invoices", "disputed_cents", "disputed_average_days_open")
+NEEDS_PROMISE_RECORDS = ("promises_kept", "promises_kept_cents", "promises_broken", "promises_broken_cents",
+                         "promises_open", "promises_open_cents")
 
 
 @dataclass
@@ -122,8 +126,12 @@ class CurrencyKpis:
     disputed_invoices: int | None  # with a dispute open at the period end, as the syncs saw it
     disputed_cents: int | None
     disputed_average_days_open: Decimal | None  # from the day a sync first saw each dispute to the period end
-    promises_due: int
-    promises_kept: int | None
+    promises_kept: int | None  # promise records judged kept in the period (tasks/kpi/promises.py), and their amount
+    promises_kept_cents: int | None
+    promises_broken: int | None  # judged broken in the period
+    promises_broken_cents: int | None
+    promises_open: int | None  # recorded by the period end and not yet judged then
+    promises_open_cents: int | None
     unknown: frozenset[str] = frozenset()
     unknown_reason: str | None = None
 
@@ -137,21 +145,27 @@ class Kpis:
     aging: pd.DataFrame  # currency, bucket, invoices, customers, open_cents (currencies with known balances)
     trend: pd.DataFrame  # currency, month_end, dso_countback, cei, open_cents (oldest first)
     top_overdue: pd.DataFrame  # currency, customer_id, name, collector, past_due_cents, open_cents, oldest_days
-    disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due, days_open
+    disputes: pd.DataFrame  # invoice_number, customer, currency, open_cents, days_past_due, days_open, reason_code,
+    #                         reason_text, level (at the period end; None: unknown)
     accounts: pd.DataFrame  # per customer and currency: open, past due, 90+, disputed (None: unknown), on hold
     aging_reconciles: bool
     disputes_unknown: str | None = None  # why what was disputed at the period end is unknown
+    dispute_ages: list[dict] = field(default_factory=list)  # open disputes by reason and days open (disputes.py)
+    broken_promises: pd.DataFrame | None = None  # promises judged broken in the period (promises.py)
+    promises_unknown: str | None = None  # why the promises kept and broken in the period are unknown
 
     @property
     def empty(self) -> bool:
         return not self.currencies
 
 
-def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 10) -> Kpis:
+def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 10,
+                 dispute_bands: tuple[int, ...] = DISPUTE_AGE_BANDS) -> Kpis:
     """The KPI book for ``period`` (its end is the cut-off: balances are as of the end of that day).
 
     Countback DSO walks the month of the end up to the end, then whole calendar months; the trend has a point at
-    each of the last twelve month ends up to the period end."""
+    each of the last twelve month ends up to the period end. Open disputes are banded by days open from each of
+    ``dispute_bands`` (the escalation policy's level days)."""
     end = period.end
     months = months_back(end, COUNTBACK_MONTHS)
     trend_months = months_back(last_month_end(end), TREND_MONTHS + COUNTBACK_MONTHS)
@@ -167,7 +181,8 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
     aged = _aged(ledger, end, buckets)
     aged = aged[~aged["currency"].isin(unknown_end)]
     summary = aging_summary(aged, buckets)
-    settled, promised = _settled_in(ledger, period), _promises_due(ledger, period)
+    settled, promised = _settled_in(ledger, period), promise_outcomes(ledger.promises, period)
+    unknown_promises = promises_unknown(ledger.promises_known_from, period)
     rows, trend = [], []
     for currency in ledger.currencies:
         at_end, before = by[(currency, end)], by[(currency, period.start - timedelta(days=1))]
@@ -179,7 +194,7 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
         mine = settled[settled["currency"] == currency]
         paid, credited = mine[mine["kind"] == "payment"], mine[mine["kind"] == "credit_note"]
         disputed = aged[(aged["currency"] == currency) & aged["disputed"]]
-        promises = promised.loc[promised["currency"] == currency, "kept"]
+        promises = promised.get(currency, dict.fromkeys(NEEDS_PROMISE_RECORDS, 0))
         row = CurrencyKpis(
             currency=currency, open_cents=at_end.total_cents, current_cents=at_end.current_cents,
             past_due_cents=at_end.total_cents - at_end.current_cents,
@@ -193,18 +208,21 @@ def compute_kpis(ledger: Ledger, period: Period, buckets: list[int], top: int = 
             average_days_beyond_terms=_weighted_days(paid, "due_date"),
             disputed_invoices=len(disputed), disputed_cents=int(disputed["open_cents"].sum()),
             disputed_average_days_open=_ratio(int(disputed["days_open"].sum()), int(disputed["days_open"].count())),
-            promises_due=len(promises), promises_kept=int(promises.sum()))
+            **promises)
         row = _unknown(row, undated[undated["currency"] == currency], period, ledger.open_as_of,
                        at_end.undated_invoices > 0, before.undated_invoices > 0)
-        rows.append(_blank(row, NEEDS_DISPUTE_HISTORY, disputes_unknown) if disputes_unknown else row)
+        row = _blank(row, NEEDS_DISPUTE_HISTORY, disputes_unknown) if disputes_unknown else row
+        rows.append(_blank(row, NEEDS_PROMISE_RECORDS, unknown_promises) if unknown_promises else row)
         trend += _trend(currency, trend_months, [(sales_of[(currency, m.start, m.end)], m.days) for m in trend_months],
                         by)
+    disputes = _disputes(aged, ledger)
     return Kpis(period, rows, summary.rows, pd.DataFrame(trend, columns=["currency", "month_end", "open_cents",
                                                                          "dso_countback", "cei"]),
-                _top_overdue(aged, ledger, top), _disputes(aged, ledger),
-                _accounts(aged, ledger, disputes_unknown is None),
+                _top_overdue(aged, ledger, top), disputes, _accounts(aged, ledger, disputes_unknown is None),
                 summary.reconciles and all(summary.open_ar.get(r.currency, 0) == r.open_cents
-                                           for r in rows if r.currency not in unknown_end), disputes_unknown)
+                                           for r in rows if r.currency not in unknown_end), disputes_unknown,
+                disputes_by_age_and_reason(disputes, dispute_bands),
+                broken_promises(ledger.promises, ledger.customers, period), unknown_promises)
 
 
 def _trend(currency: str, months: list[Period], sales: list[tuple[int, int]], by: dict) -> list[dict]:
@@ -271,10 +289,18 @@ def _aged(ledger: Ledger, day: date, buckets: list[int]) -> pd.DataFrame:
     aged = age_invoices(inv, day, buckets)
     d, at = ledger.disputes, as_day(day)
     live = d[(d["opened_on"] <= at) & (d["closed_on"].isna() | (d["closed_on"] > at))]
-    opened = live.groupby("invoice_number", as_index=False)["opened_on"].max().astype({"invoice_number": str})
-    since = inv[["invoice_number"]].astype(str).merge(opened, on="invoice_number", how="left")["opened_on"]
+    latest = live.sort_values("opened_on").drop_duplicates("invoice_number", keep="last").astype({"invoice_number": str})
+    # the level it had at the end of the day: the level now if raised by then; raised since from level 1, it was 0
+    # then; from a higher level, it was lower then, but which is unknown (None)
+    raised_later = latest["level_raised_on"].notna() & (latest["level_raised_on"] > at)
+    latest = latest.assign(level=latest["level"].astype(object).where(~raised_later, None).where(
+        ~(raised_later & (latest["level"] == 1)), 0))
+    found = inv[["invoice_number"]].astype(str).merge(
+        latest[["invoice_number", "opened_on", "reason_code", "reason_text", "level"]], on="invoice_number", how="left")
+    since = found["opened_on"]
     return aged.assign(disputed=since.notna().to_numpy(), promise_to_pay_date=inv["promise_to_pay_date"].to_numpy(),
-                       days_open=(at - since).dt.days.to_numpy())
+                       days_open=(at - since).dt.days.to_numpy(), reason_code=found["reason_code"].to_numpy(),
+                       reason_text=found["reason_text"].to_numpy(), level=found["level"].to_numpy())
 
 
 def _settled_in(ledger: Ledger, period: Period) -> pd.DataFrame:
@@ -290,18 +316,6 @@ def _weighted_days(paid: pd.DataFrame, since: str) -> Decimal | None:
         return None
     days = (paid["settled_on"] - paid[since]).dt.days.to_numpy(np.int64)
     return _ratio(int((days * paid["amount_cents"].to_numpy()).sum()), int(paid["amount_cents"].sum()))
-
-
-def _promises_due(ledger: Ledger, period: Period) -> pd.DataFrame:
-    """Promises to pay that fell due in the period (currency, kept): kept when the invoice was settled in full by
-    the promised day. (The ledger keeps only an invoice's latest promise.)"""
-    inv = ledger.invoices
-    due = inv[inv["promise_to_pay_date"].between(as_day(period.start), as_day(period.end))]
-    if due.empty:
-        return pd.DataFrame({"currency": pd.Series(dtype=object), "kept": pd.Series(dtype=bool)})
-    last = ledger.settlements.groupby("invoice_number")["settled_on"].max()
-    kept = (due["open_cents"] == 0) & (due["invoice_number"].map(last) <= due["promise_to_pay_date"])
-    return pd.DataFrame({"currency": due["currency"], "kept": kept.astype(bool)})
 
 
 def _names(ledger: Ledger) -> pd.DataFrame:
@@ -320,7 +334,7 @@ def _disputes(aged: pd.DataFrame, ledger: Ledger) -> pd.DataFrame:
     disputed = aged[aged["disputed"]].astype({"days_open": "int64"}).merge(_names(ledger), on="customer_id", how="left")
     return disputed.sort_values(["currency", "open_cents"], ascending=[True, False])[
         ["invoice_number", "customer_id", "name", "collector", "sales_rep", "currency", "open_cents",
-         "days_past_due", "days_open"]].reset_index(drop=True)
+         "days_past_due", "days_open", "reason_code", "reason_text", "level"]].reset_index(drop=True)
 
 
 def _accounts(aged: pd.DataFrame, ledger: Ledger, disputes_known: bool) -> pd.DataFrame:

@@ -44,6 +44,7 @@ from tasks.aging import bucket_labels
 from tasks.contacts.quality import mask
 from tasks.dunning.channels import EmailSender, deliver
 from tasks.dunning.messages import RenderedMessage, compose_email
+from tasks.kpi.disputes import DISPUTE_AGE_BANDS, age_band_labels
 from tasks.kpi.maths import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
 from tasks.output_files import slug
 
@@ -57,16 +58,23 @@ def _query(conn, name: str, params: dict | None = None) -> pd.DataFrame:
 
 
 def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) -> Ledger:
-    """Every invoice that is or was owed, what settled it and when, credit notes, customers, and the company days
-    the syncs saw each dispute open and end. ``open_as_of``: the day the open amounts are known to be as of."""
-    names = ("invoices", "settlements", "credit_notes", "customers", "disputes")
+    """Every invoice that is or was owed, what settled it and when, credit notes, customers, the company days the
+    syncs saw each dispute open and end (with its reason and level), and the promise records. ``open_as_of``: the
+    day the open amounts are known to be as of."""
+    names = ("invoices", "settlements", "credit_notes", "customers", "disputes", "promises")
     with engine.connect() as conn:
-        *frames, disputes = [_query(conn, name) for name in names]
-    for column in ("opened_at", "closed_at"):
+        *frames, disputes, promises = [_query(conn, name) for name in names]
+    disputes, promises = (_plain(f) for f in (disputes, promises))
+    for column in ("opened_at", "closed_at", "level_raised_at"):
         seen = pd.to_datetime(disputes.pop(column), format="ISO8601")
         disputes[column.replace("_at", "_on")] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone) \
             .dt.tz_localize(None).dt.normalize()
-    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes)
+    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes, promises=promises)
+
+
+def _plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain Python values, None for SQL NULL (an Arrow column's NA compares as neither true nor false)."""
+    return frame.astype(object).where(frame.notna(), None)
 
 
 @task(name="load-ledger", cache_policy=NO_CACHE)
@@ -168,20 +176,22 @@ def _headline(kpis: Kpis, locale: str) -> list[str]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+    return _plain(frame).to_dict("records")
 
 
 @task(name="build-kpi-reports", cache_policy=NO_CACHE)
 def build_reports(ledger: Ledger, activity: Activity, period: Period, company: CompanyProfile,
-                  recipients: ReportRecipients, label: str, now: datetime | None = None) -> ReportRun:
+                  recipients: ReportRecipients, label: str, now: datetime | None = None,
+                  dispute_bands: tuple[int, ...] = DISPUTE_AGE_BANDS) -> ReportRun:
     """Compute the KPIs for the department, each collector and each sales rep, and write each audience's report
-    (PDF and HTML) with its charts, drawn by one Chrome."""
+    (PDF and HTML) with its charts, drawn by one Chrome. Open disputes are banded by days open from each of
+    ``dispute_bands`` (the escalation policy's level days)."""
     logger = get_run_logger()
     run = ReportRun()
 
     def kpis_of(scope: Ledger) -> Kpis:
         started = time.perf_counter()
-        kpis = compute_kpis(scope, period, company.aging_buckets, recipients.top_customers)
+        kpis = compute_kpis(scope, period, company.aging_buckets, recipients.top_customers, dispute_bands)
         run.kpi_seconds += time.perf_counter() - started
         return kpis
 
@@ -189,7 +199,8 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
     zone = ZoneInfo(company.time_zone)
     common = {"company": company, "period": period, "period_label": period_label(period.start, period.end,
                                                                                  company.locale),
-              "generated": generated_at(now, zone), "targets": recipients, "target_met": target_met}
+              "generated": generated_at(now, zone), "targets": recipients, "target_met": target_met,
+              "age_bands": age_band_labels(dispute_bands)}
     printing: list[Future] = []
     # Each report is computed, drawn and handed to a PDF worker process in turn, so printing one overlaps
     # computing the next. The executive summary comes last: it compares every collector.
@@ -211,7 +222,7 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
                        "attention": attention[:ACCOUNT_ROWS], "attention_total": len(attention),
                        "aging_pivot": pivot, "bucket_labels": bucket_labels(company.aging_buckets),
                        "main_currencies": main, "top_overdue": _records(kpis.top_overdue),
-                       "disputes": _records(kpis.disputes),
+                       "disputes": _records(kpis.disputes), "broken_promises": _records(kpis.broken_promises),
                        "channels": scoped.by_channel(), "held_back": scoped.held_back_reasons()}
             html = render_html(audience, context, company.locale)
             name = audience if scope is None else f"{audience}-{slug(scope)}"
