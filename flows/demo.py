@@ -234,7 +234,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                   "on the 1st: one PDF for the executives, one per collector, one per sales rep, each emailed to its "
                   "reader")
     started = time.perf_counter()
-    reports = kpi_reports(period="month", as_of=month_end, now=afternoon)
+    reports = kpi_reports(period="month", as_of=month_end, now=afternoon, **ESCALATION)
     print_reports(console, reports, time.perf_counter() - started)
 
     reconciled = all(r.reconciles for r in first.sync + second.sync)
