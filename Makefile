@@ -25,8 +25,9 @@ TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 demo: system-packages-demo $(INSTALLED)
 	PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/arpilot demo
 
+# Two workers (pytest-xdist): most tests wait on servers, subprocesses and polls, so two at a time fit 2 cores.
 test: system-packages-test $(INSTALLED)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 ui: $(INSTALLED)
 	@mkdir -p "$(PREFECT_HOME)"
