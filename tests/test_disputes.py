@@ -189,3 +189,13 @@ def test_the_cli_records_a_decision_and_refuses_an_invoice_without_an_open_dispu
     assert disputes(env.engine)[0][5] == "credited"
     assert [m["Subject"] for m in mail_to(env.smtp, MANAGER)] == [
         "Dispute resolved by a credit: Acme Corp, invoice I1"]
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_a_notice_the_relay_refused_for_now_is_sent_by_the_next_run_and_the_others_not_again(env):
+    dispute_escalation("I1", **env.params, today=TODAY)
+    with env.engine.begin() as conn:  # as if the relay had refused the rep's email until the run gave up
+        conn.execute(sa.text("UPDATE staff_notices SET status = 'owed' WHERE notice_key LIKE '%|opened|sales'"))
+    again = dispute_escalation(None, **env.params, today=TODAY + timedelta(days=1))
+    assert [n.key for n in again.mail.sent] == ["dispute|I1@2026-11-23 08:00:00|opened|sales"]
+    assert len(mail_to(env.smtp, MANAGER)) == 1 and len(mail_to(env.smtp, REP)) == 2

@@ -21,7 +21,7 @@ from tasks.disputes.records import record_disputes
 from tasks.staff_mail import StaffMailResult
 
 CATCH_UP_DAYS = 30  # notices of disputes seen or resolved longer ago than this are not sent any more
-DONE = "('sent', 'unknown', 'failed')"
+DONE = "('sent', 'unknown', 'failed')"  # a notice in any other state is still to be sent, or under way
 
 
 @task(name="record-ledger-disputes", cache_policy=NO_CACHE)
@@ -57,12 +57,15 @@ def cases_to_tell(engine: Engine, invoice: str | None, dunning: DunningPolicy | 
     if seen_before and not invoice:
         scope, params = "d.announced_at < :before", {"before": seen_before.strftime("%Y-%m-%d %H:%M:%S")}
 
-    def not_done(suffix: str) -> str:
-        return (f"NOT EXISTS (SELECT 1 FROM staff_notices n WHERE n.status IN {DONE} "
-                f"AND n.notice_key = 'dispute|' || d.dispute_id || {suffix})")
+    def not_done(event: str, first: str) -> str:
+        """The event's first notice not sent yet, or one of its notices still owed (the relay refused it)."""
+        key = f"'dispute|' || d.dispute_id || {event}"
+        return (f"(NOT EXISTS (SELECT 1 FROM staff_notices n WHERE n.status IN {DONE} AND n.notice_key = {key} "
+                f"|| {first}) OR EXISTS (SELECT 1 FROM staff_notices n WHERE n.status = 'owed' "
+                f"AND n.notice_key LIKE {key} || '%'))")
 
-    opened, resolved = not_done("'|opened|manager'"), not_done("'|resolved|manager'")
-    level = not_done("'|level-' || CAST(d.level AS VARCHAR(8))")
+    opened, resolved = not_done("'|opened'", "'|manager'"), not_done("'|resolved'", "'|manager'")
+    level = not_done("'|level-' || CAST(d.level AS VARCHAR(8))", "''")
     wheres = {"opened": f"d.closed_at IS NULL AND d.opened_at >= :since AND {opened}",
               "resolved": f"d.closed_at IS NOT NULL AND d.closed_at >= :since AND {resolved}",
               "level": f"d.closed_at IS NULL AND d.level > 0 AND {level}"}
