@@ -10,7 +10,7 @@ import gc
 import sqlite3
 from collections.abc import Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -49,6 +49,22 @@ sqlite3.register_adapter(Decimal, str)
 def named_query(folder: str, name: str) -> str:
     """The SQL in sql/<folder>/<name>.sql: queries live in files a DBA can read."""
     return (SQL_DIR / folder / f"{name}.sql").read_text()
+
+
+def plain(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain Python values with None for SQL NULL: query_frame's columns hold pandas' NA, which no comparison
+    survives, where code reads rows one by one."""
+    return frame.astype(object).where(frame.notna(), None)
+
+
+def to_date(value) -> date | None:
+    """A DATE or TIMESTAMP as a backend returns it (date, datetime, pandas Timestamp, ISO text) as a date; None for
+    NULL."""
+    if value is None or (not isinstance(value, str | date) and pd.isna(value)):
+        return None
+    if isinstance(value, date):
+        return value.date() if isinstance(value, datetime) else value
+    return date.fromisoformat(str(value)[:10])
 
 
 def utcnow() -> str:

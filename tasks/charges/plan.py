@@ -19,6 +19,7 @@ from datetime import date
 
 import pandas as pd
 
+from tasks import warehouse as wh
 from tasks.money import to_decimal
 
 IN_FLIGHT = ("reserved", "submitted", "processing", "succeeded")
@@ -85,7 +86,7 @@ def _last_charges(history: pd.DataFrame) -> pd.DataFrame:
         return history.set_index(pd.Index([], name="invoice_number"))
     ordered = history.sort_values(["invoice_number", "attempt", "charge_day"])
     last = ordered.groupby("invoice_number").tail(1).set_index("invoice_number")
-    return last.astype(object).where(last.notna(), None)
+    return wh.plain(last)
 
 
 def _invoice_state(row, last, mandate_changed) -> tuple[str, int]:

@@ -84,7 +84,7 @@ def publish_autopay(plan: ChargePlan, done: ChargeResults, recovered: ChargeResu
             written_back = write_back(conn, ledger_conn, policy.write_back_sql)
     with engine.connect() as conn:
         charges = wh.query_frame(conn, wh.named_query("charges", "day_results"), {"day": plan.charge_day})
-        charges = charges.astype(object).where(charges.notna(), None)
+        charges = wh.plain(charges)
         export = write_exports(conn, plan.charge_day, project_path(policy.export_dir))
     checkpoint("export-written")
     outcomes = (charges.groupby(["status", "currency"], as_index=False)

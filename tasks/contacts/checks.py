@@ -98,7 +98,7 @@ def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
     with wh.bulk_work(), engine.begin() as conn:
         stale = wh.query_frame(conn, wh.named_query("contacts", "contacts_to_normalize"),
                                {"company_time_zone": company_zone})
-        stale = stale.astype(object).where(stale.notna(), None)
+        stale = wh.plain(stale)
         profiles = normalize_contacts(stale, company_zone)
         rows = pd.concat([stale[["contact_id", "customer_id"]], profiles], axis=1).assign(
             contact_row_hash=stale["row_hash"], customer_country=stale["country"],

@@ -17,6 +17,7 @@ import pandas as pd
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
 from reports.formats import money
+from tasks import warehouse as wh
 from tasks.contacts.normalization import addressees
 
 ADDRESSEE_TEXT = {"sales": "a sales contact", "no_reply": "a no-reply mailbox"}
@@ -92,7 +93,7 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     if not policy.check_all_customers:
         contacts = contacts[contacts["customer_id"].isin(owing)]
     # Plain values, None for every blank: a column that is NULL throughout has no type to combine with.
-    contacts, customers = (f.astype(object).where(f.notna(), None) for f in (contacts, customers))
+    contacts, customers = wh.plain(contacts), wh.plain(customers)
     kind = addressees(contacts["role"], contacts["email"], tuple(policy.ap_roles))
     is_ap = kind.eq("accounts_payable")
     has_ap = is_ap.groupby(contacts["customer_id"]).transform("any")

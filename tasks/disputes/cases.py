@@ -52,27 +52,22 @@ class DisputeCase:
 
 def read_cases(conn: Connection, where: str, params: dict, policy: DunningPolicy | None, today: date) -> list[DisputeCase]:
     """Disputes matching ``where`` (on invoice_disputes d), each with its reminders, AP contact and portal link."""
-    rows = wh.query_frame(conn, f"{wh.named_query('disputes', 'cases')} WHERE {where} ORDER BY d.opened_at, "
-                                "d.invoice_number", params).astype(object)
-    rows = rows.where(rows.notna(), None)
+    rows = wh.plain(wh.query_frame(conn, f"{wh.named_query('disputes', 'cases')} WHERE {where} ORDER BY "
+                                         "d.opened_at, d.invoice_number", params))
     cases = []
     for r in rows.to_dict("records"):
         reminders = wh.query_frame(conn, wh.named_query("disputes", "reminders"), {"invoice": r["invoice_number"]})
         contacts = wh.query_frame(conn, wh.named_query("disputes", "ap_contact"), {"customer": r["customer_id"]})
-        contacts = contacts.astype(object).where(contacts.notna(), None)
+        contacts = wh.plain(contacts)
         cases.append(DisputeCase(
             r["dispute_id"], r["invoice_number"], r["customer_id"], r["customer_name"], r["currency"],
-            int(r["amount_cents"] or r["open_cents"]), int(r["open_cents"]), _day(r["due_date"]),
+            int(r["amount_cents"] or r["open_cents"]), int(r["open_cents"]), wh.to_date(r["due_date"]),
             pd.Timestamp(r["opened_at"]).to_pydatetime(), r["source"], r["reason_code"], r["reason_text"],
             r["collector"], r["sales_rep"], r["owner"], int(r["level"]), r["status"],
             pd.Timestamp(r["closed_at"]).to_pydatetime() if r["closed_at"] else None, r["resolved_by"], r["note"],
-            [(_day(d), c, int(s)) for d, c, s in zip(reminders["planned_on"], reminders["channel"], reminders["step"],
-                                                   strict=True)],
+            [(wh.to_date(d), c, int(s))
+             for d, c, s in zip(reminders["planned_on"], reminders["channel"], reminders["step"], strict=True)],
             tuple(contacts.iloc[0][["name", "email", "phone"]]) if not contacts.empty else None,
             pay_link(policy.pay_portal, r["customer_id"], r["currency"], today)
             if policy is not None and policy.pay_portal else None))
     return cases
-
-
-def _day(value) -> date:
-    return pd.Timestamp(value).date()

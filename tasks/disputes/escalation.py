@@ -37,8 +37,8 @@ def raise_levels(engine: Engine, policy: EscalationPolicy, today: date) -> int:
     with engine.connect() as conn:
         rows = conn.execute(sa.text("SELECT dispute_id, opened_at, level FROM invoice_disputes "
                                     "WHERE closed_at IS NULL")).all()
-    raised = [{"id": i, "level": level_due((today - _day(opened)).days, policy), "at": wh.utcnow()}
-              for i, opened, level in rows if level_due((today - _day(opened)).days, policy) > level]
+    raised = [{"id": i, "level": level_due((today - wh.to_date(opened)).days, policy), "at": wh.utcnow()}
+              for i, opened, level in rows if level_due((today - wh.to_date(opened)).days, policy) > level]
     if raised:
         with engine.begin() as conn:
             conn.execute(sa.text("UPDATE invoice_disputes SET level = :level, level_raised_at = :at "
@@ -112,7 +112,3 @@ def publish_escalation(cases: dict[str, list[DisputeCase]], notices: DisputeNoti
                                       "A person without an address: add them to the report recipients block.")
     for who in sorted({w for _, w in notices.missing}):
         get_run_logger().warning("No address for %s in the report recipients block: they were not told", who)
-
-
-def _day(value) -> date:
-    return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value)[:10])

@@ -73,8 +73,7 @@ def announce_disputes(engine: Engine) -> dict[str, list[str]]:
                                   (RESOLVED, "d.status <> 'open' AND d.outcome_announced_at IS NULL",
                                    "outcome_announced_at")):
         with engine.connect() as conn:
-            rows = wh.query_frame(conn, UNANNOUNCED.format(pending=pending)).astype(object)
-        rows = rows.where(rows.notna(), None).to_dict("records")
+            rows = wh.plain(wh.query_frame(conn, UNANNOUNCED.format(pending=pending))).to_dict("records")
         for row in rows:
             emit_event(**dispute_event(row, name))
             announced[name].append(row["invoice_number"])

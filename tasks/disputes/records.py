@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -33,14 +32,13 @@ def ledger_outcome(invoice_status: str, last_credit_on: date | None, opened_on: 
 
 def record_disputes(conn: Connection, at: str) -> None:
     """Open a record for each dispute this sync first sees; close the ones that ended in the ledger."""
-    seen = wh.query_frame(conn, wh.named_query("disputes", "open_seen")).astype(object)
-    seen = seen.where(seen.notna(), None)
+    seen = wh.plain(wh.query_frame(conn, wh.named_query("disputes", "open_seen")))
     wh.insert(conn, "invoice_disputes", seen.assign(
         dispute_id=[dispute_id(n, at) for n in seen["invoice_number"]], opened_at=at, source="ledger", level=0,
         status="open"))
     ended = wh.query_frame(conn, wh.named_query("disputes", "ended"))
     updates = [{"id": row.dispute_id, "at": at,
-                "status": ledger_outcome(row.invoice_status, _day(row.last_credit_on), _day(row.opened_at))}
+                "status": ledger_outcome(row.invoice_status, wh.to_date(row.last_credit_on), wh.to_date(row.opened_at))}
                for row in ended.itertuples()]
     if updates:
         conn.execute(sa.text("UPDATE invoice_disputes SET closed_at = :at, status = :status, resolved_by = 'ledger' "
@@ -72,7 +70,3 @@ def resolve_by_person(conn: Connection, invoice_number: str, outcome: str, by: s
     conn.execute(sa.text("UPDATE collector_worklist SET done_at = :at WHERE item_key = :key"),
                  {"at": now, "key": f"dispute|{row[0]}"})
     return row[0]
-
-
-def _day(value) -> date | None:
-    return None if value is None or pd.isna(value) else pd.Timestamp(value).date()

@@ -32,6 +32,7 @@ from blocks.company import CompanyProfile
 from blocks.dunning_policy import CONTACT_CHANNELS, TONES, DunningPolicy
 from tasks.aging import bucket_of
 from tasks.money import to_cents, to_decimal
+from tasks.warehouse import to_date
 
 # Skip reasons, as the controller reads them in the plan artifact and the dunning_skips table.
 STOPPED = "customer stopped"
@@ -234,7 +235,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
             skip(channel, reason, f"{len(held)} invoice(s) held back", about=held)
         if not due_channels:
             continue
-        covered = [CoveredInvoice(r[2], _as_date(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in live]
+        covered = [CoveredInvoice(r[2], to_date(r[3]), int(r[4]), int(r[5]), int(r[6])) for r in live]
         total = sum(i.open_cents for i in covered)
         if total < minimum:
             for channel in due_channels:
@@ -283,7 +284,7 @@ def _customer_block(info: pd.Series, override, today: date) -> tuple[str, str] |
         return STOPPED, "stopped in the ledger" if bool(info["dunning_stopped"]) else "stopped in the dunning policy"
     if bool(info["internal"]):
         return INTERNAL, ""
-    pauses = [d for d in (_as_date(info["paused_until"]), override.pause_until if override else None) if d]
+    pauses = [d for d in (to_date(info["paused_until"]), override.pause_until if override else None) if d]
     if pauses and max(pauses) >= today:
         return PAUSED, f"until {max(pauses).isoformat()}"
     return None
@@ -339,14 +340,6 @@ def _capped(history: SendHistory, customer_id: str, currency: str, channel: str,
     return None, ""
 
 
-def _as_date(value) -> date | None:
-    if value is None or (not isinstance(value, str | date) and pd.isna(value)):
-        return None
-    if isinstance(value, date):
-        return value if not isinstance(value, datetime) else value.date()
-    return date.fromisoformat(str(value)[:10])
-
-
 def _text(value) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
@@ -390,7 +383,7 @@ def changed_since_planning(message: PlannedMessage, current: dict[str, tuple], t
             return PAID_SINCE
         if bool(disputed):
             return DISPUTED_SINCE
-        promised = _as_date(promise)
+        promised = to_date(promise)
         if promised and promised >= today:
             return PROMISED_SINCE
     return None

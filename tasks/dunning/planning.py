@@ -54,7 +54,7 @@ def aged_for_planning(invoices: pd.DataFrame, as_of: date, buckets: list[int]) -
     for hold in HOLD_COLUMNS:
         aged[hold] = invoices[hold].to_numpy()
     # The planner compares it row by row: None, never pandas' NA, where the rep softened nothing.
-    aged["sales_softened_step"] = _plain(invoices[["sales_softened_step"]])["sales_softened_step"].to_numpy()
+    aged["sales_softened_step"] = wh.plain(invoices[["sales_softened_step"]])["sales_softened_step"].to_numpy()
     return aged
 
 
@@ -71,12 +71,7 @@ def age_open_invoices(store: ArWarehouse, company: CompanyProfile, as_of: date) 
     aged = aged_for_planning(invoices, as_of, company.aging_buckets)
     summary = aging_summary(aged, company.aging_buckets)
     _publish_aging(summary, company, as_of)
-    return DunningState(aged, _plain(customers), _plain(contacts), summary)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Python values with None for NULL: the planner reads rows one by one."""
-    return frame.astype(object).where(frame.notna(), None)
+    return DunningState(aged, wh.plain(customers), wh.plain(contacts), summary)
 
 
 def _publish_aging(summary: AgingSummary, company: CompanyProfile, as_of: date) -> None:
@@ -115,7 +110,7 @@ def plan_invoice_delivery(store: ArWarehouse, state: DunningState, policy: Dunni
     with engine.begin() as conn:
         invoices = wh.query_frame(conn, wh.named_query("dunning", "invoices_to_deliver"),
                                   {"since": policy.deliver_invoices_from})
-        invoices = _plain(invoices)
+        invoices = wh.plain(invoices)
         invoices["pdf_problem"] = [erp_pdf_problem(p, policy.invoice_pdf_dir) for p in invoices["pdf_path"]]
         plan = plan_deliveries(invoices, state.contacts, policy, company, now)
         _record_skips(conn, run_id, plan.planned_on, plan.skips)
@@ -131,7 +126,7 @@ def plan_autopay_notices(store: ArWarehouse, state: DunningState, policy: Dunnin
     charges dunning takes over on the collectors' call lists; notices held back are recorded like reminders."""
     engine = store.engine()
     with engine.begin() as conn:
-        charges = _plain(wh.query_frame(conn, wh.named_query("dunning", "autopay_notices"),
+        charges = wh.plain(wh.query_frame(conn, wh.named_query("dunning", "autopay_notices"),
                                         {"since": notice_since(company.today(now))}))
         notices, skips = plan_notices(charges, state.contacts, policy, company, now)
         _record_skips(conn, run_id, company.today(now), skips)
@@ -147,7 +142,7 @@ def plan_promise_notices_task(store: ArWarehouse, state: DunningState, policy: D
     today = company.today(now)
     engine = store.engine()
     with engine.begin() as conn:
-        promises = _plain(wh.query_frame(conn, wh.named_query("dunning", "promise_notices"),
+        promises = wh.plain(wh.query_frame(conn, wh.named_query("dunning", "promise_notices"),
                                          {"since": today - timedelta(days=ANNOUNCE_DAYS)}))
         notices, skips = plan_promise_notices(promises, state.contacts, policy, company, now)
         _record_skips(conn, run_id, today, skips)

@@ -64,17 +64,12 @@ def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) 
     names = ("invoices", "settlements", "credit_notes", "customers", "disputes", "promises")
     with engine.connect() as conn:
         *frames, disputes, promises = [_query(conn, name) for name in names]
-    disputes, promises = (_plain(f) for f in (disputes, promises))
+    disputes, promises = (wh.plain(f) for f in (disputes, promises))
     for column in ("opened_at", "closed_at", "level_raised_at"):
         seen = pd.to_datetime(disputes.pop(column), format="ISO8601")
         disputes[column.replace("_at", "_on")] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone) \
             .dt.tz_localize(None).dt.normalize()
     return Ledger(*frames, open_as_of=open_as_of, disputes=disputes, promises=promises)
-
-
-def _plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Plain Python values, None for SQL NULL (an Arrow column's NA compares as neither true nor false)."""
-    return frame.astype(object).where(frame.notna(), None)
 
 
 @task(name="load-ledger", cache_policy=NO_CACHE)
@@ -176,7 +171,7 @@ def _headline(kpis: Kpis, locale: str) -> list[str]:
 
 
 def _records(frame: pd.DataFrame) -> list[dict]:
-    return _plain(frame).to_dict("records")
+    return wh.plain(frame).to_dict("records")
 
 
 @task(name="build-kpi-reports", cache_policy=NO_CACHE)

@@ -57,10 +57,6 @@ class Account:
         return sum(i.open_cents for i in self.open_in(currency))
 
 
-def _day(value) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(str(value)[:10])
-
-
 def read_account(conn: Connection, customer_id: str) -> Account | None:
     """The customer and their open invoices, or None for a customer the warehouse does not know (any more)."""
     customer = conn.execute(sa.text(wh.named_query("portal", "customer")), {"customer_id": customer_id}).first()
@@ -68,7 +64,7 @@ def read_account(conn: Connection, customer_id: str) -> Account | None:
         return None
     rows = conn.execute(sa.text(wh.named_query("portal", "open_invoices")), {"customer_id": customer_id})
     return Account(customer.customer_id, customer.name, tuple(
-        OpenInvoice(r.invoice_number, r.currency, _day(r.issue_date), _day(r.due_date), int(r.amount_cents),
+        OpenInvoice(r.invoice_number, r.currency, wh.to_date(r.issue_date), wh.to_date(r.due_date), int(r.amount_cents),
                     int(r.open_cents), bool(r.disputed), bool(r.autopay_under_way)) for r in rows))
 
 

@@ -80,7 +80,7 @@ def announce(engine: Engine, policy: EscalationPolicy, sales_reps: dict[str, str
         rows = wh.query_frame(conn, wh.named_query("promises", "resolved_lately"), {
             "since": review.day - timedelta(days=ANNOUNCE_DAYS),
             "window_start": review.day - timedelta(days=policy.broken_promise_window_days)})
-    rows = rows.astype(object).where(rows.notna(), None)
+    rows = wh.plain(rows)
     for promise in rows.to_dict("records"):
         if promise["announced_at"] is None:
             with engine.begin() as conn:

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 
 import pandas as pd
 
+from tasks import warehouse as wh
+
 LEDGER = "ledger"
 SOURCES = ("ledger", "portal", "sms", "phone", "collector")
 OPEN, KEPT, BROKEN = "open", "kept", "broken"
@@ -25,10 +27,6 @@ def ledger_promise_id(customer_id: str, currency: str, promised_for: date) -> st
     return f"{LEDGER}|{customer_id}|{currency}|{promised_for.isoformat()}"
 
 
-def _day(value) -> date:
-    return pd.Timestamp(value).date()
-
-
 def ledger_promises(invoices: pd.DataFrame, grace_days: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The promises the ledger's invoices give (promise_id, customer_id, currency, amount_cents, promised_for,
     hold_until) and what each covers (promise_id, invoice_number, open_cents).
@@ -37,7 +35,7 @@ def ledger_promises(invoices: pd.DataFrame, grace_days: int) -> tuple[pd.DataFra
     columns = ["promise_id", "customer_id", "currency", "amount_cents", "promised_for", "hold_until"]
     if invoices.empty:
         return pd.DataFrame(columns=columns), pd.DataFrame(columns=["promise_id", "invoice_number", "open_cents"])
-    work = invoices.assign(promised_for=[_day(d) for d in invoices["promise_to_pay_date"]])
+    work = invoices.assign(promised_for=[wh.to_date(d) for d in invoices["promise_to_pay_date"]])
     work["promise_id"] = [ledger_promise_id(c, cur, d) for c, cur, d in
                           zip(work["customer_id"], work["currency"], work["promised_for"], strict=True)]
     work["open_cents"] = work["open_cents"].astype("int64")
@@ -55,10 +53,10 @@ def judge_promises(promises: pd.DataFrame, payments: pd.DataFrame, today: date) 
     paid_by: dict[tuple[str, str], list[tuple[date, int]]] = {}
     for customer, currency, received, cents in zip(payments["customer_id"], payments["currency"],
                                                    payments["received_on"], payments["amount_cents"], strict=True):
-        paid_by.setdefault((customer, currency), []).append((_day(received), int(cents)))
+        paid_by.setdefault((customer, currency), []).append((wh.to_date(received), int(cents)))
     rows = []
     for p in promises.itertuples(index=False):
-        start, end = _day(p.recorded_on), _day(p.hold_until)
+        start, end = wh.to_date(p.recorded_on), wh.to_date(p.hold_until)
         paid = sum(c for d, c in paid_by.get((p.customer_id, p.currency), []) if start <= d <= end)
         status = KEPT if paid >= int(p.amount_cents) else BROKEN if end < today else OPEN
         rows.append((p.promise_id, status, paid))
@@ -89,10 +87,10 @@ def broken_event(promise: dict) -> dict:
         "event": "arpilot.promise.broken",
         "resource": {"prefect.resource.id": f"arpilot.promise.{promise['promise_id']}",
                      "prefect.resource.name": f"{promise['customer_id']} {promise['currency']} "
-                                              f"{_day(promise['promised_for']).isoformat()}"},
+                                              f"{wh.to_date(promise['promised_for']).isoformat()}"},
         "related": related,
         "payload": {"customer_id": promise["customer_id"], "currency": promise["currency"],
                     "amount_cents": int(promise["amount_cents"]), "paid_cents": int(promise["paid_cents"] or 0),
-                    "promised_for": _day(promise["promised_for"]).isoformat(), "source": promise["source"],
+                    "promised_for": wh.to_date(promise["promised_for"]).isoformat(), "source": promise["source"],
                     "taken_by": promise["taken_by"], "broken_in_window": int(promise["broken_in_window"])},
     }

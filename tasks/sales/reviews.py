@@ -18,26 +18,17 @@ from tasks.aging import days_past_due
 from tasks.sales.heads_up import hold_until, refusal
 
 
-def plain(frame: pd.DataFrame) -> pd.DataFrame:
-    """Python values with None for NULL (query_frame gives pandas' NA, which no comparison survives)."""
-    return frame.astype(object).where(frame.notna(), None)
-
-
-def as_date(value) -> date:
-    return value if isinstance(value, date) and not isinstance(value, datetime) else date.fromisoformat(str(value)[:10])
-
-
 def open_accounts(conn: Connection, today: date) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Open invoices (with days past due and what holds them back) and their customers, as dunning reads them."""
-    invoices = plain(wh.query_frame(conn, wh.named_query("dunning", "open_invoices")))
+    invoices = wh.plain(wh.query_frame(conn, wh.named_query("dunning", "open_invoices")))
     invoices["days_past_due"] = days_past_due(invoices["due_date"], today) if len(invoices) else []
-    return invoices, plain(wh.query_frame(conn, wh.named_query("dunning", "customers")))
+    return invoices, wh.plain(wh.query_frame(conn, wh.named_query("dunning", "customers")))
 
 
 def asked_keys(conn: Connection, today: date) -> set[tuple[str, str, int, date]]:
     rows = conn.execute(sa.text("SELECT customer_id, currency, step, final_on FROM final_notice_reviews "
                                 "WHERE final_on > :today"), {"today": today})
-    return {(c, cur, int(step), as_date(final_on)) for c, cur, step, final_on in rows}
+    return {(c, cur, int(step), wh.to_date(final_on)) for c, cur, step, final_on in rows}
 
 
 def record_asks(conn: Connection, asks: pd.DataFrame, asked_at: str) -> None:
@@ -63,7 +54,7 @@ class Story:
 
 
 def read_story(conn: Connection, today: date) -> Story:
-    frames = [plain(wh.query_frame(conn, wh.named_query("sales", name), {"today": today}))
+    frames = [wh.plain(wh.query_frame(conn, wh.named_query("sales", name), {"today": today}))
               for name in ("pending_reviews", "story_invoices", "story_reminders", "story_payments", "story_disputes")]
     return Story(*frames)
 
@@ -104,4 +95,4 @@ def record_decision(conn: Connection, decision: Decision, decided_at: datetime, 
         {"d": decision.choice, "by": decision.decided_by.strip(), "why": decision.reason.strip() or None,
          "at": decided_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"), "until": until,
          "c": decision.customer_id, "cur": decision.currency, "step": latest[0], "final_on": latest[1]})
-    return Recorded(decision, int(latest[0]), as_date(latest[1]), until)
+    return Recorded(decision, int(latest[0]), wh.to_date(latest[1]), until)

@@ -15,7 +15,8 @@ import pandas as pd
 
 from blocks.company import CompanyProfile
 from reports.formats import money
-from tasks.sales.reviews import Story, as_date
+from tasks import warehouse as wh
+from tasks.sales.reviews import Story
 from tasks.staff_mail import StaffNotice, render_staff
 
 KIND = "sales-heads-up"
@@ -53,18 +54,19 @@ def letters(story: Story, sales_reps: dict[str, str], managers: list[str], compa
         payment = (by_account["payments"].get(account) or [None])[0]
         grouped[(row["sales_rep"], asked_on(row["asked_at"], company))].append({
             "customer_id": row["customer_id"], "customer_name": row["customer_name"], "currency": row["currency"],
-            "step": int(row["step"]), "final_on": as_date(row["final_on"]).isoformat(),
-            "days_to_final": (as_date(row["final_on"]) - today).days,
+            "step": int(row["step"]), "final_on": wh.to_date(row["final_on"]).isoformat(),
+            "days_to_final": (wh.to_date(row["final_on"]) - today).days,
             "open": money(sum(int(i["open_cents"]) for i in invoices), row["currency"], company.locale),
-            "invoices": [{"number": i["invoice_number"], "due_date": as_date(i["due_date"]).isoformat(),
-                          "days_past_due": (today - as_date(i["due_date"])).days,
+            "invoices": [{"number": i["invoice_number"], "due_date": wh.to_date(i["due_date"]).isoformat(),
+                          "days_past_due": (today - wh.to_date(i["due_date"])).days,
                           "open": money(int(i["open_cents"]), row["currency"], company.locale)} for i in invoices],
-            "reminders": [{"day": as_date(r["planned_on"]).isoformat(), "step": int(r["step"]), "channel": r["channel"],
-                           "invoices": int(r["invoices"])} for r in by_account["reminders"].get(account, [])],
-            "last_payment": payment and {"day": as_date(payment["received_on"]).isoformat(),
+            "reminders": [{"day": wh.to_date(r["planned_on"]).isoformat(), "step": int(r["step"]),
+                           "channel": r["channel"], "invoices": int(r["invoices"])}
+                          for r in by_account["reminders"].get(account, [])],
+            "last_payment": payment and {"day": wh.to_date(payment["received_on"]).isoformat(),
                                          "amount": money(int(payment["amount_cents"]), row["currency"],
                                                          company.locale)},
-            "disputes": [{"invoice": d["invoice_number"], "since": as_date(d["opened_at"]).isoformat(),
+            "disputes": [{"invoice": d["invoice_number"], "since": wh.to_date(d["opened_at"]).isoformat(),
                           "amount": money(int(d["amount_cents"]), row["currency"], company.locale),
                           "reason": d["reason"] or "no reason given"} for d in by_account["disputes"].get(account, [])],
         })
