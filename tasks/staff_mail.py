@@ -75,8 +75,9 @@ def reconcile(conn: Connection) -> int:
     rows = conn.execute(sa.text("SELECT notice_key, status, owner, lease_until FROM staff_notices "
                                 "WHERE status IN ('reserved', 'sending')")).all()
     now = wh.utcnow()
+    alive = {owner: owner_alive(owner) for _, _, owner, _ in rows}
     gone = [(key, status) for key, status, owner, lease in rows
-            if owner_alive(owner) is False or (owner_alive(owner) is None and str(lease)[:19] < now)]
+            if alive[owner] is False or (alive[owner] is None and str(lease)[:19] < now)]
     for key, status in gone:
         if status == "reserved":
             conn.execute(sa.text("DELETE FROM staff_notices WHERE notice_key = :k AND status = 'reserved'"), {"k": key})
