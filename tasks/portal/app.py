@@ -1,4 +1,5 @@
-"""`arpilot serve`: the pay portal and the gateway's webhooks as one ASGI app (Starlette, under uvicorn).
+"""`arpilot serve`: the pay portal, the gateway's webhooks and, when configured, Twilio's (the customer's phone,
+tasks/selfservice/) as one ASGI app (Starlette, under uvicorn).
 
 Thin on purpose: each route checks the link, then calls the stage's functions (links, account, checkout, webhooks,
 pages). Every refused link gets the same page and status, whatever the reason.
@@ -26,6 +27,7 @@ from tasks.portal.account import Account, PaymentRefused, autopay_cap_cents, cus
 from tasks.portal.links import LinkRefused, unseal
 from tasks.portal.pages import REFUSED, portal_page, refused_page, statement_pdf
 from tasks.portal.webhooks import WebhookRefused, handle_event, verified_event
+from tasks.selfservice.routes import TwilioWebhooks, twilio_routes
 
 log = logging.getLogger("arpilot.portal")
 SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
@@ -33,8 +35,9 @@ SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer
 
 
 def create_app(portal: PayPortal, gateway: PaymentGateway, company: CompanyProfile, engine: Engine,
-               today: Callable[[], date] | None = None) -> Starlette:
-    """The portal over these blocks; ``today`` (default: the company's calendar) decides expiry and payment days."""
+               today: Callable[[], date] | None = None, twilio: TwilioWebhooks | None = None) -> Starlette:
+    """The portal over these blocks; ``today`` (default: the company's calendar) decides expiry and payment days;
+    with ``twilio``, Twilio's webhooks too (/twilio/...)."""
     day = today or company.today
     client = gateway.client()
     key = portal.signing_key.get_secret_value()
@@ -134,4 +137,5 @@ def create_app(portal: PayPortal, gateway: PaymentGateway, company: CompanyProfi
         Route("/p/{token}/check", json_route(check), methods=["POST"]),
         Route("/p/{token}/autopay", json_route(autopay), methods=["POST"]),
         Route("/stripe/webhook", webhook, methods=["POST"]),
+        *(twilio_routes(twilio, engine, day) if twilio else []),
     ])

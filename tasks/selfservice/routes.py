@@ -1,0 +1,79 @@
+"""Twilio's webhooks as a route group of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
+(delivery status callbacks), later /twilio/voice (the IVR menu).
+
+Every request is checked before anything is read from it (tasks/selfservice/guard.py); a refused one gets a bare
+403 and nothing is recorded. An accepted one is handled in one transaction with its replay record, and answered
+with TwiML built by the twilio library.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from urllib.parse import parse_qsl
+
+from sqlalchemy.engine import Connection, Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from twilio.twiml.messaging_response import MessagingResponse
+
+from tasks.selfservice.guard import SIGNATURE_HEADER, RequestRefused, check_signature, public_url, remember, \
+    signed_request
+from tasks.selfservice.inbox import SmsDesk, answer_text
+from tasks.selfservice.status import record_status
+
+log = logging.getLogger("arpilot.selfservice")
+TWIML = "application/xml"
+
+
+@dataclass(frozen=True)
+class TwilioWebhooks:
+    """What the webhooks need: the auth token Twilio signs with, the public base URL Twilio calls (behind the TLS
+    proxy, e.g. https://pay.northwind.example; empty: the URL the request arrived on), and the SMS desk."""
+    auth_token: str
+    desk: SmsDesk
+    public_base_url: str | None = None
+
+    def __repr__(self) -> str:  # the token never reaches a log or an exception
+        return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"
+
+
+def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], date]) -> list[Route]:
+    def guarded(handle: Callable[[Connection, dict[str, str]], str]) -> Callable:
+        async def route(request: Request) -> Response:
+            # Twilio posts application/x-www-form-urlencoded; read as sent (repeated names kept, nothing dropped).
+            pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+            signed = signed_request(public_url(hooks.public_base_url, str(request.url), request.url.path,
+                                               request.url.query), pairs)
+
+            def work() -> str:
+                check_signature(hooks.auth_token, signed, request.headers.get(SIGNATURE_HEADER))
+                with engine.begin() as conn:
+                    remember(conn, signed, request.url.path)
+                    return handle(conn, signed.form())
+
+            try:
+                twiml = await run_in_threadpool(work)
+            except RequestRefused as why:
+                log.warning("Twilio webhook %s refused: %s", request.url.path, why)
+                return PlainTextResponse("Forbidden", status_code=403)
+            return Response(twiml, media_type=TWIML)
+        return route
+
+    def sms(conn: Connection, form: dict[str, str]) -> str:
+        reply = answer_text(conn, form, hooks.desk, today())
+        answer = MessagingResponse()
+        if reply:
+            answer.message(reply)
+        return str(answer)
+
+    def status(conn: Connection, form: dict[str, str]) -> str:
+        log.info("Twilio status callback: %s", record_status(conn, form))
+        return str(MessagingResponse())
+
+    return [Route("/twilio/sms", guarded(sms), methods=["POST"]),
+            Route("/twilio/status", guarded(status), methods=["POST"])]
