@@ -11,13 +11,17 @@ import re
 import secrets
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from twilio.request_validator import RequestValidator
 
 from sandbox.store import HOST, Faults, NumberedFolder, Scripted
 
@@ -99,7 +103,8 @@ class _TwilioHandler(BaseHTTPRequestHandler):
 class TwilioTestServer(Scripted):
     """Twilio's REST API 2010-04-01 (Messages and Calls create) on 127.0.0.1, as far as the twilio client uses it.
 
-    Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS.
+    Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS. It also plays
+    Twilio's part for inbound traffic: `send_inbound_sms` posts a customer's text to a webhook, signed as Twilio signs.
     """
 
     def __init__(self, folder: Path, account_sid: str, auth_token: str, fault_share: float = 0,
@@ -109,6 +114,7 @@ class TwilioTestServer(Scripted):
         self.landlines: set[str] = set()
         self._account_sid = account_sid
         self._credentials = f"{account_sid}:{auth_token}".encode()
+        self._auth_token = auth_token
         self._store = NumberedFolder(folder)
         self._lock = threading.Lock()
         self._requests: list[TwilioRequest] = []
@@ -116,6 +122,23 @@ class TwilioTestServer(Scripted):
         self._faults = Faults(fault_share, fault_seed)
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
+
+    def send_inbound_sms(self, url: str, from_: str, body: str, to: str = "+15005550006") -> tuple[int, str]:
+        """A customer's text as Twilio delivers it: the webhook's form parameters POSTed to ``url``, signed with this
+        account's auth token (X-Twilio-Signature, the twilio library's own algorithm). Returns the webhook's status
+        and answer (TwiML)."""
+        sid = "SM" + secrets.token_hex(16)
+        params = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": self._account_sid,
+                  "From": from_, "To": to, "Body": body, "NumMedia": "0", "NumSegments": str(_num_segments(body)),
+                  "SmsStatus": "received", "ApiVersion": "2010-04-01"}
+        request = urllib.request.Request(url, data=urlencode(params).encode(), method="POST", headers={
+            "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1",
+            "X-Twilio-Signature": RequestValidator(self._auth_token).compute_signature(url, params)})
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:
+                return answer.status, answer.read().decode()
+        except urllib.error.HTTPError as refused:
+            return refused.code, refused.read().decode()
 
     @property
     def port(self) -> int:
