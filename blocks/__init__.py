@@ -14,6 +14,7 @@ from blocks.escalation_policy import EscalationPolicy
 from blocks.ledger import FileLedgerSource, SqlLedgerSource
 from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
+from blocks.phone_desk import PhoneDesk
 from blocks.report_recipients import ReportRecipients
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
@@ -31,6 +32,7 @@ DEFAULT_GATEWAY = "arpilot-payment-gateway/arpilot"
 DEFAULT_AUTOPAY_POLICY = "arpilot-autopay-policy/arpilot"
 DEFAULT_PORTAL = "arpilot-pay-portal/arpilot"
 DEFAULT_ESCALATION_POLICY = "arpilot-escalation-policy/arpilot"
+DEFAULT_PHONE_DESK = "arpilot-phone-desk/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -73,7 +75,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
 
 
 __all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
-           "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
+           "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PHONE_DESK", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
            "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
            "CompanyProfile", "ContactPolicy", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",
-           "PaymentGateway", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]
+           "PaymentGateway", "PhoneDesk", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

@@ -4,7 +4,7 @@
                            AP contact checks and the sending gate, autopay charges, aging and dunning to a local
                            SMTP relay, Twilio-compatible API and Stripe; print what happened and where it is
   arpilot sample-erp       write a sample ERP database (see sandbox/sample_erp/)
-  arpilot serve            the pay portal and Stripe's webhooks (ASGI under uvicorn), over the named blocks
+  arpilot serve            the pay portal, Stripe's webhooks and Twilio's (ASGI under uvicorn), over the named blocks
   arpilot autopay enroll   enrol a customer for autopay with a payment method the gateway already holds
   arpilot autopay revoke   stop charging a customer in a currency (the mandate is kept, revoked)
   arpilot sales decide     record a sales rep's answer about an account's final notice: proceed, hold, soften
@@ -26,24 +26,43 @@ use_local_prefect()  # before blocks and flows import prefect
 
 
 def serve(args: argparse.Namespace) -> int:
-    """Run the pay portal until stopped; behind the company's TLS proxy in production."""
+    """Run the pay portal (and, with a phone desk, Twilio's webhooks) until stopped; behind the company's TLS proxy
+    in production."""
     import uvicorn
 
     from blocks import load_block
     from tasks.portal.app import create_app
 
-    company, warehouse = load_block(args.company), load_block(args.warehouse)
+    company, warehouse, portal = load_block(args.company), load_block(args.warehouse), load_block(args.portal)
     if args.sandbox:  # the demo's: a local Stripe in this process instead of the gateway block
         from flows.demo import demo_gateway, sandbox_stripe
 
         gateway = demo_gateway(sandbox_stripe(f"http://{args.host}:{args.port}/stripe/webhook").base_url)
     else:
         gateway = load_block(args.gateway)
-    app = create_app(load_block(args.portal), gateway, company, warehouse.engine())
+    app = create_app(portal, gateway, company, warehouse.engine(), twilio=_phone_webhooks(args, company, portal))
     # No access log: every pay link's path is its customer's key to the page.
     uvicorn.run(app, host=args.host, port=args.port, proxy_headers=True, forwarded_allow_ips=args.proxy,
                 access_log=False)
     return 0
+
+
+def _phone_webhooks(args: argparse.Namespace, company, portal):
+    """Twilio's webhooks over the phone desk block, at the portal's public address; None (and said so) when the
+    default phone desk block does not exist, an error when a named one does not."""
+    from blocks import DEFAULT_PHONE_DESK, BlockNotFound, load_block
+    from tasks.selfservice.routes import TwilioWebhooks
+
+    try:
+        phone = load_block(args.phone_desk)
+    except BlockNotFound:
+        if args.phone_desk != DEFAULT_PHONE_DESK:
+            raise
+        print(f"Twilio's webhooks are off: no {DEFAULT_PHONE_DESK} block (README, The customer's phone)")
+        return None
+    grace = load_block(args.escalation_policy).promise_grace_days
+    print(f"Twilio's webhooks answer at {portal.base_url}/twilio/... (voice, sms, status)")
+    return TwilioWebhooks(phone, company, portal.base_url, grace)
 
 
 def _amount(text: str) -> int:
@@ -155,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         DEFAULT_EMAIL,
         DEFAULT_ESCALATION_POLICY,
         DEFAULT_GATEWAY,
+        DEFAULT_PHONE_DESK,
         DEFAULT_PORTAL,
         DEFAULT_RECIPIENTS,
         DEFAULT_WAREHOUSE,
@@ -167,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     demo_cmd.add_argument("--seed", type=int, default=7)
     commands.add_parser("sample-erp", help="write a sample ERP database", add_help=False)
 
-    serve_cmd = commands.add_parser("serve", help="the pay portal and Stripe's webhooks")
+    serve_cmd = commands.add_parser("serve", help="the pay portal, Stripe's webhooks and Twilio's")
     serve_cmd.add_argument("--host", default="127.0.0.1")
     serve_cmd.add_argument("--port", type=int, default=8000)
     serve_cmd.add_argument("--sandbox", action="store_true", help="charge a local Stripe (the demo), not the "
@@ -202,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     promise_cmd.add_argument("--by", required=True, help="who took the promise")
     promise_cmd.add_argument("--source", default="phone", choices=("collector", "phone", "portal", "sms"))
     promise_cmd.add_argument("--note")
-    for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse")),
+    for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk", "escalation-policy")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
                                            "dunning-policy")),
                             (autopay_cmd, ("gateway", "warehouse")),
@@ -212,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
                        "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY,
                        "recipients": DEFAULT_RECIPIENTS, "email-channel": DEFAULT_EMAIL,
-                       "dunning-policy": DEFAULT_DUNNING_POLICY}[name]
+                       "dunning-policy": DEFAULT_DUNNING_POLICY, "phone-desk": DEFAULT_PHONE_DESK}[name]
             command.add_argument(f"--{name}", default=default, help=f"block (default {default})")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sample-erp":

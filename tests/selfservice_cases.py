@@ -12,16 +12,21 @@ from starlette.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from blocks.company import CompanyProfile
+from blocks.dunning_policy import DunningPolicy
 from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
+from blocks.phone_desk import PhoneDesk
+from blocks.twilio_channel import TwilioChannel
 from tasks.portal.app import create_app
-from tasks.selfservice.inbox import SmsDesk
 from tasks.selfservice.routes import TwilioWebhooks
 
 TODAY = date(2026, 11, 23)
 TOKEN = "twilio-auth-token-0123456789abcdef"
 PUBLIC = "https://pay.northwind.example"
 DESK = "ar@northwind.example or +1 312 555 0100"
+DESK_NUMBER = "+13125550100"
+ACCOUNT = "AC" + "7" * 32
+COLLECTOR_LINES = {"Ann Lee": "+13125550111", "Bo Chen": "+13125550112"}
 COMPANY = CompanyProfile(legal_name="Northwind Components Ltd", time_zone="America/Chicago")
 PORTAL = PayPortal(base_url=PUBLIC, signing_key=SecretStr("portal-signing-key-0123456789abcdef-test"))
 GATEWAY = PaymentGateway(secret_key=SecretStr("sk_test_unused"), publishable_key="pk_test_unused",
@@ -42,8 +47,17 @@ def seed_world(engine) -> None:
 
 
 def serve(engine, public: str | None = PUBLIC) -> TestClient:
-    hooks = TwilioWebhooks(auth_token=TOKEN, desk=SmsDesk(COMPANY.legal_name, DESK), public_base_url=public)
-    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY, twilio=hooks))
+    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY, twilio=webhooks(public)))
+
+
+def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None) -> TwilioWebhooks:
+    """The webhooks over the test phone desk; ``twilio_api``: the local Twilio-compatible server outbound
+    texts and calls go to."""
+    channel = TwilioChannel(account_sid=ACCOUNT, auth_token=SecretStr(TOKEN), from_number=DESK_NUMBER,
+                            api_base_url=twilio_api or "http://127.0.0.1:9")
+    policy = DunningPolicy(pay_portal=PORTAL, ar_phone=DESK_NUMBER, collector_phones=COLLECTOR_LINES)
+    phone = PhoneDesk(twilio=channel, dunning_policy=policy, desk_contact=DESK)
+    return TwilioWebhooks(phone=phone, company=COMPANY, public_base_url=public)
 
 
 def sms_params(from_: str, body: str, sid: str = "SM" + "a" * 32) -> dict[str, str]:

@@ -8,8 +8,7 @@ import xml.etree.ElementTree as ET
 from datetime import date
 
 import pytest
-from selfservice_cases import ACME, BETA, DESK, NOBODY, SHARED, TODAY, counts, post, rows, seed_world, serve, \
-    sms_params
+from selfservice_cases import ACME, BETA, DESK, NOBODY, SHARED, TODAY, counts, post, rows, seed_world, serve, sms_params
 
 from tasks.selfservice.sms import STOP_WORDS, read_command
 

@@ -10,12 +10,23 @@ import xml.etree.ElementTree as ET
 
 import pytest
 import uvicorn
-from selfservice_cases import BETA, COMPANY, DESK, GATEWAY, NOBODY, PORTAL, TODAY, TOKEN, counts, rows, seed_world
+from selfservice_cases import (
+    BETA,
+    COMPANY,
+    DESK,
+    GATEWAY,
+    NOBODY,
+    PORTAL,
+    TODAY,
+    TOKEN,
+    counts,
+    rows,
+    seed_world,
+    webhooks,
+)
 
 from sandbox.twilio_api import TwilioTestServer
 from tasks.portal.app import create_app
-from tasks.selfservice.inbox import SmsDesk
-from tasks.selfservice.routes import TwilioWebhooks
 
 pytestmark = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 SID = "AC" + "7" * 32
@@ -29,8 +40,7 @@ def webhook(warehouse):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     base = f"http://127.0.0.1:{port}"
-    hooks = TwilioWebhooks(auth_token=TOKEN, desk=SmsDesk(COMPANY.legal_name, DESK), public_base_url=base)
-    app = create_app(PORTAL, GATEWAY, COMPANY, warehouse, today=lambda: TODAY, twilio=hooks)
+    app = create_app(PORTAL, GATEWAY, COMPANY, warehouse, today=lambda: TODAY, twilio=webhooks(base))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -21,8 +21,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
-from tasks.selfservice.guard import SIGNATURE_HEADER, RequestRefused, check_signature, public_url, remember, \
-    signed_request
+from blocks.company import CompanyProfile
+from blocks.phone_desk import PhoneDesk
+from tasks.selfservice.guard import (
+    SIGNATURE_HEADER,
+    RequestRefused,
+    check_signature,
+    public_url,
+    remember,
+    signed_request,
+)
 from tasks.selfservice.inbox import SmsDesk, answer_text
 from tasks.selfservice.status import record_status
 
@@ -32,11 +40,21 @@ TWIML = "application/xml"
 
 @dataclass(frozen=True)
 class TwilioWebhooks:
-    """What the webhooks need: the auth token Twilio signs with, the public base URL Twilio calls (behind the TLS
-    proxy, e.g. https://pay.northwind.example; empty: the URL the request arrived on), and the SMS desk."""
-    auth_token: str
-    desk: SmsDesk
+    """What the webhooks need: the phone desk block (its Twilio account's auth token checks every signature), the
+    company, the public base URL Twilio calls (the pay portal's, behind the TLS proxy; empty: the URL the request
+    arrived on), and the promise grace of the escalation policy."""
+    phone: PhoneDesk
+    company: CompanyProfile
     public_base_url: str | None = None
+    promise_grace_days: int = 3
+
+    @property
+    def auth_token(self) -> str:
+        return self.phone.twilio.auth_token.get_secret_value()
+
+    @property
+    def desk(self) -> SmsDesk:
+        return SmsDesk(self.company.legal_name, self.phone.desk_contact, self.company.locale, self.promise_grace_days)
 
     def __repr__(self) -> str:  # the token never reaches a log or an exception
         return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"

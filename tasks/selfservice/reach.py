@@ -1,0 +1,38 @@
+"""May arpilot text or call this number now? The same rules as the nightly's reminders (tasks/dunning/plan.py): no
+message to a number opted out of the channel (by the ledger or by the customer's own STOP), and none outside the
+contact's local window. Every outbound text and call the customer's phone starts (a pay link asked for in the IVR, a
+collector's call) asks here first.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from blocks.company import CompanyProfile
+from blocks.dunning_policy import DunningPolicy
+from tasks.dunning.plan import in_window
+
+CHANNELS = ("sms", "voice")
+
+
+def reach_refused(conn: Connection, channel: str, phone: str, now: datetime, company: CompanyProfile,
+                  policy: DunningPolicy) -> str | None:
+    """Why ``phone`` may not get a ``channel`` message at ``now`` (in words), or None when it may."""
+    if channel not in CHANNELS:
+        raise ValueError(f"channel {channel!r} is not one of {CHANNELS}")
+    opted_out = conn.execute(sa.text(
+        "SELECT reason FROM channel_opt_outs WHERE channel = :c AND address = :a"), {"c": channel, "a": phone}).first()
+    if opted_out:
+        return f"the number opted out of {channel} ({opted_out.reason})"
+    contacts = conn.execute(sa.text(
+        f"SELECT k.opt_out_{channel} AS opted_out, p.time_zone FROM contacts k "
+        "LEFT JOIN contact_profiles p ON p.contact_id = k.contact_id WHERE p.phone_e164 = :a OR k.phone = :a "
+        "ORDER BY k.contact_id"), {"a": phone}).all()
+    if any(c.opted_out for c in contacts):
+        return f"the ledger marks the contact opted out of {channel}"
+    zone = next((c.time_zone for c in contacts if c.time_zone), None)
+    allowed, local = in_window(now, zone, company, policy, channel)
+    return None if allowed else f"outside the contact's hours ({local})"
