@@ -1,13 +1,13 @@
 -- arpilot AR warehouse, version 12: the customer's phone. Twilio's webhooks (two-way SMS, delivery status and
 -- later the IVR) are believed once each, and every text a customer sends is kept with what arpilot did with it.
 
--- Every Twilio webhook request accepted, by a SHA-256 digest of its path and its signed parameters. A request
+-- Every Twilio webhook request accepted, by a SHA-256 digest of its path, query and signed parameters. A request
 -- whose digest is here already is a replay and is refused (Twilio signs no timestamp, so an intercepted request
 -- stays valid forever; its digest is the only way to know it again). Digests older than the replay window are
 -- forgotten; by then every request has been handled under a key of its own (MessageSid, CallSid) as well.
 CREATE TABLE twilio_webhook_requests (
     digest              VARCHAR(64)  PRIMARY KEY,
-    path                VARCHAR(64)  NOT NULL,
+    path                VARCHAR(255) NOT NULL,
     sid                 VARCHAR(64),
     seen_at             TIMESTAMP    NOT NULL
 );

@@ -60,38 +60,46 @@ class TwilioWebhooks:
         return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"
 
 
+Handler = Callable[[Connection, dict[str, str], dict[str, str]], str]
+
+
+def guarded(hooks: TwilioWebhooks, engine: Engine, handle: Handler) -> Callable:
+    """A webhook route: refused with a bare 403 unless Twilio signed it and it is new; else ``handle(conn, form,
+    query)`` in one transaction with the request's replay record, its TwiML the answer. The query string is part of
+    what is signed and of the replay digest, so the IVR's turn number in its URLs makes each turn's keys distinct."""
+    async def route(request: Request) -> Response:
+        # Twilio posts application/x-www-form-urlencoded; read as sent (repeated names kept, nothing dropped).
+        pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        query = request.url.query
+        signed = signed_request(public_url(hooks.public_base_url, str(request.url), request.url.path, query), pairs)
+        where = request.url.path + (f"?{query}" if query else "")
+
+        def work() -> str:
+            check_signature(hooks.auth_token, signed, request.headers.get(SIGNATURE_HEADER))
+            with engine.begin() as conn:
+                remember(conn, signed, where)
+                return handle(conn, signed.form(), dict(parse_qsl(query)))
+
+        try:
+            twiml = await run_in_threadpool(work)
+        except RequestRefused as why:
+            log.warning("Twilio webhook %s refused: %s", request.url.path, why)
+            return PlainTextResponse("Forbidden", status_code=403)
+        return Response(twiml, media_type=TWIML)
+    return route
+
+
 def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], date]) -> list[Route]:
-    def guarded(handle: Callable[[Connection, dict[str, str]], str]) -> Callable:
-        async def route(request: Request) -> Response:
-            # Twilio posts application/x-www-form-urlencoded; read as sent (repeated names kept, nothing dropped).
-            pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-            signed = signed_request(public_url(hooks.public_base_url, str(request.url), request.url.path,
-                                               request.url.query), pairs)
-
-            def work() -> str:
-                check_signature(hooks.auth_token, signed, request.headers.get(SIGNATURE_HEADER))
-                with engine.begin() as conn:
-                    remember(conn, signed, request.url.path)
-                    return handle(conn, signed.form())
-
-            try:
-                twiml = await run_in_threadpool(work)
-            except RequestRefused as why:
-                log.warning("Twilio webhook %s refused: %s", request.url.path, why)
-                return PlainTextResponse("Forbidden", status_code=403)
-            return Response(twiml, media_type=TWIML)
-        return route
-
-    def sms(conn: Connection, form: dict[str, str]) -> str:
+    def sms(conn: Connection, form: dict[str, str], query: dict[str, str]) -> str:
         reply = answer_text(conn, form, hooks.desk, today())
         answer = MessagingResponse()
         if reply:
             answer.message(reply)
         return str(answer)
 
-    def status(conn: Connection, form: dict[str, str]) -> str:
+    def status(conn: Connection, form: dict[str, str], query: dict[str, str]) -> str:
         log.info("Twilio status callback: %s", record_status(conn, form))
         return str(MessagingResponse())
 
-    return [Route("/twilio/sms", guarded(sms), methods=["POST"]),
-            Route("/twilio/status", guarded(status), methods=["POST"])]
+    return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),
+            Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"])]
