@@ -28,7 +28,7 @@ def reach_refused(conn: Connection, channel: str, phone: str, now: datetime, com
     if opted_out:
         return f"the number opted out of {channel} ({opted_out.reason})"
     contacts = conn.execute(sa.text(
-        f"SELECT k.opt_out_{channel} AS opted_out, p.time_zone FROM contacts k "
+        f"SELECT k.opt_out_{channel} AS opted_out, COALESCE(p.time_zone, k.time_zone) AS time_zone FROM contacts k "
         "LEFT JOIN contact_profiles p ON p.contact_id = k.contact_id WHERE p.phone_e164 = :a OR k.phone = :a "
         "ORDER BY k.contact_id"), {"a": phone}).all()
     if any(c.opted_out for c in contacts):
