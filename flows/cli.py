@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
     promise_cmd.add_argument("--by", required=True, help="who took the promise")
     promise_cmd.add_argument("--source", default="phone", choices=("collector", "phone", "portal", "sms"))
     promise_cmd.add_argument("--note")
-    for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk", "escalation-policy")),
+    for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk",
+                                         "escalation-policy")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
                                            "dunning-policy")),
                             (autopay_cmd, ("gateway", "warehouse")),

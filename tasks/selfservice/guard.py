@@ -5,7 +5,7 @@ account's auth token) over the URL Twilio was configured with and every POST par
 signed with another token, for another URL, or with any parameter added, removed or changed is refused.
 
 Replays. Twilio signs no timestamp, so a captured request would validate forever. The rule: a request is
-identified by the SHA-256 of its path with its query and its sorted parameters (which always carry a MessageSid or CallSid, and
+identified by the SHA-256 of its path, query and sorted parameters (which always carry a MessageSid or CallSid, and
 for status callbacks the status): an accepted request's digest is written to ``twilio_webhook_requests`` in the
 same transaction as what the request records, and the same digest again within ``REPLAY_WINDOW`` is refused with
 403. A request that fails half-way leaves no digest, so Twilio's own retry of it is still accepted. After the
