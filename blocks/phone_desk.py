@@ -36,6 +36,11 @@ class PhoneDesk(Block):
                                                                 "time zone, business days).")
     collector_hours_end: time = Field(time(17, 0), description="... until this time; outside it a caller leaves "
                                                               "a voicemail for the collector.")
+    twilio_answers_keywords: bool = Field(True, description="Twilio answers STOP, START and HELP itself on long "
+                                                            "codes and toll-free numbers (put the desk contact in "
+                                                            "its HELP reply with Advanced Opt-Out); turn off for a "
+                                                            "short code outside a messaging service, and arpilot "
+                                                            "answers them.")
     voicemail_seconds: int = Field(120, ge=10, le=600, description="Longest voicemail recorded.")
     record_collector_calls: bool = Field(True, description="Record collectors' calls after a consent "
                                                            "announcement (and transcribe them).")

@@ -46,17 +46,18 @@ def seed_world(engine) -> None:
     seed(engine, ledger)
 
 
-def serve(engine, public: str | None = PUBLIC) -> TestClient:
-    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY, twilio=webhooks(public)))
+def serve(engine, public: str | None = PUBLIC, short_code: bool = False) -> TestClient:
+    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY,
+                                 twilio=webhooks(public, short_code=short_code)))
 
 
-def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None) -> TwilioWebhooks:
+def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None, short_code: bool = False) -> TwilioWebhooks:
     """The webhooks over the test phone desk; ``twilio_api``: the local Twilio-compatible server outbound
-    texts and calls go to."""
+    texts and calls go to; ``short_code``: a number Twilio does not answer STOP, START and HELP for."""
     channel = TwilioChannel(account_sid=ACCOUNT, auth_token=SecretStr(TOKEN), from_number=DESK_NUMBER,
                             api_base_url=twilio_api or "http://127.0.0.1:9")
     policy = DunningPolicy(pay_portal=PORTAL, ar_phone=DESK_NUMBER, collector_phones=COLLECTOR_LINES)
-    phone = PhoneDesk(twilio=channel, dunning_policy=policy, desk_contact=DESK)
+    phone = PhoneDesk(twilio=channel, dunning_policy=policy, desk_contact=DESK, twilio_answers_keywords=not short_code)
     return TwilioWebhooks(phone=phone, company=COMPANY, public_base_url=public)
 
 

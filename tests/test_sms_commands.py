@@ -62,9 +62,25 @@ def test_stop_from_an_unknown_number_is_still_honoured(http, warehouse):
 
 
 @pytest.mark.parametrize("word", ["HELP", "info"])
-def test_help_answers_with_the_ar_desk(http, word):
-    [reply] = text(http, NOBODY, word)
+def test_help_is_left_to_twilio_where_twilio_answers_it(http, warehouse, word):
+    assert text(http, NOBODY, word) == []  # a second answer beside Twilio's would only confuse
+    assert rows(warehouse, "SELECT command, outcome FROM sms_inbound") == [("help", "Twilio answered HELP")]
+
+
+@pytest.mark.parametrize("word", ["HELP", "info"])
+def test_on_a_short_code_arpilot_answers_help_with_the_ar_desk(warehouse, word):
+    [reply] = text(serve(warehouse, short_code=True), NOBODY, word)
     assert DESK in reply and "Northwind Components Ltd" in reply and "BAL" in reply and "STOP" in reply
+
+
+def test_on_a_short_code_arpilot_confirms_stop_and_start(warehouse):
+    http = serve(warehouse, short_code=True)
+    assert text(http, ACME, "STOP") == ["Northwind Components Ltd: you will get no more texts from this number. "
+                                        "Reply START to receive them again."]
+    assert opted_out(warehouse) == [(ACME, "replied STOP by SMS")]
+    assert text(http, ACME, "start") == ["Northwind Components Ltd: texts from this number are on again. Reply HELP "
+                                         "for help, STOP to stop."]
+    assert opted_out(warehouse) == []
 
 
 def test_balance_is_given_per_currency_never_added_up(http):
@@ -119,7 +135,8 @@ def test_anything_else_goes_to_each_customers_collector_with_the_text(http, ware
     [reply] = text(http, SHARED, "Who is this? Send the invoice to accounts@gamma.example")
     assert reply == "Thank you. Your message has been passed to your account manager."
     assert sorted(rows(warehouse, "SELECT customer_id, kind, detail FROM collector_worklist")) == [
-        (c, "sms_text", "Customer's text: Who is this? Send the invoice to accounts@gamma.example") for c in ("C3", "C4")]
+        (c, "sms_text", "Customer's text: Who is this? Send the invoice to accounts@gamma.example")
+        for c in ("C3", "C4")]
 
 
 def test_numbers_in_the_log_are_masked(http, caplog):

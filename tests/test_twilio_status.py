@@ -29,7 +29,8 @@ def http(warehouse):
 
 
 def outbox(engine) -> dict[str, tuple]:
-    return {r[0]: r[1:] for r in rows(engine, "SELECT provider_id, status, delivery_status, reason FROM dunning_outbox")}
+    return {r[0]: r[1:] for r in rows(engine, "SELECT provider_id, status, delivery_status, reason "
+                                               "FROM dunning_outbox")}
 
 
 def sms_status(status: str, code: str | None = None) -> dict:

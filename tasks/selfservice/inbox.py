@@ -23,11 +23,13 @@ TAKEN_BY = "sms"
 
 @dataclass(frozen=True)
 class SmsDesk:
-    """What the answers need: the company's name, how to reach the AR desk, its locale, and the promise grace."""
+    """What the answers need: the company's name, how to reach the AR desk, its locale, the promise grace, and
+    whether arpilot answers STOP, START and HELP (only where Twilio does not: a second reply would confuse)."""
     company: str
     desk: str  # e.g. "ar@northwind.example or +1 312 555 0100"
     locale: str = "en_US"
     promise_grace_days: int = 3
+    answers_keywords: bool = False
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ def answer_text(conn: Connection, form: dict[str, str], desk: SmsDesk, today: da
     """Handle one inbound text (Twilio's parameters); returns the reply, or None where Twilio answers itself."""
     sid, phone, body = form.get("MessageSid") or form.get("SmsSid") or "", form.get("From", ""), form.get("Body", "")
     command = sms.read_command(body, today)
-    customers = customers_by_phone(conn, phone) if command.kind not in sms.SILENT else []
+    customers = customers_by_phone(conn, phone) if command.kind not in sms.KEYWORDS else []
     reply, outcome = _act(conn, sid, phone, command, customers, desk, today)
     conn.execute(sa.text(
         "INSERT INTO sms_inbound (message_sid, from_number, to_number, body, command, customer_ids, outcome, "
@@ -90,11 +92,13 @@ def _act(conn: Connection, sid: str, phone: str, command: sms.Command, customers
          today: date) -> tuple[str | None, str]:
     if command.kind == "stop":
         set_sms_opt_out(conn, phone, True, f"replied {sms.keyword(command.text)} by SMS")
-        return None, "opted out of SMS"
+        return sms.stopped_text(desk.company) if desk.answers_keywords else None, "opted out of SMS"
     if command.kind == "start":
         set_sms_opt_out(conn, phone, False, "")
-        return None, "SMS opt-out lifted"
+        return sms.started_text(desk.company) if desk.answers_keywords else None, "SMS opt-out lifted"
     if command.kind == "help":
+        if not desk.answers_keywords:
+            return None, "Twilio answered HELP"
         return sms.help_text(desk.company, desk.desk), "told how to reach the AR desk"
     if not customers:
         return sms.unknown_number_text(desk.desk), "number not on file: nothing disclosed"

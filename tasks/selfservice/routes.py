@@ -54,7 +54,8 @@ class TwilioWebhooks:
 
     @property
     def desk(self) -> SmsDesk:
-        return SmsDesk(self.company.legal_name, self.phone.desk_contact, self.company.locale, self.promise_grace_days)
+        return SmsDesk(self.company.legal_name, self.phone.desk_contact, self.company.locale, self.promise_grace_days,
+                       answers_keywords=not self.phone.twilio_answers_keywords)
 
     def __repr__(self) -> str:  # the token never reaches a log or an exception
         return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"

@@ -1,9 +1,10 @@
 """Two-way SMS as rules: what a customer's text asks for, and the words of arpilot's answer.
 
 Keywords are read the way Twilio reads them for its own opt-out handling: the whole text, trimmed, any case,
-trailing punctuation ignored. Twilio answers STOP and START itself and stops delivering to a number that sent
-STOP, so arpilot records the change and answers nothing (no second reply). Every other command is the first
-word: BAL (BALANCE), PAID, PROMISE <date>; anything else is text for the collector.
+trailing punctuation ignored. On long codes and toll-free numbers Twilio answers STOP, START and HELP itself and
+stops delivering to a number that sent STOP, so arpilot records the change and answers nothing (no second reply);
+on a short code outside a messaging service arpilot answers them (the phone desk says which). Every other command
+is the first word: BAL (BALANCE), PAID, PROMISE <date>; anything else is text for the collector.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ STOP_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT
 START_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 BALANCE_WORDS = frozenset({"BAL", "BALANCE"})
-SILENT = frozenset({"stop", "start"})  # Twilio answers these itself
+KEYWORDS = frozenset({"stop", "start", "help"})  # Twilio answers these itself unless told not to
 
 _MONTHS = {m: n for n, m in enumerate(("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV",
                                        "DEC"), start=1)}
@@ -98,6 +99,14 @@ def balance_text(balances: dict[str, dict[str, int]], names: dict[str, str], loc
 def help_text(company: str, desk: str) -> str:
     return (f"{company} accounts receivable: {desk}. Reply BAL for your balance, {PROMISE_FORMAT} to promise a "
             "payment, STOP to stop texts.")
+
+
+def stopped_text(company: str) -> str:
+    return f"{company}: you will get no more texts from this number. Reply START to receive them again."
+
+
+def started_text(company: str) -> str:
+    return f"{company}: texts from this number are on again. Reply HELP for help, STOP to stop."
 
 
 def unknown_number_text(desk: str) -> str:
