@@ -39,6 +39,10 @@ class TwilioChannel(Block):
                                                                 "from_number; calls still need from_number.")
     voice: str = Field("Polly.Joanna", description="Text-to-speech voice for voice reminders.")
     voice_language: str = Field("en-US", description="Language of voice reminders.")
+    status_callback_url: str | None = Field(None, description="Where Twilio reports what the carrier did with each "
+                                                              "text and call: `arpilot serve`'s /twilio/status "
+                                                              "(e.g. https://pay.northwind.example/twilio/status); "
+                                                              "empty: no delivery status.")
     api_base_url: str | None = Field(None, description="Only for a Twilio-compatible test server; empty for "
                                                        "Twilio itself.")
     timeout_seconds: float = Field(30, gt=0, description="HTTP timeout per request.")
