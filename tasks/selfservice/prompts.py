@@ -37,10 +37,10 @@ PROMPTS: dict[str, dict[str, str]] = {
         "es": "Este número pertenece a varias cuentas.",
     },
     "choice": {
-        "en": "For {name}, press {key}.",
-        "de": "Für {name} drücken Sie die {key}.",
-        "fr": "Pour {name}, tapez {key}.",
-        "es": "Para {name}, pulse {key}.",
+        "en": "For {option}, press {key}.",
+        "de": "Für {option} drücken Sie die {key}.",
+        "fr": "Pour {option}, tapez {key}.",
+        "es": "Para {option}, pulse {key}.",
     },
     "ask_account": {
         "en": "We could not recognise your number. Please key in your account number, then press the hash key.",

@@ -65,9 +65,9 @@ def voice(language: str, desk_voice: str, desk_language: str) -> tuple[str, str]
     return polly, tag
 
 
-def say(name: str, language: str, **values) -> str:
+def say(prompt: str, language: str, /, **values) -> str:
     """A prompt in ``language``, its placeholders filled."""
-    return PROMPTS[name][language].format(**values)
+    return PROMPTS[prompt][language].format(**values)
 
 
 def spoken_amount(cents: int, currency: str, language: str) -> str:
