@@ -9,6 +9,7 @@ import itertools
 import xml.etree.ElementTree as ET
 
 import pytest
+import sqlalchemy as sa
 from selfservice_cases import (
     ACCOUNT,
     ACME,
@@ -274,11 +275,21 @@ def test_option_4_sends_no_text_outside_the_contacts_hours_and_offers_the_email(
     assert "outside the contact's hours" in steps(warehouse, call)[-1][2]
 
 
-def test_option_4_emails_the_statement_pdf_to_the_accounts_addresses(warehouse, twilio, tmp_path):
+def test_option_4_emails_the_statement_pdf_to_the_accounts_ap_addresses(warehouse, twilio, tmp_path):
     from blocks.email_channel import EmailChannel
     from sandbox.smtp_relay import CaptureSmtpServer
 
     seed_ivr_world(warehouse)
+    with warehouse.begin() as conn:  # another AP address; a sales contact and an opted-out address get nothing
+        for n, (role, address) in enumerate([("Accounts Payable", "payables@c1.example"), ("Sales", "sales@c1.example"),
+                                             ("AP", "left@c1.example")]):
+            conn.execute(sa.text(
+                "INSERT INTO contacts (contact_id, customer_id, role, name, email, phone, opt_out_email, "
+                "opt_out_sms, opt_out_voice, row_hash, synced_at) VALUES (:k, 'C1', :r, 'Kim Roe', :e, NULL, "
+                "FALSE, FALSE, FALSE, :n, '2026-11-23 02:00:00')"), {"k": f"C1-X{n}", "r": role, "e": address,
+                                                                      "n": 100 + n})
+        conn.execute(sa.text("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) VALUES "
+                             "('email', 'left@c1.example', 'unsubscribed', '2026-11-01 10:00:00')"))
     with CaptureSmtpServer(tmp_path / "mail") as smtp:
         email = EmailChannel(host=smtp.host, port=smtp.port, security="none", from_address="ar@northwind.example")
         with serve(warehouse, hooks=webhooks(twilio_api=twilio.base_url, email=email)) as http:
@@ -291,7 +302,7 @@ def test_option_4_emails_the_statement_pdf_to_the_accounts_addresses(warehouse, 
             call.press("2")
             assert call.said[0] == "Das haben wir Ihnen in diesem Anruf bereits gesendet."
         [mail] = smtp.messages
-    assert mail.rcpt_tos == ["ap0@c1.example"]
+    assert mail.rcpt_tos == ["ap0@c1.example", "payables@c1.example"]
     assert mail.message["Subject"] == "Northwind Components Ltd: Ihr Kontoauszug vom 23. November 2026"
     [pdf] = list(mail.message.iter_attachments())
     assert pdf.get_filename() == "statement-2026-11-23.pdf" and pdf.get_content().startswith(b"%PDF")

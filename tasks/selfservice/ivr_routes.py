@@ -72,6 +72,9 @@ class Answer:
 
 
 class Ivr:
+    """The IVR's handlers, one per route: each reads the call by its CallSid, logs the answer as a step of the call,
+    and returns the next TwiML (the menu again after every answer, so a caller can ask several things)."""
+
     def __init__(self, hooks: TwilioWebhooks, today: Callable[[], date]):
         self.hooks, self.today = hooks, today
         self.company, self.phone = hooks.company, hooks.phone
@@ -97,8 +100,9 @@ class Ivr:
                                     answer.words("about", customer=customer.name)), turn)
 
     def incoming(self, conn: Connection, form: Form, query: Form) -> str:
-        """A call comes in: recognised by caller ID (one customer: the menu; several: which one), else asked for
-        the account number. Nothing about an account is said before the caller is identified."""
+        """A call comes in: recognised by caller ID (one customer: the menu; several: which one, in their language
+        if they share one, else the company's), else asked for the account number. Nothing about an account is said
+        before the caller is identified."""
         sid, caller = form.get("CallSid", ""), form.get("From", "")
         customers = customers_by_phone(conn, caller)
         languages = {self.language_of(conn, c.customer_id) for c in customers}
@@ -108,7 +112,8 @@ class Ivr:
         if len(customers) == 1:
             ivr_log.log_step(conn, sid, 0, "caller ID", f"recognised as {customers[0].customer_id}")
             return self.identified(conn, sid, customers[0], 0, "welcome")
-        answer = Answer(self.hooks, language).say(speech.say("welcome", language, company=self.company.legal_name))
+        answer = Answer(self.hooks, language)
+        answer.say(answer.words("welcome", company=self.company.legal_name))
         if customers:
             ivr_log.log_step(conn, sid, 0, "caller ID", f"shared by {', '.join(c.customer_id for c in customers)}: "
                                                         "asked which")
