@@ -49,7 +49,7 @@ from blocks.twilio_channel import TwilioChannel  # noqa: E402
 from blocks.warehouse import create_warehouse_engine  # noqa: E402
 from tasks import warehouse as wh  # noqa: E402
 from tasks.portal.app import create_app  # noqa: E402
-from tasks.selfservice.routes import TwilioWebhooks  # noqa: E402
+from tasks.selfservice.webhooks import TwilioWebhooks  # noqa: E402
 
 TOKEN = "bench-twilio-auth-token-0123456789"
 ACCOUNT = "AC" + "b" * 32

@@ -51,7 +51,7 @@ def _phone_webhooks(args: argparse.Namespace, company, portal):
     """Twilio's webhooks over the phone desk block, at the portal's public address; None (and said so) when the
     default phone desk block does not exist, an error when a named one does not."""
     from blocks import DEFAULT_PHONE_DESK, BlockNotFound, load_block
-    from tasks.selfservice.routes import TwilioWebhooks
+    from tasks.selfservice.webhooks import TwilioWebhooks
 
     try:
         phone = load_block(args.phone_desk)

@@ -27,7 +27,8 @@ from tasks.portal.account import Account, PaymentRefused, autopay_cap_cents, cus
 from tasks.portal.links import LinkRefused, unseal
 from tasks.portal.pages import REFUSED, portal_page, refused_page, statement_pdf
 from tasks.portal.webhooks import WebhookRefused, handle_event, verified_event
-from tasks.selfservice.routes import TwilioWebhooks, twilio_routes
+from tasks.selfservice.routes import twilio_routes
+from tasks.selfservice.webhooks import TwilioWebhooks
 
 log = logging.getLogger("arpilot.portal")
 SECURITY_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY",
