@@ -1,5 +1,6 @@
 """Twilio's webhooks as a route group of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
-(delivery status callbacks), later /twilio/voice (the IVR menu).
+(delivery status callbacks), /twilio/call/... (collectors' calls, tasks/selfservice/call_routes.py), later
+/twilio/voice (the IVR menu).
 
 Every request is checked before anything is read from it (tasks/selfservice/guard.py); a refused one gets a bare
 403 and nothing is recorded. An accepted one is handled in one transaction with its replay record, and answered
@@ -101,5 +102,8 @@ def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], dat
         log.info("Twilio status callback: %s", record_status(conn, form))
         return str(MessagingResponse())
 
+    from tasks.selfservice.call_routes import call_routes  # built with guarded() above: imported here, not on top
+
     return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),
-            Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"])]
+            Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"]),
+            *call_routes(hooks, engine)]
