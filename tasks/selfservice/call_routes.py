@@ -37,7 +37,7 @@ from tasks.selfservice.calls import (
     record_recording,
     transcriber,
 )
-from tasks.selfservice.routes import TwilioWebhooks, guarded
+from tasks.selfservice.webhooks import TwilioWebhooks, guarded
 
 log = logging.getLogger("arpilot.selfservice")
 SPEAKERS = {"inbound_track": "Collector", "outbound_track": "Customer"}  # the tracks of the collector's leg

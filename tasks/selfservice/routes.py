@@ -1,93 +1,25 @@
-"""Twilio's webhooks as a route group of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
+"""Twilio's webhooks as route groups of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
 (delivery status callbacks), /twilio/call/... (collectors' calls, tasks/selfservice/call_routes.py), later
-/twilio/voice (the IVR menu).
-
-Every request is checked before anything is read from it (tasks/selfservice/guard.py); a refused one gets a bare
-403 and nothing is recorded. An accepted one is handled in one transaction with its replay record, and answered
-with TwiML built by the twilio library.
+/twilio/voice (the IVR menu). Each route is ``guarded()`` (tasks/selfservice/webhooks.py): believed only when signed
+by Twilio and new, handled in one transaction, answered with TwiML built by the twilio library.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date
-from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Connection, Engine
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
-from blocks.company import CompanyProfile
-from blocks.phone_desk import PhoneDesk
-from tasks.selfservice.guard import (
-    SIGNATURE_HEADER,
-    RequestRefused,
-    check_signature,
-    public_url,
-    remember,
-    signed_request,
-)
-from tasks.selfservice.inbox import SmsDesk, answer_text
+from tasks.selfservice.call_routes import call_routes
+from tasks.selfservice.inbox import answer_text
 from tasks.selfservice.status import record_status
+from tasks.selfservice.webhooks import TwilioWebhooks, guarded
 
 log = logging.getLogger("arpilot.selfservice")
-TWIML = "application/xml"
-
-
-@dataclass(frozen=True)
-class TwilioWebhooks:
-    """What the webhooks need: the phone desk block (its Twilio account's auth token checks every signature), the
-    company, the public base URL Twilio calls (the pay portal's, behind the TLS proxy; empty: the URL the request
-    arrived on), and the promise grace of the escalation policy."""
-    phone: PhoneDesk
-    company: CompanyProfile
-    public_base_url: str | None = None
-    promise_grace_days: int = 3
-
-    @property
-    def auth_token(self) -> str:
-        return self.phone.twilio.auth_token.get_secret_value()
-
-    @property
-    def desk(self) -> SmsDesk:
-        return SmsDesk(self.company.legal_name, self.phone.desk_contact, self.company.locale, self.promise_grace_days)
-
-    def __repr__(self) -> str:  # the token never reaches a log or an exception
-        return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"
-
-
-Handler = Callable[[Connection, dict[str, str], dict[str, str]], str]
-
-
-def guarded(hooks: TwilioWebhooks, engine: Engine, handle: Handler) -> Callable:
-    """A webhook route: refused with a bare 403 unless Twilio signed it and it is new; else ``handle(conn, form,
-    query)`` in one transaction with the request's replay record, its TwiML the answer. The query string is part of
-    what is signed and of the replay digest, so the IVR's turn number in its URLs makes each turn's keys distinct."""
-    async def route(request: Request) -> Response:
-        # Twilio posts application/x-www-form-urlencoded; read as sent (repeated names kept, nothing dropped).
-        pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
-        query = request.url.query
-        signed = signed_request(public_url(hooks.public_base_url, str(request.url), request.url.path, query), pairs)
-        where = request.url.path + (f"?{query}" if query else "")
-
-        def work() -> str:
-            check_signature(hooks.auth_token, signed, request.headers.get(SIGNATURE_HEADER))
-            with engine.begin() as conn:
-                remember(conn, signed, where)
-                return handle(conn, signed.form(), dict(parse_qsl(query)))
-
-        try:
-            twiml = await run_in_threadpool(work)
-        except RequestRefused as why:
-            log.warning("Twilio webhook %s refused: %s", request.url.path, why)
-            return PlainTextResponse("Forbidden", status_code=403)
-        return Response(twiml, media_type=TWIML)
-    return route
 
 
 def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], date]) -> list[Route]:
@@ -101,8 +33,6 @@ def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], dat
     def status(conn: Connection, form: dict[str, str], query: dict[str, str]) -> str:
         log.info("Twilio status callback: %s", record_status(conn, form))
         return str(MessagingResponse())
-
-    from tasks.selfservice.call_routes import call_routes  # built with guarded() above: imported here, not on top
 
     return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),
             Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"]),
