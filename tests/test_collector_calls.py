@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 import xml.etree.ElementTree as ET
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,6 +32,7 @@ from selfservice_cases import (
 )
 from starlette.testclient import TestClient
 
+from blocks.warehouse import ArWarehouse
 from sandbox.twilio_api import TwilioTestServer
 from tasks.portal.app import create_app
 from tasks.selfservice.calls import CallRefused, start_call
@@ -223,3 +225,40 @@ def test_a_pluggable_engine_transcribes_the_recording(world, warehouse):
     assert bridge.find("Start") is None and bridge.find("Dial").get("record") == "record-from-answer-dual"
     assert rows(warehouse, "SELECT transcript FROM collector_calls") == [
         (f"engine heard https://api.twilio.com/rec/RE1 as {ACCOUNT}",)]
+
+
+@pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+def test_the_cli_starts_a_call_and_sets_its_outcome_afterwards(prefect_api, world, warehouse, warehouse_url, capsys):
+    from flows.cli import main
+
+    twilio, hooks = world
+    hour = datetime.now(UTC).hour  # a company clock on which it is noon now: the contact's hours allow a call
+    zone = f"Etc/GMT{'+' if hour > 12 else '-'}{abs(12 - hour)}" if hour != 12 else "Etc/GMT"
+    name = f"calls-{uuid.uuid4().hex[:8]}"
+    for block in (hooks.phone, COMPANY.model_copy(update={"time_zone": zone}), ArWarehouse(url=warehouse_url), PORTAL):
+        block.save(name, overwrite=True)
+    blocks = ["--phone-desk", f"arpilot-phone-desk/{name}", "--company", f"arpilot-company-profile/{name}",
+              "--warehouse", f"arpilot-ar-warehouse/{name}", "--portal", f"arpilot-pay-portal/{name}"]
+
+    assert main(["call", "start", "--collector", "Ann Lee", "--customer", "C1", *blocks]) == 0
+    out = capsys.readouterr().out
+    [(call_id,)] = rows(warehouse, "SELECT call_id FROM collector_calls")
+    assert f"Call {call_id}: ringing +13*****0111, then Acme GmbH (Pat Doe0, +12*****0000)" in out
+    assert [r.to for r in twilio.requests] == [ANN]
+
+    outcome = ["call", "outcome", "--call", call_id, "--by", "Ann Lee", "--warehouse", f"arpilot-ar-warehouse/{name}"]
+    assert main([*outcome, "--outcome", "wrong_number", "--note", "a dental practice answered"]) == 0
+    assert rows(warehouse, "SELECT outcome, outcome_by, note FROM collector_calls") == [
+        ("wrong_number", "Ann Lee", "a dental practice answered")]
+    assert rows(warehouse, "SELECT address, what FROM phone_reach_failures") == [
+        (ACME, "a call by Ann Lee reached a wrong number")]  # the contact checks see it
+    assert main(["call", "outcome", "--call", "call-unknown", "--by", "Ann Lee", "--outcome", "reached",
+                 "--warehouse", f"arpilot-ar-warehouse/{name}"]) == 1
+    assert "Not recorded: no call call-unknown" in capsys.readouterr().err
+
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) "
+                             "VALUES ('voice', :a, 'asked not to be called', '2026-11-20 10:00:00')"), {"a": ACME})
+    assert main(["call", "start", "--collector", "Ann Lee", "--customer", "C1", *blocks]) == 1
+    assert "Not called: +12*****0000 not called: the number opted out of voice" in capsys.readouterr().err
+    assert len(twilio.requests) == 1
