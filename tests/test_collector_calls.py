@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from selfservice_cases import (
     ACCOUNT,
     ACME,
+    BETA,
     COLLECTOR_LINES,
     COMPANY,
     DESK_NUMBER,
@@ -119,6 +120,12 @@ def test_no_line_for_the_collector_or_twilio_refusing_rings_nobody_and_says_why(
     assert calls(warehouse) == [("Ann Lee", ANN, "C1", ACME, "failed")]
     twilio.opted_out.clear()
     assert not calling(warehouse, hooks).already  # a refused call does not block the next one
+
+    unreachable = webhooks(PUBLIC)  # its Twilio at a closed port
+    with pytest.raises(CallRefused, match="Twilio could not be reached: ConnectionError") as refused:
+        calling(warehouse, unreachable, customer="C2", collector="Bo Chen")
+    assert TOKEN not in str(refused.value)
+    assert ("Bo Chen", COLLECTOR_LINES["Bo Chen"], "C2", BETA, "failed") in calls(warehouse)
 
 
 def test_the_bridge_announces_the_customer_and_records_the_customer_only_after_the_consent(world, warehouse):

@@ -87,8 +87,8 @@ def call_routes(hooks: TwilioWebhooks, engine: Engine) -> list[Route]:
             dialled = form.get("DialCallStatus", "")
             record_dial(conn, call.call_id, dialled, form.get("DialCallSid"), call.number)
             if dialled not in ("completed", "answered"):
-                answer.say(f"The call to {call.customer_name} did not connect: {dialled or 'no answer'}. Goodbye.",
-                           **voice)
+                ended = dialled.replace("-", " ") or "no answer"
+                answer.say(f"The call to {call.customer_name} did not connect: {ended}. Goodbye.", **voice)
                 return str(answer)
         elif form["Digits"] in OUTCOMES:
             words = record_outcome(conn, call.call_id, OUTCOMES[form["Digits"]], call.collector)

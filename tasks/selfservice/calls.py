@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from urllib.parse import quote
 
+import requests
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -118,14 +119,20 @@ def start_call(engine: Engine, phone: PhoneDesk, company: CompanyProfile, public
             to=line, from_=phone.twilio.from_number, url=f"{base}bridge?call={quote(call_id)}",
             status_callback=f"{base}status?call={quote(call_id)}",
             status_callback_event=["initiated", "ringing", "answered", "completed"])
-    except (TwilioRestException, TwilioException) as error:
+    except requests.ReadTimeout:  # Twilio may have the call: the reservation holds until it is stale
+        raise CallRefused("Twilio did not answer in time; the collector's line may ring yet, else call again in "
+                          f"{STALE_RESERVATION.seconds // 60} minutes") from None
+    except (TwilioRestException, TwilioException, requests.ConnectionError) as error:
         why = (f"Twilio refused the call: {error.code} {mask_text(error.msg)}" if isinstance(error, TwilioRestException)
                else f"Twilio could not be reached: {type(error).__name__}")
         with engine.begin() as conn:
             _update(conn, call_id, status="failed", status_at=wh.utcnow(), note=why)
         raise CallRefused(why) from None
-    with engine.begin() as conn:
-        _update(conn, call_id, call_sid=call.sid, status=call.status or "queued", status_at=wh.utcnow())
+    with engine.begin() as conn:  # Twilio's status callbacks may have come first: their status stands
+        conn.execute(sa.text(
+            "UPDATE collector_calls SET call_sid = :sid, status = CASE WHEN status = 'reserved' THEN :s ELSE status "
+            "END, status_at = COALESCE(status_at, :t) WHERE call_id = :id"),
+            {"sid": call.sid, "s": call.status or "queued", "t": wh.utcnow(), "id": call_id})
     log.info("Call %s: ringing %s for %s to %s", call_id, mask(line), collector, mask(target.number))
     return StartedCall(call_id, target, line, call.sid, already=False)
 
