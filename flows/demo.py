@@ -25,6 +25,7 @@ from flows.demo_output import (
     print_deliveries,
     print_dunning,
     print_follow_ups,
+    print_ivr_call,
     print_reports,
     reasons_table,
     sync_table,
@@ -52,6 +53,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.escalation_policy import EscalationLevel, EscalationPolicy
     from blocks.ledger import SqlLedgerSource
     from blocks.pay_portal import PayPortal
+    from blocks.phone_desk import PhoneDesk
     from blocks.report_recipients import ReportRecipients
     from blocks.twilio_channel import TwilioChannel
     from blocks.warehouse import ArWarehouse
@@ -70,15 +72,20 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     ContactPolicy(output_dir=str(DEMO_DIR / "output" / "contact-quality")).save(BLOCK_NAME, overwrite=True)
     portal = PayPortal(base_url=DEMO_PORTAL, signing_key=SecretStr(secrets.token_urlsafe(32)))
     portal.save(BLOCK_NAME, overwrite=True)
-    DunningPolicy(
+    policy = DunningPolicy(
         output_dir=str(DEMO_DIR / "output" / "dunning"), escalation_to=["ar-manager@northwind.example"],
         pay_portal=portal, ar_phone="+1 312 555 0100", unsubscribe_email="ar-optout@northwind.example",
         deliver_invoices_from=delivery_from,
-    ).save(BLOCK_NAME, overwrite=True)
-    EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
-                 reply_to="collections@northwind.example").save(BLOCK_NAME, overwrite=True)
-    TwilioChannel(account_sid=SANDBOX_ACCOUNT_SID, auth_token=SANDBOX_AUTH_TOKEN, from_number="+13125550100",
-                  api_base_url=twilio_url).save(BLOCK_NAME, overwrite=True)
+    )
+    policy.save(BLOCK_NAME, overwrite=True)
+    email = EmailChannel(host="127.0.0.1", port=smtp_port, security="none", from_address="ar@northwind.example",
+                         reply_to="collections@northwind.example")
+    email.save(BLOCK_NAME, overwrite=True)
+    twilio = TwilioChannel(account_sid=SANDBOX_ACCOUNT_SID, auth_token=SANDBOX_AUTH_TOKEN, from_number="+13125550100",
+                           api_base_url=twilio_url)
+    twilio.save(BLOCK_NAME, overwrite=True)
+    PhoneDesk(twilio=twilio, dunning_policy=policy, email=email,
+              desk_contact="ar@northwind.example or +1 312 555 0100").save(BLOCK_NAME, overwrite=True)
     demo_gateway(stripe_url).save(BLOCK_NAME, overwrite=True)
     AutopayPolicy(export_dir=str(DEMO_DIR / "output" / "autopay")).save(BLOCK_NAME, overwrite=True)
     EscalationPolicy(ar_managers=["ar-manager@northwind.example"],
@@ -151,6 +158,57 @@ def enroll_demo_customers(stripe, day: date) -> dict[str, str]:
     return roles
 
 
+def demo_ivr_call(twilio, now):
+    """One IVR call from a demo customer's AP contact (a US number, reachable by text at ``now``, owing something
+    past due), placed through the sandbox Twilio server against the serve app under uvicorn on loopback; returns the
+    caller, the call played, its log rows and the files of the texts it sent (None when no contact qualifies)."""
+    import socket
+    import threading
+
+    import sqlalchemy as sa
+    import uvicorn
+
+    from blocks import DEFAULT_PHONE_DESK, load_block
+    from tasks.portal.app import create_app
+    from tasks.selfservice.routes import TwilioWebhooks
+
+    company, phone = load_block(f"arpilot-company-profile/{BLOCK_NAME}"), load_block(DEFAULT_PHONE_DESK)
+    engine = load_block(f"arpilot-ar-warehouse/{BLOCK_NAME}").engine()
+    with engine.connect() as conn:
+        caller = conn.execute(sa.text(
+            "SELECT p.phone_e164 FROM contact_profiles p JOIN contacts k ON k.contact_id = p.contact_id "
+            "JOIN invoices i ON i.customer_id = p.customer_id AND i.status = 'open' AND i.open_cents > 0 "
+            "AND i.due_date < :today AND NOT i.disputed "
+            "WHERE p.phone_e164 IS NOT NULL AND p.time_zone LIKE 'America/%' AND NOT k.opt_out_sms "
+            "AND NOT EXISTS (SELECT 1 FROM channel_opt_outs o WHERE o.channel = 'sms' AND o.address = p.phone_e164) "
+            "GROUP BY p.phone_e164 HAVING COUNT(DISTINCT p.customer_id) = 1 ORDER BY p.phone_e164 LIMIT 1"),
+            {"today": now.date()}).scalar()
+    if caller is None:
+        return None
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    hooks = TwilioWebhooks(phone, company, base, clock=lambda: now)
+    app = create_app(load_block(f"arpilot-pay-portal/{BLOCK_NAME}"), demo_gateway("http://127.0.0.1:9"), company,
+                     engine, today=lambda: now.date(), twilio=hooks)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    before = len(twilio.requests)
+    try:
+        call = twilio.place_inbound_call(f"{base}/twilio/voice", caller, keys=["1", "4", "1"])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+    with engine.connect() as conn:
+        steps = conn.execute(sa.text("SELECT turn, choice, outcome FROM ivr_call_steps WHERE call_sid = :s "
+                                     "ORDER BY turn"), {"s": call.call_sid}).all()
+    return caller, call, steps, [r.path for r in twilio.requests[before:]]
+
+
 def demo(invoices: int, seed: int) -> int:
     from sandbox.smtp_relay import CaptureSmtpServer
     from sandbox.stripe_api import StripeTestServer
@@ -163,11 +221,11 @@ def demo(invoices: int, seed: int) -> int:
     with (CaptureSmtpServer(outbox / "mail") as smtp,
           TwilioTestServer(outbox / "twilio", SANDBOX_ACCOUNT_SID, SANDBOX_AUTH_TOKEN) as twilio,
           StripeTestServer() as stripe):
-        return _demo(console, invoices, seed, erp, warehouse, outbox, smtp.port, twilio.base_url, stripe)
+        return _demo(console, invoices, seed, erp, warehouse, outbox, smtp.port, twilio, stripe)
 
 
 def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path, outbox: Path, smtp_port: int,
-          twilio_url: str, stripe) -> int:
+          twilio, stripe) -> int:
     from datetime import datetime
     from datetime import time as clock
     from zoneinfo import ZoneInfo
@@ -184,10 +242,12 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(summary.report(), highlight=False)
     zone = ZoneInfo("America/Chicago")
     morning = datetime.combine(datetime.now(zone).date(), clock(10), zone)
+    twilio_url = twilio.base_url
     save_demo_blocks(erp, warehouse, smtp_port, twilio_url, stripe.base_url, morning.date())
     console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact and dunning "
                   f"policies (invoices issued from {morning.date()} on are delivered), email and Twilio channels, "
-                  "payment gateway, autopay policy, pay portal, escalation policy) in the Prefect API. Email goes to an SMTP relay on "
+                  "payment gateway, autopay policy, pay portal, escalation policy, phone desk) in the Prefect API. "
+                  "Email goes to an SMTP relay on "
                   f"127.0.0.1:{smtp_port}, SMS and calls to a Twilio-compatible API at {twilio_url}; both keep what "
                   f"they receive in {outbox.relative_to(PROJECT_ROOT)}. Charges go to a local Stripe at "
                   f"{stripe.base_url}")
@@ -236,6 +296,15 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     started = time.perf_counter()
     reports = kpi_reports(period="month", as_of=month_end, now=afternoon, **ESCALATION)
     print_reports(console, reports, time.perf_counter() - started)
+
+    console.print("7. A customer calls the AR desk's number: Twilio's webhooks in the serve app (on loopback), the "
+                  "local Twilio server playing Twilio's part; the caller presses 1 (past due), then 4 and 1 (a pay "
+                  "link by text), then nothing")
+    call = demo_ivr_call(twilio, afternoon)
+    if call is None:
+        console.print("No customer owing something past due has a US AP contact who may get texts: no call placed")
+    else:
+        print_ivr_call(console, *call)
 
     reconciled = all(r.reconciles for r in first.sync + second.sync)
     console.print(

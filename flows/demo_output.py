@@ -196,3 +196,26 @@ def print_follow_ups(console: Console, night) -> None:
         console.print(f"Sales before the final notice: {len(s.asked):,} account(s) reach a final step soon; "
                       f"{len(s.mail.sent):,} email(s) to their sales reps (proceed, hold 14 days or soften; "
                       "silence proceeds)", highlight=False)
+
+
+def print_ivr_call(console: Console, caller: str, call, steps, texts: list[Path]) -> None:
+    """The call as a short transcript (the caller's number masked), and where it is logged."""
+    from rich.markup import escape
+
+    from tasks.contacts.quality import mask
+
+    console.print(f"IVR call {call.call_sid} from {mask(caller)}, keys {' '.join(call.keys) or 'none'}:",
+                  highlight=False)
+    heard = set()
+    for said in call.said:
+        again = said.text in heard  # the menu after each answer: shortened
+        heard.add(said.text)
+        text = f"(again) {said.text[:48]}..." if again and len(said.text) > 60 else said.text
+        console.print(f"  [dim]{said.language}[/] {escape(text)}", highlight=False)
+    for turn, choice, outcome in steps:
+        console.print(f"  logged, turn {turn}: {choice}: {escape(outcome)}", highlight=False)
+    sent = ", ".join(str(t.relative_to(PROJECT_ROOT)) for t in texts)
+    console.print("Logged in the warehouse's ivr_calls and ivr_call_steps (texts sent: ivr_sends; voicemails: "
+                  "ivr_voicemails and the collector's worklist)" + (f"; the text as Twilio got it: {sent}" if sent
+                                                                    else ""), highlight=False)
+

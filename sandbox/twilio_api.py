@@ -11,19 +11,17 @@ import re
 import secrets
 import threading
 import time
-import urllib.error
-import urllib.request
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit
-
-from twilio.request_validator import RequestValidator
+from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.store import HOST, Faults, NumberedFolder, Scripted
+from sandbox.twilio_calls import CallTranscript, play_call, post_signed
 
 SANDBOX_ACCOUNT_SID = "AC" + "0" * 32
 SANDBOX_AUTH_TOKEN = "sandbox-auth-token"
@@ -104,7 +102,8 @@ class TwilioTestServer(Scripted):
     """Twilio's REST API 2010-04-01 (Messages and Calls create) on 127.0.0.1, as far as the twilio client uses it.
 
     Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS. It also plays
-    Twilio's part for inbound traffic: `send_inbound_sms` posts a customer's text to a webhook, signed as Twilio signs.
+    Twilio's part for inbound traffic: `send_inbound_sms` posts a customer's text to a webhook, signed as Twilio signs,
+    and `place_inbound_call` plays a customer's call through the voice webhooks (sandbox/twilio_calls.py).
     """
 
     def __init__(self, folder: Path, account_sid: str, auth_token: str, fault_share: float = 0,
@@ -131,14 +130,17 @@ class TwilioTestServer(Scripted):
         params = {"MessageSid": sid, "SmsSid": sid, "SmsMessageSid": sid, "AccountSid": self._account_sid,
                   "From": from_, "To": to, "Body": body, "NumMedia": "0", "NumSegments": str(_num_segments(body)),
                   "SmsStatus": "received", "ApiVersion": "2010-04-01"}
-        request = urllib.request.Request(url, data=urlencode(params).encode(), method="POST", headers={
-            "Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1",
-            "X-Twilio-Signature": RequestValidator(self._auth_token).compute_signature(url, params)})
-        try:
-            with urllib.request.urlopen(request, timeout=10) as answer:
-                return answer.status, answer.read().decode()
-        except urllib.error.HTTPError as refused:
-            return refused.code, refused.read().decode()
+        return post_signed(url, params, self._auth_token)
+
+    def place_inbound_call(self, url: str, from_: str, keys: Iterable[str] = (), to: str = "+15005550006",
+                           voicemail_transcript: str | None = None) -> CallTranscript:
+        """A customer's call to the number whose "A call comes in" webhook is ``url``, played as Twilio plays it
+        (sandbox/twilio_calls.py): each Gather answered with the next of ``keys`` ("1", "42"...), each request
+        signed with this account's auth token."""
+        params = {"CallSid": "CA" + secrets.token_hex(16), "AccountSid": self._account_sid, "From": from_, "To": to,
+                  "Caller": from_, "Called": to, "CallStatus": "ringing", "Direction": "inbound",
+                  "ApiVersion": "2010-04-01"}
+        return play_call(url, params, self._auth_token, keys, voicemail_transcript)
 
     @property
     def port(self) -> int:

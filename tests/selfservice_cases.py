@@ -3,9 +3,15 @@ requests signed the way Twilio signs them (the twilio library's own RequestValid
 
 from __future__ import annotations
 
-from datetime import date
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
+import uvicorn
 from dunning_cases import Ledger, seed
 from pydantic import SecretStr
 from starlette.testclient import TestClient
@@ -13,6 +19,7 @@ from twilio.request_validator import RequestValidator
 
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
+from blocks.email_channel import EmailChannel
 from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
 from blocks.phone_desk import PhoneDesk
@@ -20,7 +27,9 @@ from blocks.twilio_channel import TwilioChannel
 from tasks.portal.app import create_app
 from tasks.selfservice.routes import TwilioWebhooks
 
-TODAY = date(2026, 11, 23)
+TODAY = date(2026, 11, 23)  # a Monday
+IN_HOURS = datetime(2026, 11, 23, 16, 0, tzinfo=UTC)  # 10:00 in Chicago (the company), 11:00 in New York
+AFTER_HOURS = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 21:00 in Chicago, 22:00 in New York
 TOKEN = "twilio-auth-token-0123456789abcdef"
 PUBLIC = "https://pay.northwind.example"
 DESK = "ar@northwind.example or +1 312 555 0100"
@@ -35,29 +44,79 @@ ACME, BETA, SHARED, NOBODY = "+12125550000", "+12125550001", "+13125550199", "+1
 TABLES = ("sms_inbound", "channel_opt_outs", "collector_worklist", "promises", "twilio_webhook_requests")
 
 
-def seed_world(engine) -> None:
+def world() -> Ledger:
     """C1 Acme owes USD (one disputed) and EUR; C2 Beta owes USD only; C3 and C4 share one number."""
-    ledger = (Ledger(TODAY).customer("C1", "Acme GmbH", collector="Ann Lee")
-              .customer("C2", "Beta LLC", collector="Bo Chen")
-              .customer("C3", "Gamma Inc", phone_e164=SHARED).customer("C4", "Delta Co", phone_e164=SHARED)
-              .invoice("INV-1", "C1", 20, 125_000).invoice("INV-3", "C1", 40, 99_900, disputed=True)
-              .invoice("INV-4", "C1", 3, 50_000, currency="EUR").invoice("INV-9", "C2", 10, 77_700)
-              .invoice("INV-30", "C3", 5, 10_000).invoice("INV-40", "C4", 5, 20_000))
+    return (Ledger(TODAY).customer("C1", "Acme GmbH", collector="Ann Lee")
+            .customer("C2", "Beta LLC", collector="Bo Chen")
+            .customer("C3", "Gamma Inc", phone_e164=SHARED).customer("C4", "Delta Co", phone_e164=SHARED)
+            .invoice("INV-1", "C1", 20, 125_000).invoice("INV-3", "C1", 40, 99_900, disputed=True)
+            .invoice("INV-4", "C1", 3, 50_000, currency="EUR").invoice("INV-9", "C2", 10, 77_700)
+            .invoice("INV-30", "C3", 5, 10_000).invoice("INV-40", "C4", 5, 20_000))
+
+
+def seed_world(engine) -> None:
+    seed(engine, world())
+
+
+DUPONT, LOPEZ, TANAKA, WOLSELEY = "+33612345678", "+34612345678", "+819012345678", "+447700900123"
+COUNTRIES = {"C1": "DE", "C5": "FR", "C6": "ES", "C7": "JP", "C8": "GB"}
+
+
+def seed_ivr_world(engine) -> None:
+    """The SMS world (C1 Acme in Germany), and callers from France, Spain, Japan and Britain owing in EUR, JPY and
+    GBP; Beta also has a USD invoice due in 14 days and a EUR one due the same day, and paid $300.00 on 2 Nov."""
+    ledger = (world().customer("C5", "Chocolaterie Dupont", phone_e164=DUPONT, zone="Europe/Paris")
+              .customer("C6", "Ferretería López", phone_e164=LOPEZ, zone="Europe/Madrid")
+              .customer("C7", "Tanaka KK", phone_e164=TANAKA, zone="Asia/Tokyo")
+              .customer("C8", "Wolseley Ltd", phone_e164=WOLSELEY, zone="Europe/London")
+              .invoice("INV-10", "C2", -14, 12_345).invoice("INV-11", "C2", -14, 60_001, currency="EUR")
+              .invoice("INV-50", "C5", 8, 123_450, currency="EUR").invoice("INV-60", "C6", 8, 100, currency="EUR")
+              .invoice("INV-70", "C7", 8, 50_000_000, currency="JPY")
+              .invoice("INV-80", "C8", 8, 123_456, currency="GBP"))
     seed(engine, ledger)
+    with engine.begin() as conn:
+        for customer, country in COUNTRIES.items():
+            conn.execute(sa.text("UPDATE customers SET country = :k WHERE customer_id = :c"),
+                         {"k": country, "c": customer})
+        conn.execute(sa.text("INSERT INTO payments (payment_id, customer_id, received_on, currency, amount_cents, "
+                             "method, row_hash, synced_at) VALUES ('P-1', 'C2', :d, 'USD', 30000, 'wire', 1, :t), "
+                             "('P-0', 'C2', :e, 'USD', 10000, 'wire', 2, :t)"),
+                     {"d": date(2026, 11, 2), "e": date(2026, 10, 1), "t": "2026-11-23 02:00:00"})
 
 
-def serve(engine, public: str | None = PUBLIC) -> TestClient:
-    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY, twilio=webhooks(public)))
+def serve(engine, public: str | None = PUBLIC, hooks: TwilioWebhooks | None = None) -> TestClient:
+    return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY,
+                                 twilio=hooks or webhooks(public)))
 
 
-def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None) -> TwilioWebhooks:
+@contextmanager
+def served(make_app: Callable[[str], object]) -> Iterator[str]:
+    """``make_app(base_url)`` under uvicorn on a free loopback port, as Twilio reaches it; yields the base URL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    base = f"http://127.0.0.1:{port}"
+    server = uvicorn.Server(uvicorn.Config(make_app(base), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    try:
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=5)
+
+
+def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None, now: datetime = IN_HOURS,
+             email: EmailChannel | None = None, ar_phone: str = DESK_NUMBER) -> TwilioWebhooks:
     """The webhooks over the test phone desk; ``twilio_api``: the local Twilio-compatible server outbound
-    texts and calls go to."""
+    texts and calls go to; ``now``: the clock collectors' and contacts' hours are judged by."""
     channel = TwilioChannel(account_sid=ACCOUNT, auth_token=SecretStr(TOKEN), from_number=DESK_NUMBER,
                             api_base_url=twilio_api or "http://127.0.0.1:9")
-    policy = DunningPolicy(pay_portal=PORTAL, ar_phone=DESK_NUMBER, collector_phones=COLLECTOR_LINES)
-    phone = PhoneDesk(twilio=channel, dunning_policy=policy, desk_contact=DESK)
-    return TwilioWebhooks(phone=phone, company=COMPANY, public_base_url=public)
+    policy = DunningPolicy(pay_portal=PORTAL, ar_phone=ar_phone, collector_phones=COLLECTOR_LINES)
+    phone = PhoneDesk(twilio=channel, dunning_policy=policy, desk_contact=DESK, email=email)
+    return TwilioWebhooks(phone=phone, company=COMPANY, public_base_url=public, clock=lambda: now)
 
 
 def sms_params(from_: str, body: str, sid: str = "SM" + "a" * 32) -> dict[str, str]:

@@ -3,13 +3,9 @@ playing Twilio's part (each text posted to the webhook, signed with the account'
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
-import uvicorn
 from selfservice_cases import (
     BETA,
     COMPANY,
@@ -22,6 +18,7 @@ from selfservice_cases import (
     counts,
     rows,
     seed_world,
+    served,
     webhooks,
 )
 
@@ -36,21 +33,9 @@ SID = "AC" + "7" * 32
 def webhook(warehouse):
     """The serve app on a free loopback port; its SMS webhook's URL, as configured in Twilio."""
     seed_world(warehouse)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(PORTAL, GATEWAY, COMPANY, warehouse, today=lambda: TODAY, twilio=webhooks(base))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
+    with served(lambda base: create_app(PORTAL, GATEWAY, COMPANY, warehouse, today=lambda: TODAY,
+                                        twilio=webhooks(base))) as base:
         yield f"{base}/twilio/sms"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def replies(twiml: str) -> list[str]:

@@ -62,12 +62,15 @@ def set_sms_opt_out(conn: Connection, phone: str, opted_out: bool, reason: str) 
         conn.execute(sa.text("DELETE FROM channel_opt_outs WHERE channel = 'sms' AND address = :a"), {"a": phone})
 
 
-def to_worklist(conn: Connection, message_sid: str, customers: list[Customer], kind: str, detail: str) -> None:
+def to_worklist(conn: Connection, message_sid: str, customers: list[Customer], kind: str, detail: str,
+                source: str = "sms") -> None:
+    """An item per customer on its collector's worklist, keyed by where it came from (``source``: sms, ivr) and the
+    sid, so the same text or voicemail never makes two."""
     for c in customers:
         conn.execute(sa.text(
             "INSERT INTO collector_worklist (item_key, collector, customer_id, kind, detail, created_at) "
             "VALUES (:k, :o, :c, :kind, :d, :t) ON CONFLICT (item_key) DO NOTHING"),
-            {"k": f"sms|{message_sid}|{c.customer_id}", "o": c.collector, "c": c.customer_id, "kind": kind,
+            {"k": f"{source}|{message_sid}|{c.customer_id}", "o": c.collector, "c": c.customer_id, "kind": kind,
              "d": detail, "t": wh.utcnow()})
 
 

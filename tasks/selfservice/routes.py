@@ -1,12 +1,14 @@
 """Twilio's webhooks as route groups of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
-(delivery status callbacks), /twilio/call/... (collectors' calls, tasks/selfservice/call_routes.py), later
-/twilio/voice (the IVR menu). Each route is ``guarded()`` (tasks/selfservice/webhooks.py): believed only when signed
-by Twilio and new, handled in one transaction, answered with TwiML built by the twilio library.
+(delivery status callbacks), /twilio/voice... (the IVR menu, tasks/selfservice/ivr_routes.py), /twilio/call/...
+(collectors' calls, tasks/selfservice/call_routes.py).
+
+Every request is checked before anything is read from it (tasks/selfservice/guard.py, through
+tasks/selfservice/webhooks.guarded); a refused one gets a bare 403 and nothing is recorded. An accepted one is
+handled in one transaction with its replay record, and answered with TwiML built by the twilio library.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import date
 
@@ -16,10 +18,11 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from tasks.selfservice.call_routes import call_routes
 from tasks.selfservice.inbox import answer_text
+from tasks.selfservice.ivr_routes import ivr_routes
 from tasks.selfservice.status import record_status
-from tasks.selfservice.webhooks import TwilioWebhooks, guarded
+from tasks.selfservice.webhooks import TwilioWebhooks, guarded, log
 
-log = logging.getLogger("arpilot.selfservice")
+__all__ = ["TwilioWebhooks", "twilio_routes"]  # TwilioWebhooks: where the serve app and the CLI have taken it from
 
 
 def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], date]) -> list[Route]:
@@ -36,4 +39,5 @@ def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], dat
 
     return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),
             Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"]),
+            *ivr_routes(hooks, engine, today),
             *call_routes(hooks, engine)]

@@ -1,16 +1,14 @@
-"""What every Twilio webhook route shares: the blocks it answers with (TwilioWebhooks) and ``guarded()``, which makes
-a route of a handler. Each route group (tasks/selfservice/routes.py, call_routes.py) builds its routes with it.
-
-Every request is checked before anything is read from it (tasks/selfservice/guard.py); a refused one gets a bare
-403 and nothing is recorded. An accepted one is handled in one transaction with its replay record, and answered
-with TwiML built by the twilio library.
+"""The webhooks' common ground: what they need (TwilioWebhooks) and the route wrapper that believes a request only
+when Twilio signed it and it is new (guarded). Every route group (tasks/selfservice/routes.py for texts and status
+callbacks, tasks/selfservice/ivr_routes.py for calls) is built on it.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import parse_qsl
 
 from sqlalchemy.engine import Connection, Engine
@@ -38,11 +36,13 @@ TWIML = "application/xml"
 class TwilioWebhooks:
     """What the webhooks need: the phone desk block (its Twilio account's auth token checks every signature), the
     company, the public base URL Twilio calls (the pay portal's, behind the TLS proxy; empty: the URL the request
-    arrived on), and the promise grace of the escalation policy."""
+    arrived on), the promise grace of the escalation policy, and the clock that decides collectors' and contacts'
+    hours (the tests set it)."""
     phone: PhoneDesk
     company: CompanyProfile
     public_base_url: str | None = None
     promise_grace_days: int = 3
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     @property
     def auth_token(self) -> str:
