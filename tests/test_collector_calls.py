@@ -219,6 +219,23 @@ def transcribe_for_test(recording_url: str, auth: tuple[str, str]) -> str:
     return f"engine heard {recording_url} as {auth[0]}"
 
 
+def failing_transcriber(recording_url: str, auth: tuple[str, str]) -> str:
+    raise RuntimeError(f"engine down, was given {auth}")
+
+
+def test_a_failing_engine_keeps_the_recording_and_never_logs_the_credentials(world, warehouse, caplog):
+    _, hooks = world
+    engine = dataclasses.replace(hooks, phone=hooks.phone.model_copy(
+        update={"transcriber": "test_collector_calls:failing_transcriber"}))
+    call_id = calling(warehouse, engine).call_id
+    with client(warehouse, engine) as http:
+        assert post(http, f"/twilio/call/recording?call={call_id}", {
+            "CallSid": "CA1", "RecordingSid": "RE1", "RecordingUrl": "https://api.twilio.com/rec/RE1",
+            "RecordingStatus": "completed"}).status_code == 200
+    assert rows(warehouse, "SELECT recording_sid, transcript FROM collector_calls") == [("RE1", None)]
+    assert "failed for call" in caplog.text and "RuntimeError" in caplog.text and TOKEN not in caplog.text
+
+
 def test_a_pluggable_engine_transcribes_the_recording(world, warehouse):
     _, hooks = world
     engine = dataclasses.replace(hooks, phone=hooks.phone.model_copy(

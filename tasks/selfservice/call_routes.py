@@ -107,8 +107,15 @@ def call_routes(hooks: TwilioWebhooks, engine: Engine) -> list[Route]:
             record_recording(conn, call_id, form["RecordingSid"], form.get("RecordingUrl", ""),
                              int(seconds) if seconds and seconds.isdigit() else None)
             if engine_for_recordings is not None:
-                text = engine_for_recordings(form.get("RecordingUrl", ""), (phone.twilio.account_sid, hooks.auth_token))
-                add_transcript(conn, call_id, None, text)
+                try:
+                    text = engine_for_recordings(form.get("RecordingUrl", ""),
+                                                 (phone.twilio.account_sid, hooks.auth_token))
+                except Exception as error:  # an outside engine: the recording is kept all the same
+                    # The type only: an engine's message may quote the credentials it was given.
+                    log.warning("Transcription engine %s failed for call %s: %s", phone.transcriber, call_id,
+                                type(error).__name__)
+                else:
+                    add_transcript(conn, call_id, None, text)
         return str(VoiceResponse())
 
     def transcript(conn: Connection, form: dict[str, str], query: dict[str, str]) -> str:
