@@ -30,6 +30,7 @@ from blocks.company import CompanyProfile
 from blocks.phone_desk import PhoneDesk
 from tasks import warehouse as wh
 from tasks.contacts.quality import mask, mask_text
+from tasks.selfservice.inbox import Customer, to_worklist
 from tasks.selfservice.reach import reach_refused
 
 log = logging.getLogger("arpilot.selfservice")
@@ -188,11 +189,8 @@ def record_outcome(conn: Connection, call_id: str, outcome: str, by: str, note: 
     if outcome in FOLLOW_UP:
         detail = (f"{by}'s call on {wh.to_date(call.started_at)} to {call.contact_name or 'the AP contact'}: "
                   f"{OUTCOME_WORDS[outcome]} to record against its invoices" + (f" ({note})" if note else ""))
-        conn.execute(sa.text(
-            "INSERT INTO collector_worklist (item_key, collector, customer_id, kind, detail, created_at) "
-            "VALUES (:k, :o, :c, :kind, :d, :t) ON CONFLICT (item_key) DO NOTHING"),
-            {"k": f"call|{call_id}|{outcome}", "o": call.collector, "c": call.customer_id, "kind": FOLLOW_UP[outcome],
-             "d": detail, "t": wh.utcnow()})
+        to_worklist(conn, f"{call_id}/{outcome}", [Customer(call.customer_id, call.customer_name, call.collector)],
+                    FOLLOW_UP[outcome], detail, source="call")
     log.info("Call %s to %s: %s (by %s)", call_id, mask(call.number), OUTCOME_WORDS[outcome], by)
     return OUTCOME_WORDS[outcome]
 
