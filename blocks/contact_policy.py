@@ -16,6 +16,7 @@ CHECKS = (
     "ap_contact_exists",
     "email_valid",
     "phone_valid",
+    "phone_reaches",
     "verified_recently",
     "no_bounce_since_verification",
     "email_not_shared",
@@ -28,8 +29,8 @@ CHECKS = (
 _COMMON = ["ap_contact_exists", "verified_recently", "addressee_is_ap"]
 DEFAULT_GATES = {
     "email": [*_COMMON, "email_valid", "no_bounce_since_verification", "email_not_shared", "opt_out_consistent_email"],
-    "sms": [*_COMMON, "phone_valid", "opt_out_consistent_sms"],
-    "voice": [*_COMMON, "phone_valid", "opt_out_consistent_voice"],
+    "sms": [*_COMMON, "phone_valid", "phone_reaches", "opt_out_consistent_sms"],
+    "voice": [*_COMMON, "phone_valid", "phone_reaches", "opt_out_consistent_voice"],
 }
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import time
 
 from prefect.blocks.core import Block
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
@@ -44,6 +44,17 @@ class PhoneDesk(Block):
     voicemail_seconds: int = Field(120, ge=10, le=600, description="Longest voicemail recorded.")
     record_collector_calls: bool = Field(True, description="Record collectors' calls after a consent "
                                                            "announcement (and transcribe them).")
+    transcriber: str = Field("twilio", description="Who transcribes recorded collectors' calls: 'twilio' (Twilio's "
+                                                   "real-time transcription) or an importable 'module:function' "
+                                                   "given the recording's URL and the account's credentials.")
+
+    @field_validator("transcriber")
+    @classmethod
+    def _engine_named(cls, name: str) -> str:
+        module, _, function = name.partition(":")
+        if name != "twilio" and not (module and function):
+            raise ValueError(f"transcriber {name!r} is neither 'twilio' nor an importable 'module:function'")
+        return name
 
     @model_validator(mode="after")
     def _hours_sane(self) -> PhoneDesk:

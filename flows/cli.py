@@ -11,6 +11,9 @@
   arpilot dispute resolve  record a person's decision on an invoice's dispute (credited, rejected, paid); the AR
                            manager and the sales rep are told
   arpilot promise record   record a customer's promise to pay (holds reminders until its date plus the grace)
+  arpilot call start       ring a collector's line and bridge the customer's AP contact (recorded after a consent
+                           announcement), unless the number opted out of calls or it is outside the contact's hours
+  arpilot call outcome     set a call's outcome afterwards: reached, promise, dispute, wrong_number
 """
 
 from __future__ import annotations
@@ -167,6 +170,35 @@ def promise(args: argparse.Namespace) -> int:
     return 0
 
 
+def call(args: argparse.Namespace) -> int:
+    """A collector's call from the call list, or its outcome set afterwards."""
+    from blocks import load_block
+    from tasks.contacts.quality import mask
+    from tasks.selfservice.calls import CallRefused, record_outcome, start_call
+
+    engine = load_block(args.warehouse).engine()
+    if args.action == "outcome":
+        try:
+            with engine.begin() as conn:
+                words = record_outcome(conn, args.call, args.outcome, args.by, args.note)
+        except ValueError as error:
+            print(f"Not recorded: {error}", file=sys.stderr)
+            return 1
+        print(f"Call {args.call}: {words}, set by {args.by}")
+        return 0
+    phone, company, portal = load_block(args.phone_desk), load_block(args.company), load_block(args.portal)
+    try:
+        started = start_call(engine, phone, company, portal.base_url, args.collector, args.customer, args.contact)
+    except CallRefused as refused:
+        print(f"Not called: {refused}", file=sys.stderr)
+        return 1
+    t = started.target
+    print(f"Call {started.call_id}: " + ("already started; nobody rung again" if started.already else
+                                         f"ringing {mask(started.collector_line)}, then {t.customer_name} "
+                                         f"({t.contact_name or t.contact_id}, {mask(t.number)})"))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from blocks import (
         DEFAULT_COMPANY,
@@ -222,13 +254,23 @@ def main(argv: list[str] | None = None) -> int:
     promise_cmd.add_argument("--by", required=True, help="who took the promise")
     promise_cmd.add_argument("--source", default="phone", choices=("collector", "phone", "portal", "sms"))
     promise_cmd.add_argument("--note")
+    call_cmd = commands.add_parser("call", help="a collector's call to a customer, or its outcome afterwards")
+    call_cmd.add_argument("action", choices=("start", "outcome"))
+    call_cmd.add_argument("--collector", help="who calls (their line from the dunning policy), for start")
+    call_cmd.add_argument("--customer", help="customer id as in the ledger, for start")
+    call_cmd.add_argument("--contact", help="the contact to call (default: the call list's AP contact)")
+    call_cmd.add_argument("--call", help="the call's id as start printed it, for outcome")
+    call_cmd.add_argument("--outcome", choices=("reached", "promise", "dispute", "wrong_number"))
+    call_cmd.add_argument("--by", help="who sets the outcome")
+    call_cmd.add_argument("--note")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk",
                                          "escalation-policy")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
                                            "dunning-policy")),
                             (autopay_cmd, ("gateway", "warehouse")),
                             (promise_cmd, ("company", "warehouse", "escalation-policy")),
-                            (sales_cmd, ("company", "warehouse", "escalation-policy"))):
+                            (sales_cmd, ("company", "warehouse", "escalation-policy")),
+                            (call_cmd, ("phone-desk", "company", "warehouse", "portal"))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
                        "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY,
@@ -254,6 +296,11 @@ def main(argv: list[str] | None = None) -> int:
         return dispute(args)
     if args.command == "promise":
         return promise(args)
+    if args.command == "call":
+        needed = ("collector", "customer") if args.action == "start" else ("call", "outcome", "by")
+        if missing := [f"--{name}" for name in needed if not getattr(args, name)]:
+            parser.error(f"call {args.action} needs {' '.join(missing)}")
+        return call(args)
     from flows.demo import demo
 
     return demo(args.invoices, args.seed)

@@ -11,7 +11,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -103,7 +103,8 @@ class TwilioTestServer(Scripted):
 
     Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS. It also plays
     Twilio's part for inbound traffic: `send_inbound_sms` posts a customer's text to a webhook, signed as Twilio signs,
-    and `place_inbound_call` plays a customer's call through the voice webhooks (sandbox/twilio_calls.py).
+    and `place_inbound_call` plays a customer's call through the voice webhooks (sandbox/twilio_calls.py); with
+    `answer_placed_calls` the calls created through the API are answered and played too.
     """
 
     def __init__(self, folder: Path, account_sid: str, auth_token: str, fault_share: float = 0,
@@ -121,6 +122,9 @@ class TwilioTestServer(Scripted):
         self._faults = Faults(fault_share, fault_seed)
         self._httpd: _TwilioHttpServer | None = None
         self._thread: threading.Thread | None = None
+        self._answering: dict[str, Any] | None = None  # how calls placed through the API are answered, if they are
+        self._players: list[threading.Thread] = []
+        self._placed_calls: list[CallTranscript] = []
 
     def send_inbound_sms(self, url: str, from_: str, body: str, to: str = "+15005550006") -> tuple[int, str]:
         """A customer's text as Twilio delivers it: the webhook's form parameters POSTed to ``url``, signed with this
@@ -141,6 +145,35 @@ class TwilioTestServer(Scripted):
                   "Caller": from_, "Called": to, "CallStatus": "ringing", "Direction": "inbound",
                   "ApiVersion": "2010-04-01"}
         return play_call(url, params, self._auth_token, keys, voicemail_transcript)
+
+    def answer_placed_calls(self, keys: Iterable[str] = (), conversation: Sequence[tuple[str, str]] = (),
+                            dial_status: str = "completed") -> None:
+        """From now on a call created with a TwiML ``Url`` is answered and played as Twilio plays it: its Url fetched
+        (signed POST, Direction outbound-api, CallStatus in-progress), each Gather answered with the next of ``keys``,
+        a Dial answered with ``dial_status`` and held with ``conversation`` (sandbox/twilio_calls.py), then its
+        StatusCallback told the call completed. Until then such calls are only recorded, as before."""
+        self._answering = {"keys": list(keys), "conversation": list(conversation), "dial_status": dial_status}
+
+    def placed_calls(self, timeout: float = 30) -> list[CallTranscript]:
+        """The calls played since ``answer_placed_calls``, once each has ended."""
+        with self._lock:
+            players = list(self._players)
+        for player in players:
+            player.join(timeout)
+        with self._lock:
+            return list(self._placed_calls)
+
+    def _play_placed_call(self, sid: str, form: dict[str, str], answering: dict[str, Any]) -> None:
+        params = {"CallSid": sid, "AccountSid": self._account_sid, "From": form.get("From", ""), "To": form["To"],
+                  "Caller": form.get("From", ""), "Called": form["To"], "CallStatus": "in-progress",
+                  "Direction": "outbound-api", "ApiVersion": "2010-04-01"}
+        call = play_call(form["Url"], params, self._auth_token, **answering)
+        if form.get("StatusCallback"):
+            done = {**params, "CallStatus": "completed", "CallDuration": "60"}
+            call.requests.append((form["StatusCallback"], post_signed(form["StatusCallback"], done,
+                                                                      self._auth_token)[0]))
+        with self._lock:
+            self._placed_calls.append(call)
 
     @property
     def port(self) -> int:
@@ -193,6 +226,13 @@ class TwilioTestServer(Scripted):
                 resource = self._record(kind, form)
                 self._resources.append((kind, datetime.now(UTC), resource))
                 slow, self._slow = self._slow, max(self._slow - 1, 0)
+                answering = self._answering if kind == "voice" and form.get("Url") else None
+            if answering is not None:  # Twilio rings the number and, once answered, fetches the call's TwiML
+                player = threading.Thread(target=self._play_placed_call, args=(resource["sid"], form, answering),
+                                          name="twilio-sandbox-call", daemon=True)
+                with self._lock:
+                    self._players.append(player)
+                player.start()
             if slow:  # created, but the answer comes too late for the client
                 time.sleep(self._slow_seconds)
             return 201, resource, {}

@@ -58,6 +58,10 @@ CASES = {
     "NEVER": ("US", [contact(email="ap@never.com", verified_on=None)], {"verified_recently"}),
     "BOUNCED": ("US", [contact(email="ap@bounced.com", bounced_on=(AS_OF - timedelta(days=3)).isoformat())],
                 {"no_bounce_since_verification"}),
+    # A collector's call found a wrong number; the carrier could not deliver a text; both before a re-verification.
+    "WRONG-NUMBER": ("US", [contact(email="ap@wrong.com", phone="212 736 4101")], {"phone_reaches"}),
+    "UNDELIVERED": ("US", [contact(email="ap@undelivered.com", phone="212 736 4102")], {"phone_reaches"}),
+    "OK-PHONE-REVERIFIED": ("US", [contact(email="ap@lakeside-2.com", phone="212 736 4103")], set()),
     "SHARED-A": ("US", [contact(email="ap@shared-services.com")], {"email_not_shared"}),
     "SHARED-B": ("US", [contact(email="AP@shared-services.com")], {"email_not_shared"}),
     # Its mailbox is also on file for a customer who owes nothing tonight (and so is not on the roster).
@@ -71,6 +75,12 @@ PAID_UP = {  # no open balance: nobody to remind tonight
     "PAID-STALE": ("US", [contact(email="ap@paid-up.com", verified_on=(AS_OF - timedelta(days=500)).isoformat())]),
     "PAID-SHARING": ("US", [contact(role="Sales", email="ap@joint-office.com")]),
 }
+
+
+# The phone's counterpart of a bounce: (number, when, a wrong number on a collector's call or the carrier's failure)
+PHONE_FAILURES = [("+12127364101", "2026-11-20 15:00:00", "wrong_number"),
+                  ("+12127364102", "2026-11-21 09:30:00", "30003"),
+                  ("+12127364103", (AS_OF - timedelta(days=45)).isoformat() + " 09:00:00", "wrong_number")]
 
 
 def load_ledger(engine) -> None:
@@ -96,6 +106,17 @@ def load_ledger(engine) -> None:
         wh.insert(conn, "customers", pd.DataFrame(customers))
         wh.insert(conn, "contacts", frame)
         wh.insert(conn, "invoices", pd.DataFrame(invoices))
+        for n, (number, when, what) in enumerate(PHONE_FAILURES):
+            if what == "wrong_number":
+                conn.execute(sa.text(
+                    "INSERT INTO collector_calls (call_id, collector, collector_line, customer_id, contact_id, number, "
+                    "started_at, status, outcome, outcome_by, outcome_at) VALUES (:id, 'Dana Whitfield', "
+                    "'+13125550111', 'X', 'X-0', :n, :t, 'completed', 'wrong_number', 'Dana Whitfield', :t)"),
+                    {"id": f"call-{n}", "n": number, "t": when})
+            else:
+                conn.execute(sa.text(
+                    "INSERT INTO phone_delivery_failures (provider_id, channel, address, error_code, failed_at) "
+                    "VALUES (:p, 'sms', :n, :e, :t)"), {"p": f"SM{n}", "n": number, "e": what, "t": when})
 
 
 @flow
@@ -147,6 +168,10 @@ def test_each_failure_kind_is_caught_with_its_reason_and_valid_international_con
     assert "unrelated customers" in reasons["SHARED-A"] and "unrelated customers" in reasons["SHARED-B"]
     assert "unrelated customers" in reasons["SHARED-WITH-PAID"]
     assert "opted out on one record and not on another" in reasons["OPTOUT"]
+    assert reasons["WRONG-NUMBER"] == ("number does not reach the contact since the last verification: a call by "
+                                       "Dana Whitfield reached a wrong number on 2026-11-20")
+    assert reasons["UNDELIVERED"] == ("number does not reach the contact since the last verification: a text to it "
+                                      "was not delivered (carrier error 30003) on 2026-11-21")
     fixes = work.set_index("customer_id")["fixes"]
     assert "change the domain to gmail.com" in fixes["TYPO"]
     assert "jane@" not in " ".join(work["problems"]) + " ".join(work["fixes"])  # addresses only masked
@@ -178,6 +203,8 @@ def test_verdicts_gate_each_channel_and_unreachable_customers_go_to_the_manual_l
     assert "OK-SALES-TOO-1" not in gate.index  # a sales contact of a customer with an AP desk is never written to
     assert ok.loc["NO-PHONE-0"].tolist() == [True, False, False]
     assert ok.loc["TYPO-0"].tolist() == [False, True, True]
+    # A number that does not reach the contact is neither texted nor called by dunning; its email still is.
+    assert ok.loc["WRONG-NUMBER-0"].tolist() == ok.loc["UNDELIVERED-0"].tolist() == [True, False, False]
     assert ok.loc["STALE-0"].tolist() == [False, False, False]
     assert not ok.loc[["OPTOUT-0", "OPTOUT-1"], "email_ok"].any()
 

@@ -62,6 +62,7 @@ def contact_rows(**columns) -> pd.DataFrame:
     n = len(next(iter(columns.values())))
     base = {"row": np.arange(n), "email_problem": [None] * n, "phone_problem": [None] * n,
             "verified_on": pd.to_datetime(["2026-11-01"] * n), "bounced_on": pd.to_datetime([None] * n),
+            "phone_failed_on": pd.to_datetime([None] * n),
             "email_key": [f"ap{i}@example.com" for i in range(n)], "email_customers": [1] * n,
             "addressee": ["accounts_payable"] * n, "opt_out_email": [False] * n, "opt_out_sms": [False] * n,
             "opt_out_voice": [False] * n, "phone_key": [f"+1212736{4000 + i}" for i in range(n)]}
@@ -84,6 +85,12 @@ def test_a_bounce_on_or_after_the_verification_or_without_one_fails_and_a_re_ver
     rows = contact_rows(verified_on=pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-01", None]),
                         bounced_on=pd.to_datetime(["2026-10-01", "2026-11-01", "2026-11-05", "2026-10-01"]))
     assert failed(rows) == {"no_bounce_since_verification": [1, 2, 3], "verified_recently": [3]}
+
+
+def test_a_number_that_failed_on_or_after_the_verification_fails_until_it_is_verified_again():
+    rows = contact_rows(verified_on=pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-10", "2026-11-01"]),
+                        phone_failed_on=pd.to_datetime(["2026-11-01", "2026-11-05", "2026-11-05", None]))
+    assert failed(rows) == {"phone_reaches": [0, 1]}
 
 
 def test_an_address_shared_across_customers_or_with_disagreeing_opt_outs_fails_on_every_record():

@@ -132,6 +132,7 @@ def test_each_customer_gets_one_message_per_channel_with_the_right_content_and_n
         calls = list(csv.DictReader(f))
     assert [c["Customer id"] for c in calls] == ["C5", "C3"]  # $9,000 x 61 days before $400 x 31 days
     assert calls[0]["Phone"] == phones["C5"] and calls[0]["Open"] == "$9,000.00"
+    assert calls[0]["Contact id"] == "C5-K0"  # with the customer id, what `arpilot call start` takes
 
     names = asyncio.run(_task_run_names(state.state_details.flow_run_id))
     # Fan-out by aging bucket: batches of 3 (the policy's batch_size), named by bucket; escalations as one task.

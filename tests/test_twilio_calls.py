@@ -1,7 +1,8 @@
 """The sandbox's call player follows TwiML as Twilio does, against a scripted app under uvicorn that believes only
 requests signed with the account's token (the twilio library's RequestValidator): a Gather without keys falls
 through to the next verb, Redirect and relative URLs are followed, Dial without an action goes on, Hangup ends the
-call, a recording's transcription comes after its action, and a webhook error ends the call."""
+call, a recording's transcription comes after its action, a webhook error ends the call, and a Dial answered plays
+its whisper to the dialled party before the conversation is transcribed and recorded."""
 
 from __future__ import annotations
 
@@ -29,6 +30,11 @@ DOCUMENTS = {
                "<Say>not reached</Say></Response>",
     "/recorded": "<Response><Say>kept</Say><Dial action='/dialled'><Number>+15550002</Number></Dial></Response>",
     "/transcribed": "<Response/>",
+    "/bridge": '<Response><Start><Transcription statusCallbackUrl="/words"/></Start><Dial action="/bridged" '
+               'record="record-from-answer-dual" recordingStatusCallback="/recording"><Number url="/whisper">'
+               "+15550003</Number></Dial></Response>",
+    "/whisper": "<Response><Say>this call is recorded</Say></Response>",
+    "/words": "<Response/>", "/recording": "<Response/>", "/bridged": "<Response><Say>bye</Say></Response>",
 }
 
 
@@ -84,3 +90,29 @@ def test_requests_signed_with_another_token_are_refused_and_end_the_call(twiml_a
     base, seen = twiml_app
     call = play_call(f"{base}/start", PARAMS, "another-token", keys=["5"])
     assert call.requests == [(f"{base}/start", 403)] and call.said == [] and seen == []
+
+
+def test_a_dial_plays_the_whisper_to_the_dialled_party_first_then_transcribes_and_records_the_conversation(
+        twiml_app):
+    base, seen = twiml_app
+    call = play_call(f"{base}/bridge", PARAMS, TOKEN, conversation=[("outbound_track", "hello"),
+                                                                    ("inbound_track", "hi there")])
+    assert [where for where, _ in seen] == ["/bridge", "/words", "/whisper", "/words", "/words", "/bridged",
+                                            "/recording", "/words"]
+    assert [s.text for s in call.whispered] == ["this call is recorded"] and [s.text for s in call.said] == ["bye"]
+    whisper, said = seen[2][1], [form for where, form in seen if form.get("TranscriptionEvent")]
+    assert (whisper["To"], whisper["Direction"], whisper["ParentCallSid"]) == ("+15550003", "outbound-dial",
+                                                                               PARAMS["CallSid"])
+    assert [(f["TranscriptionEvent"], f.get("Track")) for f in said] == [
+        ("transcription-started", None), ("transcription-content", "outbound_track"),
+        ("transcription-content", "inbound_track"), ("transcription-stopped", None)]
+    assert '"transcript": "hi there"' in said[2]["TranscriptionData"]
+    assert seen[5][1]["DialCallStatus"] == "completed" and seen[5][1]["DialCallSid"] == whisper["CallSid"]
+    assert seen[6][1]["RecordingSid"] == call.recordings[0]
+
+
+def test_a_dial_nobody_answers_plays_no_whisper_and_records_nothing(twiml_app):
+    base, seen = twiml_app
+    call = play_call(f"{base}/bridge", PARAMS, TOKEN, conversation=[("outbound_track", "hello")], dial_status="busy")
+    assert [where for where, _ in seen] == ["/bridge", "/words", "/bridged", "/words"]
+    assert seen[2][1]["DialCallStatus"] == "busy" and call.whispered == [] and call.recordings == []

@@ -35,8 +35,9 @@ from tasks.output_files import slug
 from tasks.promises.rules import ANNOUNCE_DAYS
 
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
-SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "email_key",
-                 "email_customers", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice", "phone_key"]
+SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "phone_failed_on",
+                 "email_key", "email_customers", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice",
+                 "phone_key"]
 
 
 class ContactGateClosed(RuntimeError):

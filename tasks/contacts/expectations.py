@@ -137,7 +137,11 @@ def build_suites(policy: ContactPolicy, as_of: date) -> tuple[gx.ExpectationSuit
             column="email_customers", max_value=1,
             description="The email address is not shared by unrelated customers")),
         *([check("phone_valid", gxe.ExpectColumnValuesToBeNull(
-            column="phone_problem", description="The phone number is a valid number (E.164)"))] if phone else []),
+            column="phone_problem", description="The phone number is a valid number (E.164)")),
+           check("phone_reaches", ExpectNoHardBounceSinceVerification(
+               column_A="phone_failed_on", column_B="verified_on",
+               description="No wrong number, undelivered text or failed call since the last verification"))]
+          if phone else []),
         check("opt_out_consistent_email", ExpectOneValueOfBPerValueOfA(
             column_A="email_key", column_B="opt_out_email",
             description="Every record of an email address agrees on its email opt-out")),

@@ -32,6 +32,8 @@ CHECK_TEXT = {
                           "confirm the contact with the customer and record the verification date"),
     "no_bounce_since_verification": ("email hard-bounced since the last verification",
                                      "ask the customer for a working AP mailbox, then re-verify"),
+    "phone_reaches": ("number does not reach the contact since the last verification",
+                      "ask the customer for the AP desk's number, correct it in the ERP or re-verify it"),
     "email_not_shared": ("the same email is on file for unrelated customers",
                          "find out whose mailbox it is and correct the other customer's contact"),
     "addressee_is_ap": ("contact is {addressee}, not the accounts-payable desk",
@@ -116,6 +118,7 @@ def build_roster(contacts: pd.DataFrame, customers: pd.DataFrame, owing: pd.Seri
     roster["phone_key"] = _fingerprint(roster["phone_e164"])
     for column in ("verified_on", "bounced_on"):
         roster[column] = pd.to_datetime(roster[column], format="ISO8601")
+    roster["phone_failed_on"] = pd.to_datetime(roster["phone_failed_on"], format="ISO8601").dt.normalize()
     for column in ("opt_out_email", "opt_out_sms", "opt_out_voice"):  # SQLite says 0/1, PostgreSQL true/false
         roster[column] = roster[column].astype("boolean")
     return roster
@@ -166,6 +169,10 @@ def failures(roster: pd.DataFrame, failed_rows: dict[str, np.ndarray], policy: C
         if check in ("email_valid", "phone_valid"):
             channel = check.split("_")[0]
             problem, fixes = hit[f"{channel}_problem"].fillna(what), hit[f"{channel}_fix"].fillna(fix)
+        elif check == "phone_reaches":  # which failure, and when: a wrong number needs another fix than the carrier
+            problem = [f"{what}: {failure} on {day:%Y-%m-%d}"
+                       for failure, day in zip(hit["phone_failure"], hit["phone_failed_on"], strict=True)]
+            fixes = fix
         elif check == "addressee_is_ap":
             problem = [what.format(addressee=_addressee_text(a, r))
                        for a, r in zip(hit["addressee"], hit["role"], strict=True)]

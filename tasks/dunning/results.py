@@ -104,13 +104,15 @@ def _write_unsent_invoices(deliveries: DeliveryPlan, path: Path, company: Compan
 
 def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: CompanyProfile) -> Path | None:
     """Per collector, broken promises to pay first, then most urgent first (open amount x days past due, within
-    each currency): CSV with the number to dial, artifact with it masked."""
+    each currency): CSV with the number to dial, artifact with it masked; the customer and contact ids are what
+    `arpilot call start` takes."""
     if not calls:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     rows = pd.DataFrame([{
         "Collector": m.collector or "unassigned", "Customer": m.customer_name, "Customer id": m.customer_id,
-        "Contact": m.recipients[0].name or "", "Phone": m.recipients[0].address or "no usable phone: see worklist",
+        "Contact": m.recipients[0].name or "", "Contact id": m.recipients[0].contact_id or "",
+        "Phone": m.recipients[0].address or "no usable phone: see worklist",
         "Currency": m.currency, "Open": money(m.amount_cents, m.currency, company.locale),
         "Invoices": len(m.invoices), "Days past due": m.days_past_due, "Step": m.step,
         "Why": m.call_note if isinstance(m, PromiseNotice) else "",

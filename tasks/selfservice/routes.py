@@ -1,5 +1,6 @@
-"""Twilio's webhooks as a route group of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
-(delivery status callbacks), /twilio/voice... (the IVR menu, tasks/selfservice/ivr_routes.py).
+"""Twilio's webhooks as route groups of the `arpilot serve` app: /twilio/sms (a customer's text), /twilio/status
+(delivery status callbacks), /twilio/voice... (the IVR menu, tasks/selfservice/ivr_routes.py), /twilio/call/...
+(collectors' calls, tasks/selfservice/call_routes.py).
 
 Every request is checked before anything is read from it (tasks/selfservice/guard.py, through
 tasks/selfservice/webhooks.guarded); a refused one gets a bare 403 and nothing is recorded. An accepted one is
@@ -15,6 +16,7 @@ from sqlalchemy.engine import Connection, Engine
 from starlette.routing import Route
 from twilio.twiml.messaging_response import MessagingResponse
 
+from tasks.selfservice.call_routes import call_routes
 from tasks.selfservice.inbox import answer_text
 from tasks.selfservice.ivr_routes import ivr_routes
 from tasks.selfservice.status import record_status
@@ -35,4 +37,5 @@ def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], dat
 
     return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),
             Route("/twilio/status", guarded(hooks, engine, status), methods=["POST"]),
-            *ivr_routes(hooks, engine, today)]
+            *ivr_routes(hooks, engine, today),
+            *call_routes(hooks, engine)]
