@@ -89,7 +89,8 @@ def test_a_customer_who_does_not_answer_leaves_no_recording_and_no_outcome(phone
         ("completed", "no-answer", None, None, None)]
 
 
-@pytest.mark.parametrize("why", ["outside the contact's hours (Mon 06:00", "the number opted out of voice"])
+@pytest.mark.parametrize("why", ["outside the contact's hours (Mon 07:00 America/New_York)",  # 06:00 in Chicago
+                                 "the number opted out of voice"])
 def test_a_call_refused_reaches_nothing(phone, warehouse, why):
     twilio, hooks, base = phone
     twilio.answer_placed_calls(keys=["1"], conversation=CONVERSATION)

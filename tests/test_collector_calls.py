@@ -99,7 +99,7 @@ def test_no_call_to_a_number_that_opted_out_or_outside_the_contacts_hours(world,
             conn.execute(sa.text("UPDATE contacts SET opt_out_voice = :t WHERE customer_id = 'C1'"), {"t": True})
     with pytest.raises(CallRefused) as refused:
         calling(warehouse, hooks, now=now)
-    expected = {"late evening": "outside the contact's hours (Mon 22:00 America/Chicago)",
+    expected = {"late evening": "outside the contact's hours (Mon 23:00 America/New_York)",  # the contact's zone
                 "opted out of calls": "the number opted out of voice (asked on a call)",
                 "ledger opt-out": "the ledger marks the contact opted out of voice"}[why]
     assert expected in str(refused.value) and ACME not in str(refused.value)  # the number masked
