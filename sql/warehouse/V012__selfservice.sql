@@ -47,3 +47,10 @@ CREATE TABLE phone_delivery_failures (
     failed_at           TIMESTAMP    NOT NULL
 );
 CREATE INDEX phone_delivery_failures_address ON phone_delivery_failures (address, failed_at);
+
+-- Every webhook finds the caller's or texter's customers by number, and every status callback its outbox row by
+-- the provider's id, inside the request's write transaction: indexed, so one request holds the warehouse for
+-- milliseconds, not for a scan of every contact.
+CREATE INDEX contacts_phone ON contacts (phone);
+CREATE INDEX contact_profiles_phone ON contact_profiles (phone_e164);
+CREATE INDEX dunning_outbox_provider ON dunning_outbox (provider_id);

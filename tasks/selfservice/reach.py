@@ -29,8 +29,9 @@ def reach_refused(conn: Connection, channel: str, phone: str, now: datetime, com
         return f"the number opted out of {channel} ({opted_out.reason})"
     contacts = conn.execute(sa.text(
         f"SELECT k.opt_out_{channel} AS opted_out, COALESCE(p.time_zone, k.time_zone) AS time_zone FROM contacts k "
-        "LEFT JOIN contact_profiles p ON p.contact_id = k.contact_id WHERE p.phone_e164 = :a OR k.phone = :a "
-        "ORDER BY k.contact_id"), {"a": phone}).all()
+        "LEFT JOIN contact_profiles p ON p.contact_id = k.contact_id WHERE k.contact_id IN "
+        "(SELECT contact_id FROM contact_profiles WHERE phone_e164 = :a UNION SELECT contact_id FROM contacts "
+        "WHERE phone = :a) ORDER BY k.contact_id"), {"a": phone}).all()
     if any(c.opted_out for c in contacts):
         return f"the ledger marks the contact opted out of {channel}"
     zone = next((c.time_zone for c in contacts if c.time_zone), None)
