@@ -8,6 +8,7 @@ policy's (nested here), so a number is configured once for reminders and calls a
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 from prefect.blocks.core import Block
@@ -64,5 +65,7 @@ class PhoneDesk(Block):
         return self
 
     def collector_line(self, collector: str | None) -> str | None:
-        """The collector's direct line, else the AR desk's, else None (nobody to dial)."""
-        return self.dunning_policy.collector_phones.get(collector or "") or self.dunning_policy.ar_phone or None
+        """The collector's direct line, else the AR desk's, else None (nobody to dial); as Twilio dials it (the
+        dunning policy writes numbers as people read them: "+1 312 555 0100")."""
+        line = self.dunning_policy.collector_phones.get(collector or "") or self.dunning_policy.ar_phone
+        return re.sub(r"[^\d+]", "", line) or None

@@ -162,13 +162,10 @@ def demo_ivr_call(twilio, now):
     """One IVR call from a demo customer's AP contact (a US number, reachable by text at ``now``, owing something
     past due), placed through the sandbox Twilio server against the serve app under uvicorn on loopback; returns the
     caller, the call played, its log rows and the files of the texts it sent (None when no contact qualifies)."""
-    import socket
-    import threading
-
     import sqlalchemy as sa
-    import uvicorn
 
     from blocks import DEFAULT_PHONE_DESK, load_block
+    from sandbox.loopback import served
     from tasks.portal.app import create_app
     from tasks.selfservice.webhooks import TwilioWebhooks
 
@@ -185,24 +182,14 @@ def demo_ivr_call(twilio, now):
             {"today": now.date()}).scalar()
     if caller is None:
         return None
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    hooks = TwilioWebhooks(phone, company, base, clock=lambda: now)
-    app = create_app(load_block(f"arpilot-pay-portal/{BLOCK_NAME}"), demo_gateway("http://127.0.0.1:9"), company,
-                     engine, today=lambda: now.date(), twilio=hooks)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
+    def app(base: str):
+        hooks = TwilioWebhooks(phone, company, base, clock=lambda: now)
+        return create_app(load_block(f"arpilot-pay-portal/{BLOCK_NAME}"), demo_gateway("http://127.0.0.1:9"), company,
+                          engine, today=lambda: now.date(), twilio=hooks)
+
     before = len(twilio.requests)
-    try:
+    with served(app) as base:
         call = twilio.place_inbound_call(f"{base}/twilio/voice", caller, keys=["1", "4", "1"])
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
     with engine.connect() as conn:
         steps = conn.execute(sa.text("SELECT turn, choice, outcome FROM ivr_call_steps WHERE call_sid = :s "
                                      "ORDER BY turn"), {"s": call.call_sid}).all()

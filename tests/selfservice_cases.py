@@ -3,15 +3,9 @@ requests signed the way Twilio signs them (the twilio library's own RequestValid
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
-import uvicorn
 from dunning_cases import Ledger, seed
 from pydantic import SecretStr
 from starlette.testclient import TestClient
@@ -88,25 +82,6 @@ def serve(engine, public: str | None = PUBLIC, hooks: TwilioWebhooks | None = No
           short_code: bool = False) -> TestClient:
     return TestClient(create_app(PORTAL, GATEWAY, COMPANY, engine, today=lambda: TODAY,
                                  twilio=hooks or webhooks(public, short_code=short_code)))
-
-
-@contextmanager
-def served(make_app: Callable[[str], object]) -> Iterator[str]:
-    """``make_app(base_url)`` under uvicorn on a free loopback port, as Twilio reaches it; yields the base URL."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(uvicorn.Config(make_app(base), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    try:
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
 
 
 def webhooks(public: str | None = PUBLIC, twilio_api: str | None = None, now: datetime = IN_HOURS,

@@ -21,10 +21,10 @@ from selfservice_cases import (
     TOKEN,
     rows,
     seed_world,
-    served,
     webhooks,
 )
 
+from sandbox.loopback import served
 from sandbox.twilio_api import TwilioTestServer
 from tasks.portal.app import create_app
 from tasks.selfservice.calls import CallRefused, start_call

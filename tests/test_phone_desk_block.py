@@ -41,6 +41,17 @@ def test_serve_answers_twilio_with_the_saved_phone_desk(prefect_api, capsys):
         _phone_webhooks(serve_args("arpilot-phone-desk/none-saved"), COMPANY, PORTAL)
 
 
+def test_collectors_lines_are_dialled_as_twilio_dials_them():
+    phone = webhooks().phone
+    readable = phone.dunning_policy.model_copy(update={"ar_phone": "+1 (312) 555-0100", "collector_phones": {
+        "Ann Lee": "+1 312 555 0111"}})
+    dialled = phone.model_copy(update={"dunning_policy": readable})
+    assert dialled.collector_line("Ann Lee") == "+13125550111"
+    assert dialled.collector_line(None) == "+13125550100"
+    nobody = phone.model_copy(update={"dunning_policy": readable.model_copy(update={"ar_phone": ""})})
+    assert nobody.collector_line("Bo Chen") is None
+
+
 def test_collectors_hours_must_make_a_day():
     with pytest.raises(ValidationError, match="collector_hours_start 17:00:00 must be before"):
         PhoneDesk(**{**webhooks().phone.model_dump(), "collector_hours_start": time(17), "collector_hours_end":

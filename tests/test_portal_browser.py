@@ -5,20 +5,17 @@ invoice leaves the next dunning plan; refused links show no customer data. Scree
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from playwright import sync_api as playwright
 from portal_cases import COMPANY, PORTAL, TODAY, gateway, seed_customers, warehouse_url  # noqa: F401
 from test_dunning_messages import POLICY
 
+from sandbox.loopback import served
 from sandbox.stripe_api import SANDBOX_WEBHOOK_SECRET, StripeTestServer
 from tasks import warehouse as wh
 from tasks.dunning.messages import render
@@ -31,26 +28,17 @@ SHOTS = Path(__file__).resolve().parent.parent / "var" / "portal"
 
 
 @pytest.fixture
-def served(warehouse):
+def portal_app(warehouse):
     """The portal app under uvicorn on loopback, with the sandbox posting its webhooks to it."""
     seed_customers(warehouse)
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     with StripeTestServer() as stripe_server:
-        portal = PORTAL.model_copy(update={"base_url": f"http://127.0.0.1:{port}"})
-        app = create_app(portal, gateway(stripe_server), COMPANY, warehouse, today=lambda: TODAY)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.02)
-        stripe_server.add_webhook(f"{portal.base_url}/stripe/webhook", SANDBOX_WEBHOOK_SECRET)
-        try:
-            yield SimpleNamespace(portal=portal, stripe=stripe_server)
-        finally:
-            server.should_exit = True
-            thread.join(timeout=5)
+        def app(base: str):
+            portal = PORTAL.model_copy(update={"base_url": base})
+            return create_app(portal, gateway(stripe_server), COMPANY, warehouse, today=lambda: TODAY)
+
+        with served(app) as base:
+            stripe_server.add_webhook(f"{base}/stripe/webhook", SANDBOX_WEBHOOK_SECRET)
+            yield SimpleNamespace(portal=PORTAL.model_copy(update={"base_url": base}), stripe=stripe_server)
 
 
 def reminder_link(portal) -> str:
@@ -79,8 +67,8 @@ def planned_usd(engine) -> dict[str, int]:
     return mine | {int(r.step): int(r.amount_cents) for r in held.itertuples()}
 
 
-def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(served, warehouse):
-    url = reminder_link(served.portal)
+def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(portal_app, warehouse):
+    url = reminder_link(portal_app.portal)
     before = planned_usd(warehouse)
     assert sum(before.values()) == 125_000 + 30_050 + 99_900  # INV-1, INV-2 and the disputed INV-3
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -110,7 +98,7 @@ def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(
             phone.screenshot(path=str(SHOTS / "page-phone.png"), full_page=True)
             assert "INV-1" not in phone.content()  # paid: no longer open
             for token in (url.rsplit("/", 1)[1][:-3] + "abc", "x"):
-                phone.goto(f"{served.portal.base_url}/p/{token}")
+                phone.goto(f"{portal_app.portal.base_url}/p/{token}")
                 assert "This link has expired or is not valid." in phone.content()
                 assert "Acme" not in phone.content() and "INV-" not in phone.content()
             phone.screenshot(path=str(SHOTS / "refused-phone.png"))
@@ -124,14 +112,14 @@ def test_a_customer_pays_chosen_invoices_from_a_reminders_link_with_a_test_card(
     assert sum(planned_usd(warehouse).values()) == 30_050 + 99_900  # INV-1 left the plan
 
 
-def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_the_gateway(served, warehouse):
+def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_the_gateway(portal_app, warehouse):
     """3-D Secure: the page completes the bank's challenge twice (saving the card, then paying), and the server
     records the payment only after retrieving the intent from the gateway itself."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
         try:
             page = browser.new_page()
-            page.goto(reminder_link(served.portal))
+            page.goto(reminder_link(portal_app.portal))
             page.get_by_label("Pay invoice INV-1").uncheck()
             for label, value in (("number", "4000002500003155"), ("exp month", "12"), ("exp year", "30"),
                                  ("cvc", "123"), ("postal code", "60601")):
@@ -149,14 +137,14 @@ def test_a_card_that_must_authenticate_is_finished_in_the_page_and_checked_with_
     assert [tuple(r) for r in paid] == [(30_050, "3155")]
 
 
-def test_a_customer_sets_up_automatic_payment_from_their_bank_account_in_the_page(served, warehouse):
+def test_a_customer_sets_up_automatic_payment_from_their_bank_account_in_the_page(portal_app, warehouse):
     """SEPA: the page shows the mandate text and sends the IBAN to Stripe; the mandate row keeps the bank's mandate
     reference, and paying now by debit is refused (it would stay processing for days unseen)."""
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True)
         try:
             page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-            page.goto(reminder_link(served.portal))
+            page.goto(reminder_link(portal_app.portal))
             page.get_by_label("Bank account (SEPA Direct Debit: automatic payment of EUR invoices)").check()
             assert page.get_by_text("you authorise Northwind Components Ltd and Stripe").is_visible()
             page.get_by_label("Account holder").fill("Acme GmbH")

@@ -17,10 +17,10 @@ from selfservice_cases import (
     counts,
     rows,
     seed_world,
-    served,
     webhooks,
 )
 
+from sandbox.loopback import served
 from sandbox.twilio_api import TwilioTestServer
 from tasks.portal.app import create_app
 

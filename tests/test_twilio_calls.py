@@ -9,13 +9,13 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 import pytest
-from selfservice_cases import served
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from twilio.request_validator import RequestValidator
 
+from sandbox.loopback import served
 from sandbox.twilio_calls import play_call
 
 TOKEN = "player-auth-token"
