@@ -101,7 +101,9 @@ class _TwilioHandler(BaseHTTPRequestHandler):
 class TwilioTestServer(Scripted):
     """Twilio's REST API 2010-04-01 (Messages and Calls create) on 127.0.0.1, as far as the twilio client uses it.
 
-    Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS. It also plays
+    Refusals use Twilio's error codes. `opted_out` refuses SMS and calls alike, `landlines` only SMS. A text or call
+    created with a StatusCallback has its delivery reported there, signed, as Twilio reports it: delivered and
+    completed, or for a number in `unreachable` undelivered (carrier error 30003) and failed. It also plays
     Twilio's part for inbound traffic: `send_inbound_sms` posts a customer's text to a webhook, signed as Twilio signs,
     and `place_inbound_call` plays a customer's call through the voice webhooks (sandbox/twilio_calls.py); with
     `answer_placed_calls` the calls created through the API are answered and played too.
@@ -112,6 +114,8 @@ class TwilioTestServer(Scripted):
         self.host = HOST
         self.opted_out: set[str] = set()
         self.landlines: set[str] = set()
+        self.unreachable: set[str] = set()
+        self.delivery_reports: list[tuple[str, dict[str, str], int]] = []  # (url, parameters, the webhook's status)
         self._account_sid = account_sid
         self._credentials = f"{account_sid}:{auth_token}".encode()
         self._auth_token = auth_token
@@ -154,12 +158,43 @@ class TwilioTestServer(Scripted):
         StatusCallback told the call completed. Until then such calls are only recorded, as before."""
         self._answering = {"keys": list(keys), "conversation": list(conversation), "dial_status": dial_status}
 
-    def placed_calls(self, timeout: float = 30) -> list[CallTranscript]:
-        """The calls played since ``answer_placed_calls``, once each has ended."""
+    def _in_background(self, work, *args: Any) -> None:
+        player = threading.Thread(target=work, args=args, name="twilio-sandbox-call", daemon=True)
+        with self._lock:
+            self._players.append(player)
+        player.start()
+
+    def _report_delivery(self, kind: str, sid: str, form: dict[str, str]) -> None:
+        """What the carrier did, as Twilio's status callbacks say it: a text sent then delivered (or undelivered),
+        a call completed (or failed)."""
+        to, lost = form["To"], form["To"] in self.unreachable
+        common = {"AccountSid": self._account_sid, "From": form.get("From", ""), "To": to, "ApiVersion": "2010-04-01"}
+        if kind == "sms":
+            steps = [{"MessageSid": sid, "SmsSid": sid, "MessageStatus": "sent", "SmsStatus": "sent"},
+                     {"MessageSid": sid, "SmsSid": sid, "MessageStatus": "undelivered" if lost else "delivered",
+                      "SmsStatus": "undelivered" if lost else "delivered", **({"ErrorCode": "30003"} if lost else {})}]
+        else:
+            steps = [{"CallSid": sid, "CallStatus": "failed" if lost else "completed", "CallDuration": "0" if lost
+                      else "35", "Direction": "outbound-api"}]
+        for step in steps:
+            params = {**common, **step}
+            try:
+                status, _ = post_signed(form["StatusCallback"], params, self._auth_token)
+            except OSError:  # nobody listening: Twilio, too, gives up on a callback
+                status = 0
+            with self._lock:
+                self.delivery_reports.append((form["StatusCallback"], params, status))
+
+    def settled(self, timeout: float = 30) -> None:
+        """Wait for every delivery report and placed call under way."""
         with self._lock:
             players = list(self._players)
         for player in players:
             player.join(timeout)
+
+    def placed_calls(self, timeout: float = 30) -> list[CallTranscript]:
+        """The calls played since ``answer_placed_calls``, once each has ended."""
+        self.settled(timeout)
         with self._lock:
             return list(self._placed_calls)
 
@@ -228,11 +263,9 @@ class TwilioTestServer(Scripted):
                 slow, self._slow = self._slow, max(self._slow - 1, 0)
                 answering = self._answering if kind == "voice" and form.get("Url") else None
             if answering is not None:  # Twilio rings the number and, once answered, fetches the call's TwiML
-                player = threading.Thread(target=self._play_placed_call, args=(resource["sid"], form, answering),
-                                          name="twilio-sandbox-call", daemon=True)
-                with self._lock:
-                    self._players.append(player)
-                player.start()
+                self._in_background(self._play_placed_call, resource["sid"], form, answering)
+            elif form.get("StatusCallback"):
+                self._in_background(self._report_delivery, kind, resource["sid"], form)
             if slow:  # created, but the answer comes too late for the client
                 time.sleep(self._slow_seconds)
             return 201, resource, {}

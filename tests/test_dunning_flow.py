@@ -15,9 +15,11 @@ from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, FlowRunFilter, FlowRunFilterId
 from pydantic import SecretStr
+from selfservice_cases import GATEWAY, PORTAL
 
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
+from blocks.phone_desk import PhoneDesk
 from blocks.warehouse import ArWarehouse
 from flows.dunning import DunningMisconfigured, dunning
 from tasks import warehouse as wh
@@ -322,3 +324,46 @@ def test_a_refused_attempt_is_not_left_sending_while_the_run_waits_to_try_again(
         time.sleep(0.05)
     run.join()
     assert seen == {"reserved"}
+
+
+def test_the_carriers_word_on_each_text_and_call_reaches_the_outbox_and_stops_the_next_call(env):
+    """Twilio reports each reminder's delivery to `arpilot serve` (the Twilio channel's status_callback_url): the
+    outbox shows it, a number the carrier could not reach fails the contact checks, and the next step's call to it
+    is held back by the contact gate instead of going into the void again."""
+    from sandbox.loopback import served
+    from tasks.portal.app import create_app
+    from tasks.selfservice.webhooks import TwilioWebhooks
+
+    phones = {k["customer_id"]: k["phone_e164"] for k in ledger().contacts}
+    env.sandbox.twilio.unreachable.add(phones["C3"])
+    phone_desk = PhoneDesk(twilio=env.sandbox.phone, dunning_policy=env.policy, desk_contact="ar@northwind.example")
+
+    def app(base: str):
+        return create_app(PORTAL, GATEWAY, COMPANY, env.engine, today=lambda: TODAY,
+                          twilio=TwilioWebhooks(phone_desk, COMPANY, base))
+
+    with served(app) as base:
+        env.sandbox.phone.model_copy(update={"status_callback_url": f"{base}/twilio/status"}).save(
+            env.name, overwrite=True)
+        dunning(**env.params, now=NOW)
+        env.sandbox.twilio.settled()
+    assert {status for _, _, status in env.sandbox.twilio.delivery_reports} == {200}
+    outbox = read(env.engine, "SELECT outbox_key, status, delivery_status, COALESCE(reason, '-') FROM dunning_outbox "
+                              "WHERE channel IN ('sms', 'voice') ORDER BY outbox_key")
+    assert outbox.values.tolist() == [
+        ["C2|USD|15|2026-11-23|sms", "sent", "delivered", "-"],
+        ["C3|USD|30|2026-11-23|sms", "sent", "undelivered", "undelivered (carrier error 30003)"],
+        ["C4|USD|45|2026-11-23|voice", "sent", "completed", "-"],
+        ["C7|EUR|15|2026-11-23|sms", "sent", "delivered", "-"]]
+    assert read(env.engine, "SELECT channel, address, error_code FROM phone_delivery_failures").values.tolist() == [
+        ["sms", phones["C3"], "30003"]]
+    contact_stage(env.store, ContactPolicy(output_dir=str(env.tmp / "contacts")))
+    gate = read(env.engine, "SELECT customer_id, sms_ok, voice_ok FROM contact_gate WHERE customer_id IN ('C2', 'C3') "
+                            "ORDER BY customer_id")
+    assert [[c, bool(s), bool(v)] for c, s, v in gate.values.tolist()] == [["C2", True, True], ["C3", False, False]]
+    with env.engine.begin() as conn:  # a week on, C3's invoice reaches the next step, which calls
+        conn.exec_driver_sql("UPDATE invoices SET due_date = '2026-10-09' WHERE invoice_number = 'I3'")
+    later = dunning(**env.params, now=at_local(TODAY.replace(day=30), 11, "America/Chicago"))
+    skipped = later.skipped.set_index(["customer_id", "channel"])
+    assert skipped.loc[("C3", "voice"), ["step", "reason"]].tolist() == [45, "contact failed the gate"]
+    assert [r.to for r in env.sandbox.twilio.requests].count(phones["C3"]) == 1
