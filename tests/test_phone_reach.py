@@ -43,6 +43,15 @@ def test_the_ledgers_opt_out_of_calls_holds(conn):
     assert reach_refused(conn, "sms", ACME, NOON, COMPANY, POLICY) is None
 
 
+def test_a_number_the_contact_checks_closed_a_channel_for_gets_nothing_on_it(conn):
+    conn.execute(sa.text("INSERT INTO contact_gate (contact_id, customer_id, email_ok, sms_ok, voice_ok, run_id, "
+                         "decided_on) SELECT contact_id, customer_id, :y, :n, :y, 'r1', :d FROM contacts "
+                         "WHERE phone = :a"), {"y": True, "n": False, "d": TODAY, "a": ACME})
+    assert reach_refused(conn, "sms", ACME, NOON, COMPANY, POLICY) == \
+        "the contact checks hold sms to this number (see the contact-cleanup worklist)"
+    assert reach_refused(conn, "voice", ACME, NOON, COMPANY, POLICY) is None
+
+
 @pytest.mark.parametrize(("hour", "minute", "allowed"), [(7, 59, False), (8, 0, True), (20, 59, True),
                                                           (21, 0, False), (2, 30, False)])
 def test_the_contacts_own_hours_decide_not_the_companys(conn, hour, minute, allowed):
