@@ -56,6 +56,10 @@ class TwilioChannel(Block):
     def describe(self) -> str:
         return f"twilio {self.account_sid[:6]}… via {self.api_base_url or TWILIO_API}"
 
+    def delivery_reports(self) -> dict[str, str]:
+        """What asks Twilio to report a text's or call's delivery: it does so only to a URL given with each one."""
+        return {"status_callback": self.status_callback_url} if self.status_callback_url else {}
+
     def client(self) -> Client:
         http = (_RedirectingHttpClient(self.api_base_url, self.timeout_seconds) if self.api_base_url
                 else TwilioHttpClient(timeout=self.timeout_seconds))

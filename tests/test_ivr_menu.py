@@ -245,6 +245,16 @@ def test_option_4_texts_the_pay_links_through_twilio_once_per_call(http, warehou
     assert rows(warehouse, "SELECT channel, address, provider_id FROM ivr_sends") == [("sms", BETA, text.sid)]
 
 
+def test_the_pay_link_text_asks_only_for_what_the_page_lets_the_customer_pay(http, warehouse, twilio):
+    call = Caller(http, ACME)  # $1,250.00 open and $999.00 disputed in USD, €500.00 in EUR; Acme is in Germany
+    call.ring()
+    call.press("4")
+    call.press("1")
+    [text] = twilio.requests
+    assert [line.split(", öffnen Sie ")[0] for line in text.body.splitlines()] == [
+        "Northwind Components Ltd: Um 500,00\xa0€ zu zahlen", "Northwind Components Ltd: Um 1.250,00\xa0$ zu zahlen"]
+
+
 def test_option_4_sends_no_text_to_a_number_opted_out_of_sms(http, warehouse, twilio):
     with warehouse.begin() as conn:
         conn.exec_driver_sql("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) VALUES "

@@ -266,17 +266,12 @@ class TwilioSender:
     def sms(self, to: str, body: str) -> str:
         sender = ({"messaging_service_sid": self.channel.messaging_service_sid}
                   if self.channel.messaging_service_sid else {"from_": self.channel.from_number})
-        return self._call(lambda: self.client.messages.create(to=to, body=body, **sender, **self._reports()), "sms",
-                          to, body)
+        reports = self.channel.delivery_reports()
+        return self._call(lambda: self.client.messages.create(to=to, body=body, **sender, **reports), "sms", to, body)
 
     def voice(self, to: str, twiml: str) -> str:
         return self._call(lambda: self.client.calls.create(to=to, from_=self.channel.from_number, twiml=twiml,
-                                                           **self._reports()), "voice", to, None)
-
-    def _reports(self) -> dict[str, str]:
-        """Twilio reports delivery (a text's status changes, a call's end) only to a URL given with each request."""
-        url = self.channel.status_callback_url
-        return {"status_callback": url} if url else {}
+                                                           **self.channel.delivery_reports()), "voice", to, None)
 
     def listed(self, channel: str, to: str, since: datetime) -> list[tuple[str, str | None]]:
         """Twilio's messages (sid, body) or calls (sid, None) to ``to`` created since ``since``, oldest first: how

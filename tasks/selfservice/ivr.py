@@ -87,6 +87,16 @@ def open_by_currency(account: Account) -> dict[str, int]:
     return {c: account.total_cents(c) for c in account.currencies if account.total_cents(c) > 0}
 
 
+def payable_by_currency(account: Account) -> dict[str, int]:
+    """What the pay link lets the customer pay per currency: open, not disputed, no autopay charge under way (as
+    the portal's page offers it), so a text never asks for more than the page takes."""
+    payable: dict[str, int] = {}
+    for invoice in account.invoices:
+        if invoice.open_cents > 0 and invoice.why_not_payable is None:
+            payable[invoice.currency] = payable.get(invoice.currency, 0) + invoice.open_cents
+    return payable
+
+
 def promise_day(keyed: str, today: date) -> date | None:
     """The day ``keyed`` days from ``today``, or None when it is not a number from 0 to MAX_PROMISE_DAYS."""
     if not keyed.isdigit() or int(keyed) > MAX_PROMISE_DAYS:

@@ -242,8 +242,8 @@ class Ivr:
         if refused:
             said = answer.words("sms_hours" if refused.startswith("outside") else "sms_opted_out")
             return said, f"pay link not texted: {refused}", self.phone.email is not None
-        if not ivr.open_by_currency(account):
-            return answer.words("nothing_open"), "nothing open: no pay link", False
+        if not ivr.payable_by_currency(account):
+            return answer.words("nothing_open"), "nothing payable: no pay link", False
         if not ivr_log.reserve_send(conn, call.call_sid, "sms", account.customer_id, call.from_number):
             return answer.words("already_sent"), "pay link already texted in this call", False
         try:

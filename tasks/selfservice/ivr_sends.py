@@ -18,17 +18,17 @@ from reports.formats import money
 from tasks.portal.account import Account
 from tasks.portal.links import pay_link
 from tasks.portal.pages import statement_pdf
-from tasks.selfservice.ivr import open_by_currency
+from tasks.selfservice.ivr import payable_by_currency
 from tasks.selfservice.speech import say
 
 
 def pay_links_text(phone: PhoneDesk, company: CompanyProfile, account: Account, language: str, today: date) -> str:
-    """A line per currency open: the amount and the portal's signed link for that currency."""
+    """A line per currency with something payable: the amount and the portal's signed link for that currency."""
     portal = phone.dunning_policy.pay_portal
     assert portal is not None, "the text is offered only when the dunning policy names a pay portal"
     return "\n".join(say("link_text", language, company=company.legal_name, amount=money(cents, currency, language),
                          link=pay_link(portal, account.customer_id, currency, today))
-                     for currency, cents in sorted(open_by_currency(account).items()))
+                     for currency, cents in sorted(payable_by_currency(account).items()))
 
 
 def text_pay_links(phone: PhoneDesk, to: str, body: str) -> str:
@@ -37,7 +37,7 @@ def text_pay_links(phone: PhoneDesk, to: str, body: str) -> str:
     channel = phone.twilio
     sender = {"messaging_service_sid": channel.messaging_service_sid} if channel.messaging_service_sid else {
         "from_": channel.from_number}
-    return channel.client().messages.create(to=to, body=body, **sender).sid
+    return channel.client().messages.create(to=to, body=body, **sender, **channel.delivery_reports()).sid
 
 
 def email_statement(phone: PhoneDesk, company: CompanyProfile, account: Account, addresses: list[str],
