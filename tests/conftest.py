@@ -78,3 +78,24 @@ def sandbox(tmp_path):
                                from_name="Northwind AR"),
             phone=TwilioChannel(account_sid=sid, auth_token=SecretStr(token), from_number="+13125550100",
                                 api_base_url=twilio.base_url))
+
+
+@pytest.fixture
+def ivr_twilio(tmp_path):
+    """The local Twilio-compatible server behind the IVR's texts (tests/ivr_cases.py)."""
+    from selfservice_cases import ACCOUNT, TOKEN
+
+    from sandbox.twilio_api import TwilioTestServer
+
+    with TwilioTestServer(tmp_path / "twilio", ACCOUNT, TOKEN) as server:
+        yield server
+
+
+@pytest.fixture
+def ivr(warehouse, ivr_twilio):
+    """The serve app with Twilio's webhooks over the IVR world (tests/selfservice_cases.py), as a test client."""
+    from selfservice_cases import seed_ivr_world, serve, webhooks
+
+    seed_ivr_world(warehouse)
+    with serve(warehouse, hooks=webhooks(twilio_api=ivr_twilio.base_url)) as client:
+        yield client

@@ -1,17 +1,13 @@
 """The IVR through the serve app, each request signed as Twilio signs, over a real warehouse (SQLite and
 PostgreSQL): the TwiML of every path (known, unknown and shared caller IDs, three wrong account numbers, each menu
-option, inside and outside hours, each language shipped), and what each option leaves behind (texts through the
-local Twilio server, promises, voicemails on the worklist, the call log)."""
+option, inside and outside hours, each language shipped), and what the options leave behind (promises, voicemails on
+the worklist, the call log); option 4's texts and emails are in test_ivr_sends.py."""
 
 from __future__ import annotations
 
-import itertools
-import xml.etree.ElementTree as ET
-
 import pytest
-import sqlalchemy as sa
+from ivr_cases import Caller, steps
 from selfservice_cases import (
-    ACCOUNT,
     ACME,
     AFTER_HOURS,
     BETA,
@@ -21,84 +17,19 @@ from selfservice_cases import (
     DUPONT,
     LOPEZ,
     NOBODY,
-    PORTAL,
     PUBLIC,
     SHARED,
     TANAKA,
-    TODAY,
-    TOKEN,
     WOLSELEY,
-    post,
     rows,
     seed_ivr_world,
     serve,
     webhooks,
 )
 
-from sandbox.twilio_api import TwilioTestServer
-from tasks.portal.links import unseal
 
-_calls = itertools.count()
-
-
-class Caller:
-    """One phone call, played by hand: each answer's TwiML parsed, each Gather answered at its own action URL."""
-
-    def __init__(self, http, number: str):
-        self.http, self.number, self.sid = http, number, f"CA{next(_calls):032d}"
-        self.twiml: ET.Element | None = None
-
-    def params(self, **extra) -> dict[str, str]:
-        return {"CallSid": self.sid, "AccountSid": ACCOUNT, "From": self.number, "To": DESK_NUMBER,
-                "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01", **extra}
-
-    def post(self, url: str, **extra) -> ET.Element:
-        assert url.startswith(PUBLIC), url  # absolute, as Twilio requests and signs it
-        answer = post(self.http, url[len(PUBLIC):], self.params(**extra))
-        assert answer.status_code == 200, answer.text
-        assert answer.headers["content-type"].startswith("application/xml")
-        self.twiml = ET.fromstring(answer.text)
-        return self.twiml
-
-    def ring(self) -> ET.Element:
-        return self.post(f"{PUBLIC}/twilio/voice", CallStatus="ringing")
-
-    def press(self, digits: str) -> ET.Element:
-        return self.post(self.gather().get("action"), Digits=digits)
-
-    def gather(self) -> ET.Element:
-        [gather] = self.twiml.findall("Gather")
-        return gather
-
-    @property
-    def said(self) -> list[str]:
-        return [s.text for s in self.twiml.iter("Say")]
-
-    @property
-    def languages(self) -> set[tuple[str, str]]:
-        return {(s.get("language"), s.get("voice")) for s in self.twiml.iter("Say")}
-
-
-@pytest.fixture
-def twilio(tmp_path):
-    with TwilioTestServer(tmp_path / "twilio", ACCOUNT, TOKEN) as server:
-        yield server
-
-
-@pytest.fixture
-def http(warehouse, twilio):
-    seed_ivr_world(warehouse)
-    with serve(warehouse, hooks=webhooks(twilio_api=twilio.base_url)) as client:
-        yield client
-
-
-def steps(engine, caller: Caller) -> list[tuple]:
-    return rows(engine, "SELECT turn, choice, outcome FROM ivr_call_steps WHERE call_sid = :s ORDER BY turn",
-                s=caller.sid)
-
-
-def test_a_known_caller_is_greeted_with_the_account_and_the_menu(http, warehouse):
-    call = Caller(http, BETA)
+def test_a_known_caller_is_greeted_with_the_account_and_the_menu(ivr, warehouse):
+    call = Caller(ivr, BETA)
     call.ring()
     assert call.said[:2] == ["Welcome to Northwind Components Ltd, accounts receivable.",
                              "This call is about the account of Beta LLC."]
@@ -110,8 +41,8 @@ def test_a_known_caller_is_greeted_with_the_account_and_the_menu(http, warehouse
     assert rows(warehouse, "SELECT from_number, customer_id, language FROM ivr_calls") == [(BETA, "C2", "en")]
 
 
-def test_an_unknown_caller_keys_the_account_number_and_learns_nothing_before(http, warehouse):
-    call = Caller(http, NOBODY)
+def test_an_unknown_caller_keys_the_account_number_and_learns_nothing_before(ivr, warehouse):
+    call = Caller(ivr, NOBODY)
     call.ring()
     assert call.said == ["Welcome to Northwind Components Ltd, accounts receivable.",
                          "We could not recognise your number. Please key in your account number, then press the "
@@ -123,8 +54,8 @@ def test_an_unknown_caller_keys_the_account_number_and_learns_nothing_before(htt
     assert rows(warehouse, "SELECT customer_id FROM ivr_calls") == [("C2",)]
 
 
-def test_three_wrong_account_numbers_put_the_caller_through_to_the_ar_desk(http, warehouse):
-    call = Caller(http, NOBODY)
+def test_three_wrong_account_numbers_put_the_caller_through_to_the_ar_desk(ivr, warehouse):
+    call = Caller(ivr, NOBODY)
     call.ring()
     for attempt, keyed in enumerate(("99", "0", "123"), start=1):
         assert call.gather().get("action") == f"{PUBLIC}/twilio/voice/account?turn={attempt}&attempt={attempt}"
@@ -138,8 +69,8 @@ def test_three_wrong_account_numbers_put_the_caller_through_to_the_ar_desk(http,
 
 def test_without_an_ar_desk_number_the_caller_is_told_how_to_reach_the_desk(warehouse):
     seed_ivr_world(warehouse)
-    with serve(warehouse, hooks=webhooks(ar_phone="")) as http:
-        call = Caller(http, NOBODY)
+    with serve(warehouse, hooks=webhooks(ar_phone="")) as ivr:
+        call = Caller(ivr, NOBODY)
         call.ring()
         for keyed in ("9", "9", "9"):
             call.press(keyed)
@@ -147,8 +78,8 @@ def test_without_an_ar_desk_number_the_caller_is_told_how_to_reach_the_desk(ware
     assert call.twiml.findall("Dial") == [] and call.twiml[-1].tag == "Hangup"
 
 
-def test_a_caller_id_shared_by_two_customers_asks_which_then_speaks_of_that_one(http, warehouse):
-    call = Caller(http, SHARED)
+def test_a_caller_id_shared_by_two_customers_asks_which_then_speaks_of_that_one(ivr, warehouse):
+    call = Caller(ivr, SHARED)
     call.ring()
     assert call.said[1:4] == ["This number belongs to several accounts.", "For Gamma Inc, press 1.",
                               "For Delta Co, press 2."]
@@ -163,8 +94,8 @@ def test_a_caller_id_shared_by_two_customers_asks_which_then_speaks_of_that_one(
         ("which account", "chose C4"), ("menu 1: past due", "told past due: 200 US dollars")]
 
 
-def test_option_1_says_what_is_past_due_per_currency_and_what_is_disputed_apart_in_german(http):
-    call = Caller(http, ACME)  # Acme GmbH is in Germany
+def test_option_1_says_what_is_past_due_per_currency_and_what_is_disputed_apart_in_german(ivr):
+    call = Caller(ivr, ACME)  # Acme GmbH is in Germany
     call.ring()
     assert call.said[:2] == ["Willkommen bei Northwind Components Ltd, Debitorenbuchhaltung.",
                              "Es geht um das Konto von Acme GmbH."]
@@ -174,19 +105,19 @@ def test_option_1_says_what_is_past_due_per_currency_and_what_is_disputed_apart_
     assert call.languages == {("de-DE", "Polly.Vicki")}
 
 
-def test_option_2_says_the_last_payment_or_that_there_is_none(http):
-    call = Caller(http, BETA)
+def test_option_2_says_the_last_payment_or_that_there_is_none(ivr):
+    call = Caller(ivr, BETA)
     call.ring()
     call.press("2")
     assert call.said[0] == "Your last payment was 300 US dollars, received on Monday, November 2, 2026."
-    call = Caller(http, ACME)
+    call = Caller(ivr, ACME)
     call.ring()
     call.press("2")
     assert call.said[0] == "Wir haben keine Zahlung verbucht."
 
 
-def test_option_3_says_the_next_due_date_and_what_falls_due_then_per_currency(http):
-    call = Caller(http, BETA)
+def test_option_3_says_the_next_due_date_and_what_falls_due_then_per_currency(ivr):
+    call = Caller(ivr, BETA)
     call.ring()
     call.press("3")
     assert call.said[0] == ("Your next payment is due on Monday, December 7, 2026: 600 euros and 1 cent, and 123 US "
@@ -204,123 +135,24 @@ def test_option_3_says_the_next_due_date_and_what_falls_due_then_per_currency(ht
     (WOLSELEY, "Welcome to Northwind Components Ltd, accounts receivable.",
      "The amount past due is 1,234 British pounds and 56 pence.", "en-US", "Polly.Joanna"),
 ])
-def test_each_language_shipped_is_spoken_with_its_own_voice(http, warehouse, number, welcome, past_due, tag, voice):
-    call = Caller(http, number)
+def test_each_language_shipped_is_spoken_with_its_own_voice(ivr, warehouse, number, welcome, past_due, tag, voice):
+    call = Caller(ivr, number)
     call.ring()
     assert call.said[0] == welcome and call.languages == {(tag, voice)}
     call.press("1")
     assert call.said[0] == past_due and call.languages == {(tag, voice)}
 
 
-def test_a_key_that_is_not_on_the_menu_says_so_and_repeats_the_menu(http, warehouse):
-    call = Caller(http, BETA)
+def test_a_key_that_is_not_on_the_menu_says_so_and_repeats_the_menu(ivr, warehouse):
+    call = Caller(ivr, BETA)
     call.ring()
     call.press("9")
     assert call.said[0] == "Sorry, that is not one of the choices." and "press 5" in call.said[1]
     assert steps(warehouse, call)[-1] == (1, "menu 9: none", "not a choice")
 
 
-def test_option_4_texts_the_pay_links_through_twilio_once_per_call(http, warehouse, twilio):
-    call = Caller(http, BETA)
-    call.ring()
-    call.press("4")
-    assert call.said[0] == "For a pay link by text message, press 1."  # no email channel: no statement
-    menu_of_send = call.gather().get("action")
-    call.press("1")
-    assert call.said[0] == "We have sent a pay link by text message to the number you are calling from."
-    [text] = twilio.requests
-    assert (text.kind, text.to, text.from_) == ("sms", BETA, DESK_NUMBER)
-    lines = text.body.splitlines()
-    assert [line.split(", open ")[0] for line in lines] == ["Northwind Components Ltd: to pay €600.01",
-                                                            "Northwind Components Ltd: to pay $900.45"]
-    links = [unseal(line.split(f"{PUBLIC}/p/")[1], PORTAL.signing_key.get_secret_value(), TODAY) for line in lines]
-    assert [(link.customer_id, link.currency) for link in links] == [("C2", "EUR"), ("C2", "USD")]
-    # Twilio delivers the same keypress again: refused, nothing sent twice
-    again = post(http, menu_of_send[len(PUBLIC):], call.params(Digits="1"))
-    assert again.status_code == 403
-    call.press("4")
-    call.press("1")
-    assert call.said[0] == "We have already sent it during this call."
-    assert len(twilio.requests) == 1
-    assert rows(warehouse, "SELECT channel, address, provider_id FROM ivr_sends") == [("sms", BETA, text.sid)]
-
-
-def test_the_pay_link_text_asks_only_for_what_the_page_lets_the_customer_pay(http, warehouse, twilio):
-    call = Caller(http, ACME)  # $1,250.00 open and $999.00 disputed in USD, €500.00 in EUR; Acme is in Germany
-    call.ring()
-    call.press("4")
-    call.press("1")
-    [text] = twilio.requests
-    assert [line.split(", öffnen Sie ")[0] for line in text.body.splitlines()] == [
-        "Northwind Components Ltd: Um 500,00\xa0€ zu zahlen", "Northwind Components Ltd: Um 1.250,00\xa0$ zu zahlen"]
-
-
-def test_option_4_sends_no_text_to_a_number_opted_out_of_sms(http, warehouse, twilio):
-    with warehouse.begin() as conn:
-        conn.exec_driver_sql("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) VALUES "
-                             f"('sms', '{BETA}', 'replied STOP by SMS', '2026-11-01 10:00:00')")
-    call = Caller(http, BETA)
-    call.ring()
-    call.press("4")
-    call.press("1")
-    assert call.said[0] == "Text messages to this number are switched off, so we cannot send one."
-    assert twilio.requests == []
-    assert steps(warehouse, call)[-1][2] == "pay link not texted: the number opted out of sms (replied STOP by SMS)"
-
-
-def test_option_4_sends_no_text_outside_the_contacts_hours_and_offers_the_email(warehouse, twilio, tmp_path):
-    from blocks.email_channel import EmailChannel
-
-    seed_ivr_world(warehouse)
-    email = EmailChannel(host="127.0.0.1", port=9, security="none", from_address="ar@northwind.example")
-    with serve(warehouse, hooks=webhooks(twilio_api=twilio.base_url, now=AFTER_HOURS, email=email)) as http:
-        call = Caller(http, BETA)
-        call.ring()
-        call.press("4")
-        assert call.said[:2] == ["For a pay link by text message, press 1.", "For a statement by email, press 2."]
-        call.press("1")
-    assert call.said[:2] == ["We do not send text messages at this hour of your day.",
-                             "For a statement by email, press 2."]
-    assert twilio.requests == []
-    assert "outside the contact's hours" in steps(warehouse, call)[-1][2]
-
-
-def test_option_4_emails_the_statement_pdf_to_the_accounts_ap_addresses(warehouse, twilio, tmp_path):
-    from blocks.email_channel import EmailChannel
-    from sandbox.smtp_relay import CaptureSmtpServer
-
-    seed_ivr_world(warehouse)
-    with warehouse.begin() as conn:  # another AP address; a sales contact and an opted-out address get nothing
-        for n, (role, address) in enumerate([("Accounts Payable", "payables@c1.example"), ("Sales", "sales@c1.example"),
-                                             ("AP", "left@c1.example")]):
-            conn.execute(sa.text(
-                "INSERT INTO contacts (contact_id, customer_id, role, name, email, phone, opt_out_email, "
-                "opt_out_sms, opt_out_voice, row_hash, synced_at) VALUES (:k, 'C1', :r, 'Kim Roe', :e, NULL, "
-                "FALSE, FALSE, FALSE, :n, '2026-11-23 02:00:00')"), {"k": f"C1-X{n}", "r": role, "e": address,
-                                                                      "n": 100 + n})
-        conn.execute(sa.text("INSERT INTO channel_opt_outs (channel, address, reason, recorded_at) VALUES "
-                             "('email', 'left@c1.example', 'unsubscribed', '2026-11-01 10:00:00')"))
-    with CaptureSmtpServer(tmp_path / "mail") as smtp:
-        email = EmailChannel(host=smtp.host, port=smtp.port, security="none", from_address="ar@northwind.example")
-        with serve(warehouse, hooks=webhooks(twilio_api=twilio.base_url, email=email)) as http:
-            call = Caller(http, ACME)
-            call.ring()
-            call.press("4")
-            call.press("2")
-            assert call.said[0] == "Wir haben Ihren Kontoauszug an die hinterlegte E-Mail-Adresse gesendet."
-            call.press("4")
-            call.press("2")
-            assert call.said[0] == "Das haben wir Ihnen in diesem Anruf bereits gesendet."
-        [mail] = smtp.messages
-    assert mail.rcpt_tos == ["ap0@c1.example", "payables@c1.example"]
-    assert mail.message["Subject"] == "Northwind Components Ltd: Ihr Kontoauszug vom 23. November 2026"
-    [pdf] = list(mail.message.iter_attachments())
-    assert pdf.get_filename() == "statement-2026-11-23.pdf" and pdf.get_content().startswith(b"%PDF")
-    assert twilio.requests == []
-
-
-def test_option_5_records_a_promise_for_the_currency_chosen_read_back_first(http, warehouse):
-    call = Caller(http, BETA)
+def test_option_5_records_a_promise_for_the_currency_chosen_read_back_first(ivr, warehouse):
+    call = Caller(ivr, BETA)
     call.ring()
     call.press("5")
     assert call.said[:3] == ["In which currency will you pay?", "For euros, press 1.", "For US dollars, press 2."]
@@ -340,8 +172,8 @@ def test_option_5_records_a_promise_for_the_currency_chosen_read_back_first(http
         "C2", "USD", 90_045, "2026-12-07", "phone", "ivr", "open")
 
 
-def test_option_5_in_one_currency_asks_the_day_at_once_and_cancel_records_nothing(http, warehouse):
-    call = Caller(http, WOLSELEY)
+def test_option_5_in_one_currency_asks_the_day_at_once_and_cancel_records_nothing(ivr, warehouse):
+    call = Caller(ivr, WOLSELEY)
     call.ring()
     call.press("5")
     assert call.gather().get("action") == f"{PUBLIC}/twilio/voice/promise/day?turn=2&currency=GBP"
@@ -352,8 +184,8 @@ def test_option_5_in_one_currency_asks_the_day_at_once_and_cancel_records_nothin
     assert rows(warehouse, "SELECT COUNT(*) FROM promises") == [(0,)]
 
 
-def test_option_0_in_the_collectors_hours_puts_the_caller_through_to_their_line(http, warehouse):
-    call = Caller(http, ACME)
+def test_option_0_in_the_collectors_hours_puts_the_caller_through_to_their_line(ivr, warehouse):
+    call = Caller(ivr, ACME)
     call.ring()
     call.press("0")
     assert call.said == ["Wir verbinden Sie mit Ihrem Ansprechpartner."]
@@ -366,8 +198,8 @@ def test_option_0_in_the_collectors_hours_puts_the_caller_through_to_their_line(
 
 def test_option_0_outside_hours_takes_a_voicemail_for_the_collectors_worklist_with_its_transcript(warehouse):
     seed_ivr_world(warehouse)
-    with serve(warehouse, hooks=webhooks(now=AFTER_HOURS)) as http:
-        call = Caller(http, BETA)
+    with serve(warehouse, hooks=webhooks(now=AFTER_HOURS)) as ivr:
+        call = Caller(ivr, BETA)
         call.ring()
         call.press("0")
         assert call.said[0].startswith("Your account manager is not available now.")
@@ -392,8 +224,8 @@ def test_option_0_outside_hours_takes_a_voicemail_for_the_collectors_worklist_wi
         ("C2", "Bo Chen", 21, "I paid INV-9 yesterday, please call me back.")]
 
 
-def test_every_call_is_logged_who_called_and_what_they_asked(http, warehouse):
-    call = Caller(http, BETA)
+def test_every_call_is_logged_who_called_and_what_they_asked(ivr, warehouse):
+    call = Caller(ivr, BETA)
     call.ring()
     for key in ("1", "2", "3"):
         call.press(key)
@@ -404,7 +236,7 @@ def test_every_call_is_logged_who_called_and_what_they_asked(http, warehouse):
         (3, "menu 3: next due", "told next due 2026-12-07: 600 euros and 1 cent, and 123 US dollars and 45 cents")]
 
 
-def test_numbers_in_the_log_are_masked(http, caplog):
+def test_numbers_in_the_log_are_masked(ivr, caplog):
     with caplog.at_level("INFO", logger="arpilot.selfservice"):
-        Caller(http, BETA).ring()
+        Caller(ivr, BETA).ring()
     assert BETA not in caplog.text and "+12*****0001" in caplog.text
