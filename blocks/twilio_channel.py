@@ -56,6 +56,12 @@ class TwilioChannel(Block):
     def describe(self) -> str:
         return f"twilio {self.account_sid[:6]}… via {self.api_base_url or TWILIO_API}"
 
+    def sender(self) -> dict[str, str]:
+        """Who a text is sent from, as the twilio client takes it: the messaging service, else the number."""
+        if self.messaging_service_sid:
+            return {"messaging_service_sid": self.messaging_service_sid}
+        return {"from_": self.from_number}
+
     def delivery_reports(self) -> dict[str, str]:
         """What asks Twilio to report a text's or call's delivery: it does so only to a URL given with each one."""
         return {"status_callback": self.status_callback_url} if self.status_callback_url else {}

@@ -264,10 +264,8 @@ class TwilioSender:
         return sid
 
     def sms(self, to: str, body: str) -> str:
-        sender = ({"messaging_service_sid": self.channel.messaging_service_sid}
-                  if self.channel.messaging_service_sid else {"from_": self.channel.from_number})
-        reports = self.channel.delivery_reports()
-        return self._call(lambda: self.client.messages.create(to=to, body=body, **sender, **reports), "sms", to, body)
+        sent_by, reports = self.channel.sender(), self.channel.delivery_reports()
+        return self._call(lambda: self.client.messages.create(to=to, body=body, **sent_by, **reports), "sms", to, body)
 
     def voice(self, to: str, twiml: str) -> str:
         return self._call(lambda: self.client.calls.create(to=to, from_=self.channel.from_number, twiml=twiml,

@@ -35,9 +35,7 @@ def text_pay_links(phone: PhoneDesk, to: str, body: str) -> str:
     """Send the text through the phone desk's Twilio account; returns Twilio's message sid (TwilioRestException or
     OSError when Twilio refuses or cannot be reached)."""
     channel = phone.twilio
-    sender = {"messaging_service_sid": channel.messaging_service_sid} if channel.messaging_service_sid else {
-        "from_": channel.from_number}
-    return channel.client().messages.create(to=to, body=body, **sender, **channel.delivery_reports()).sid
+    return channel.client().messages.create(to=to, body=body, **channel.sender(), **channel.delivery_reports()).sid
 
 
 def email_statement(phone: PhoneDesk, company: CompanyProfile, account: Account, addresses: list[str],
