@@ -67,6 +67,11 @@ def to_date(value) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
+def timestamp(moment: datetime | None = None) -> datetime:
+    """``moment`` (default: now) in UTC without a zone, to the second, as the warehouse's TIMESTAMP columns hold it."""
+    return (moment or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None, microsecond=0)
+
+
 def utcnow() -> str:
     """Now in UTC as ISO text, which both SQLite and PostgreSQL take for a TIMESTAMP."""
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")

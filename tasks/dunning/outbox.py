@@ -11,7 +11,7 @@ by a dead process; the next run reconciles them explicitly (tasks/dunning/reconc
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pandas as pd
 import sqlalchemy as sa
@@ -29,17 +29,13 @@ STEP_DONE = DELIVERED_OR_MAYBE + ("failed",)  # a permanent failure is not retri
 RECLAIMABLE = "owed"
 
 
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
-
-
 def reserve(conn: Connection, messages: list[PlannedMessage], run_id: str, lease_seconds: int) -> list[PlannedMessage]:
     """Claim the messages no one has claimed, or that a provider refused for now (owed); returns those this run now owns.
 
     One statement per message: the insert, or for an owed row the update back to reserved, happens only when
     the row is new or still owed, so of two runs at the same moment exactly one owns each message.
     """
-    now = _now()
+    now = wh.timestamp()
     lease = now + timedelta(seconds=lease_seconds)
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     columns = ("outbox_key", "customer_id", "currency", "step", "channel", "planned_on", "bucket", "amount_cents",
@@ -72,7 +68,7 @@ def mark_sending(conn: Connection, keys: list[str], subject: str | None, lease_s
     email, the final "." of DATA): the commit must return straight into that write, not into returning a
     connection to the pool, or a process dying in between would leave "sending" for a message nobody got.
     """
-    lease = _now() + timedelta(seconds=lease_seconds)
+    lease = wh.timestamp() + timedelta(seconds=lease_seconds)
     conn.execute(sa.text("UPDATE dunning_outbox SET status = 'sending', subject = :s, lease_until = :l "
                          "WHERE outbox_key = :k"), [{"k": key, "s": subject, "l": lease} for key in keys])
     conn.commit()
@@ -94,7 +90,7 @@ def complete(conn: Connection, key: str, status: str, attempts: int, provider_id
     owed, with the provider's last reason) or unknown."""
     conn.execute(sa.text("UPDATE dunning_outbox SET status = :st, attempts = :a, provider_id = :p, reason = :r, "
                          "completed_at = :t WHERE outbox_key = :k"),
-                 {"k": key, "st": status, "a": attempts, "p": provider_id, "r": reason, "t": _now()})
+                 {"k": key, "st": status, "a": attempts, "p": provider_id, "r": reason, "t": wh.timestamp()})
 
 
 def release(conn: Connection, keys: list[str], only_reserved: bool = False) -> None:
@@ -118,7 +114,7 @@ def orphans(conn: Connection) -> pd.DataFrame:
                                 "owner, lease_until FROM dunning_outbox WHERE status IN ('reserved', 'sending')")
     if rows.empty:
         return rows
-    now = _now()
+    now = wh.timestamp()
     expired = (pd.to_datetime(rows["lease_until"], format="ISO8601").dt.tz_localize(None) < now).to_numpy(bool)
     alive = [owner_alive(o) for o in rows["owner"]]
     gone = [a is False or (a is None and e) for a, e in zip(alive, expired, strict=True)]

@@ -84,7 +84,7 @@ def call_id_for(conn: Connection, collector: str, target: CallTarget, now: datet
         "AND (status IN :ended OR (status = 'reserved' AND started_at < :stale))").bindparams(
         sa.bindparam("ended", expanding=True)),
         {"o": collector, "c": target.customer_id, "n": target.number, "ended": list(ENDED),
-         "stale": _naive(now - STALE_RESERVATION)}).scalar()
+         "stale": wh.timestamp(now - STALE_RESERVATION)}).scalar()
     key = f"{collector}|{target.customer_id}|{target.number}|{ended + 1}"
     return "call-" + hashlib.sha256(key.encode()).hexdigest()[:16]
 
@@ -109,7 +109,7 @@ def start_call(engine: Engine, phone: PhoneDesk, company: CompanyProfile, public
             "INSERT INTO collector_calls (call_id, collector, collector_line, customer_id, contact_id, number, "
             "started_at, status) VALUES (:id, :o, :l, :c, :k, :n, :t, 'reserved') ON CONFLICT (call_id) DO NOTHING"),
             {"id": call_id, "o": collector, "l": line, "c": target.customer_id, "k": target.contact_id,
-             "n": target.number, "t": _naive(now)}).rowcount == 1
+             "n": target.number, "t": wh.timestamp(now)}).rowcount == 1
         if not reserved:
             sid = conn.execute(sa.text("SELECT call_sid FROM collector_calls WHERE call_id = :id"),
                                {"id": call_id}).scalar()
@@ -215,8 +215,3 @@ def transcriber(name: str) -> Transcriber | None:
 def _update(conn: Connection, call_id: str, **values) -> None:
     sets = ", ".join(f"{column} = :{column}" for column in values)
     conn.execute(sa.text(f"UPDATE collector_calls SET {sets} WHERE call_id = :call_id"), {**values, "call_id": call_id})
-
-
-def _naive(moment: datetime) -> datetime:
-    """UTC without a zone, as the warehouse's TIMESTAMP columns hold it."""
-    return moment.astimezone(UTC).replace(tzinfo=None, microsecond=0)

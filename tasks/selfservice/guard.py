@@ -17,11 +17,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from twilio.request_validator import RequestValidator
+
+from tasks import warehouse as wh
 
 REPLAY_WINDOW = timedelta(days=30)
 SIGNATURE_HEADER = "x-twilio-signature"
@@ -70,9 +72,9 @@ def check_signature(auth_token: str, request: SignedRequest, signature: str | No
         raise RequestRefused("X-Twilio-Signature does not match the URL and parameters")
 
 
-def remember(conn: Connection, request: SignedRequest, path: str, now: datetime | None = None) -> None:
+def remember(conn: Connection, request: SignedRequest, path: str) -> None:
     """Record the request as accepted, or raise RequestRefused if it was accepted before (a replay)."""
-    at = (now or datetime.now(UTC)).replace(tzinfo=None, microsecond=0)
+    at = wh.timestamp()
     conn.execute(sa.text("DELETE FROM twilio_webhook_requests WHERE seen_at < :t"), {"t": at - REPLAY_WINDOW})
     form = request.form()
     inserted = conn.execute(sa.text(
