@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import quote
 
 from sqlalchemy.engine import Connection, Engine
 from starlette.routing import Route
@@ -50,7 +49,7 @@ def call_routes(hooks: TwilioWebhooks, engine: Engine) -> list[Route]:
     engine_for_recordings = transcriber(phone.transcriber)
 
     def url(step: str, call_id: str) -> str:
-        return f"{(hooks.public_base_url or '').rstrip('/')}/twilio/call/{step}?call={quote(call_id)}"
+        return hooks.url(f"/twilio/call/{step}", call=call_id)
 
     def unknown(answer: VoiceResponse) -> str:
         answer.say("This call is not on file. Goodbye.", **voice)

@@ -32,6 +32,7 @@ from tasks import warehouse as wh
 from tasks.contacts.quality import mask, mask_text
 from tasks.selfservice.inbox import Customer, to_worklist
 from tasks.selfservice.reach import reach_refused
+from tasks.selfservice.status import count_against
 
 log = logging.getLogger("arpilot.selfservice")
 OUTCOMES = {"1": "reached", "2": "promise", "3": "dispute", "4": "wrong_number"}
@@ -158,10 +159,7 @@ def record_dial(conn: Connection, call_id: str, dial_status: str, dial_sid: str 
     """How the customer's leg ended; a failed one counts against the number as the carrier's failures do."""
     _update(conn, call_id, dial_status=dial_status)
     if dial_status == "failed" and dial_sid:
-        conn.execute(sa.text(
-            "INSERT INTO phone_delivery_failures (provider_id, channel, address, error_code, outbox_key, failed_at) "
-            "VALUES (:p, 'voice', :a, NULL, NULL, :t) ON CONFLICT (provider_id) DO NOTHING"),
-            {"p": dial_sid, "a": number, "t": wh.utcnow()})
+        count_against(conn, dial_sid, "voice", number, None)
 
 
 def record_recording(conn: Connection, call_id: str, sid: str, url: str, seconds: int | None) -> None:

@@ -18,7 +18,6 @@ import smtplib
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from urllib.parse import urlencode
 
 from sqlalchemy.engine import Connection, Engine
 from starlette.routing import Route
@@ -78,18 +77,13 @@ class Ivr:
     def __init__(self, hooks: TwilioWebhooks, today: Callable[[], date]):
         self.hooks, self.today = hooks, today
         self.company, self.phone = hooks.company, hooks.phone
-        self.base = (hooks.public_base_url or "").rstrip("/")
 
-    def url(self, path: str, **query) -> str:
-        """An action URL as Twilio will request and sign it: absolute under the public base URL when there is one
-        (else relative, which Twilio resolves against the URL it just requested)."""
-        return f"{self.base}{path}" + (f"?{urlencode(query)}" if query else "")
 
     def language_of(self, conn: Connection, customer_id: str) -> str:
         return speech.call_language(ivr_log.customer_country(conn, customer_id), self.company.locale)
 
     def menu(self, answer: Answer, turn: int) -> str:
-        return str(answer.gather(self.url("/twilio/voice/menu", turn=turn + 1), answer.words("menu")))
+        return str(answer.gather(self.hooks.url("/twilio/voice/menu", turn=turn + 1), answer.words("menu")))
 
     def identified(self, conn: Connection, call_sid: str, customer: Customer, turn: int, *first: str) -> str:
         """The caller is known: the call goes on in their language, with the menu."""
@@ -119,11 +113,11 @@ class Ivr:
                                                         "asked which")
             return str(self.choices(answer, customers, 0))
         ivr_log.log_step(conn, sid, 0, "caller ID", "number not on file: asked for the account number")
-        return str(answer.gather(self.url("/twilio/voice/account", turn=1, attempt=1), answer.words("ask_account"),
+        return str(answer.gather(self.hooks.url("/twilio/voice/account", turn=1, attempt=1), answer.words("ask_account"),
                                  keys=None))
 
     def choices(self, answer: Answer, customers: list[Customer], turn: int) -> Answer:
-        return answer.gather(self.url("/twilio/voice/choose", turn=turn + 1), answer.words("choose"),
+        return answer.gather(self.hooks.url("/twilio/voice/choose", turn=turn + 1), answer.words("choose"),
                              *(answer.words("choice", option=c.name, key=n) for n, c in enumerate(customers, 1)))
 
     def call(self, conn: Connection, form: Form, identified: bool = True) -> ivr_log.Call | None:
@@ -156,7 +150,7 @@ class Ivr:
         answer = Answer(self.hooks, call.language)
         if attempt < ivr.ACCOUNT_TRIES:
             ivr_log.log_step(conn, call.call_sid, turn, "account number", f"keyed {keyed!r}: not found, asked again")
-            return str(answer.gather(self.url("/twilio/voice/account", turn=turn + 1, attempt=attempt + 1),
+            return str(answer.gather(self.hooks.url("/twilio/voice/account", turn=turn + 1, attempt=attempt + 1),
                                      answer.words("account_again"), keys=None))
         desk = self.phone.collector_line(None)
         ivr_log.log_step(conn, call.call_sid, turn, "account number",
@@ -164,7 +158,7 @@ class Ivr:
                          ("put through to the AR desk" if desk else "told how to reach the AR desk"))
         if desk is None:
             return str(answer.end(answer.words("contact_desk", desk=self.phone.desk_contact)))
-        answer.say(answer.words("to_desk")).twiml.dial(desk, action=self.url("/twilio/voice/dialled", turn=turn + 1))
+        answer.say(answer.words("to_desk")).twiml.dial(desk, action=self.hooks.url("/twilio/voice/dialled", turn=turn + 1))
         return str(answer)
 
     def menu_choice(self, conn: Connection, form: Form, query: Form) -> str:
@@ -215,7 +209,7 @@ class Ivr:
             [answer.words("send_email")] if self.phone.email else [])
         if not offers:
             return self.menu(answer, turn)
-        return str(answer.gather(self.url("/twilio/voice/send", turn=turn + 1), *offers))
+        return str(answer.gather(self.hooks.url("/twilio/voice/send", turn=turn + 1), *offers))
 
     def send(self, conn: Connection, form: Form, query: Form) -> str:
         """Option 4: 1 the pay links by text (if the number may be texted now), 2 the statement by email."""
@@ -274,7 +268,7 @@ class Ivr:
         owed = ivr.open_by_currency(account)
         if len(owed) > 1:
             ivr_log.log_step(conn, call.call_sid, turn, f"menu {key}: promise", "asked which currency")
-            return str(answer.gather(self.url("/twilio/voice/promise/currency", turn=turn + 1),
+            return str(answer.gather(self.hooks.url("/twilio/voice/promise/currency", turn=turn + 1),
                                      answer.words("promise_currency"),
                                      *(answer.words("choice", option=speech.currency_name(c, call.language), key=n)
                                        for n, c in enumerate(sorted(owed), 1))))
@@ -285,7 +279,7 @@ class Ivr:
         return self.ask_day(answer, turn, next(iter(owed)))
 
     def ask_day(self, answer: Answer, turn: int, currency: str) -> str:
-        return str(answer.gather(self.url("/twilio/voice/promise/day", turn=turn + 1, currency=currency),
+        return str(answer.gather(self.hooks.url("/twilio/voice/promise/day", turn=turn + 1, currency=currency),
                                  answer.words("promise_days"), keys=None))
 
     def promise_currency(self, conn: Connection, form: Form, query: Form) -> str:
@@ -313,7 +307,7 @@ class Ivr:
                                 currency)
         ivr_log.log_step(conn, call.call_sid, turn, "promise day", f"keyed {keyed}: {day.isoformat()}, read back")
         return str(answer.gather(
-            self.url("/twilio/voice/promise/confirm", turn=turn + 1, currency=currency, day=day.isoformat()),
+            self.hooks.url("/twilio/voice/promise/confirm", turn=turn + 1, currency=currency, day=day.isoformat()),
             answer.words("promise_readback", amount=speech.spoken_amount(owed, currency, call.language),
                          day=speech.spoken_date(day, call.language))))
 
@@ -346,14 +340,14 @@ class Ivr:
         if line and ivr.collector_available(self.hooks.clock(), self.company, self.phone.collector_hours_start,
                                             self.phone.collector_hours_end):
             ivr_log.log_step(conn, call.call_sid, turn, f"menu {key}: collector", f"put through to {mask(line)}")
-            answer.say(answer.words("connecting")).twiml.dial(line, action=self.url("/twilio/voice/dialled",
+            answer.say(answer.words("connecting")).twiml.dial(line, action=self.hooks.url("/twilio/voice/dialled",
                                                                                     turn=turn + 1))
             return str(answer)
         ivr_log.log_step(conn, call.call_sid, turn, f"menu {key}: collector", "outside hours: voicemail")
         answer.say(answer.words("voicemail")).twiml.record(
-            action=self.url("/twilio/voice/voicemail", turn=turn + 1), method="POST", finish_on_key="#",
+            action=self.hooks.url("/twilio/voice/voicemail", turn=turn + 1), method="POST", finish_on_key="#",
             max_length=self.phone.voicemail_seconds, play_beep=True, transcribe=True,
-            transcribe_callback=self.url("/twilio/voice/transcription"))
+            transcribe_callback=self.hooks.url("/twilio/voice/transcription"))
         return str(answer.end(answer.words("goodbye")))
 
     def dialled(self, conn: Connection, form: Form, query: Form) -> str:

@@ -53,12 +53,19 @@ def record_status(conn: Connection, form: dict[str, str]) -> str:
         conn.execute(sa.text("UPDATE dunning_outbox SET delivery_status = :s, delivery_updated_at = :t, reason = :r "
                              "WHERE outbox_key = :k"), params)
         to = form.get("To", "")
-        conn.execute(sa.text(
-            "INSERT INTO phone_delivery_failures (provider_id, channel, address, error_code, outbox_key, failed_at) "
-            "VALUES (:p, :c, :a, :e, :k, :t) ON CONFLICT (provider_id) DO NOTHING"),
-            {"p": sid, "c": channel, "a": to, "e": code, "k": row.outbox_key, "t": params["t"]})
+        count_against(conn, sid, channel, to, code, row.outbox_key)
         log.warning("%s to %s %s: %s", channel, mask(to), status, params["r"])
     else:
         conn.execute(sa.text("UPDATE dunning_outbox SET delivery_status = :s, delivery_updated_at = :t "
                              "WHERE outbox_key = :k"), params)
     return f"{channel} {status}"
+
+
+def count_against(conn: Connection, provider_id: str, channel: str, number: str, error_code: str | None,
+                  outbox_key: str | None = None) -> None:
+    """A text or call that did not reach ``number``, once per provider id: the contact checks' phone_reaches reads
+    it like an email's hard bounce."""
+    conn.execute(sa.text(
+        "INSERT INTO phone_delivery_failures (provider_id, channel, address, error_code, outbox_key, failed_at) "
+        "VALUES (:p, :c, :a, :e, :k, :t) ON CONFLICT (provider_id) DO NOTHING"),
+        {"p": provider_id, "c": channel, "a": number, "e": error_code, "k": outbox_key, "t": wh.utcnow()})

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from sqlalchemy.engine import Connection, Engine
 from starlette.concurrency import run_in_threadpool
@@ -52,6 +52,11 @@ class TwilioWebhooks:
     def desk(self) -> SmsDesk:
         return SmsDesk(self.company.legal_name, self.phone.desk_contact, self.company.locale, self.promise_grace_days,
                        answers_keywords=not self.phone.twilio_answers_keywords)
+
+    def url(self, path: str, **query) -> str:
+        """A URL of ours as Twilio will request and sign it: absolute under the public base URL when there is one
+        (else relative, which Twilio resolves against the URL it just requested)."""
+        return (self.public_base_url or "").rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
 
     def __repr__(self) -> str:  # the token never reaches a log or an exception
         return f"TwilioWebhooks(public_base_url={self.public_base_url!r})"
