@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
@@ -62,9 +62,17 @@ class TwilioChannel(Block):
             return {"messaging_service_sid": self.messaging_service_sid}
         return {"from_": self.from_number}
 
-    def delivery_reports(self) -> dict[str, str]:
-        """What asks Twilio to report a text's or call's delivery: it does so only to a URL given with each one."""
-        return {"status_callback": self.status_callback_url} if self.status_callback_url else {}
+    def delivery_reports(self, outbox_key: str | None = None) -> dict[str, str]:
+        """What asks Twilio to report a text's or call's delivery: it does so only to a URL given with each one.
+
+        outbox_key: the outbox row the report is for, in the URL, so a report that comes before the send has
+        recorded Twilio's sid still finds its row."""
+        if not self.status_callback_url:
+            return {}
+        if outbox_key is None:
+            return {"status_callback": self.status_callback_url}
+        joint = "&" if "?" in self.status_callback_url else "?"
+        return {"status_callback": f"{self.status_callback_url}{joint}{urlencode({'outbox': outbox_key})}"}
 
     def client(self) -> Client:
         http = (_RedirectingHttpClient(self.api_base_url, self.timeout_seconds) if self.api_base_url

@@ -84,11 +84,12 @@ def test_twilio_429_and_5xx_are_retried(sandbox, failures, status):
 def test_texts_and_calls_ask_twilio_for_delivery_reports_where_the_channel_names_the_url(sandbox):
     url = "https://pay.northwind.example/twilio/status"
     reported = TwilioSender(sandbox.phone.model_copy(update={"status_callback_url": url}), "arpilot-twilio-channel/t")
-    reported.sms("+12125550001", "Reminder")
+    reported.sms("+12125550001", "Reminder", "C1:USD:2026-11-20 sms")
     reported.voice("+12125550001", "<Response/>")
     TwilioSender(sandbox.phone, "arpilot-twilio-channel/test").sms("+12125550002", "Reminder")
     assert [(r.kind, r.to, r.params.get("StatusCallback")) for r in sandbox.twilio.requests] == [
-        ("sms", "+12125550001", url), ("voice", "+12125550001", url), ("sms", "+12125550002", None)]
+        ("sms", "+12125550001", f"{url}?outbox=C1%3AUSD%3A2026-11-20+sms"), ("voice", "+12125550001", url),
+        ("sms", "+12125550002", None)]
 
 
 def test_twilio_that_keeps_failing_is_given_up_after_the_last_try(sandbox):

@@ -1,4 +1,4 @@
-"""Twilio's status callbacks update the outbox row Twilio's sid names; an undelivered text or a failed call counts
+"""Twilio's status callbacks update the outbox row their URL or Twilio's sid names; an undelivered text or a failed call counts
 against the number like a hard bounce against an email (SQLite and PostgreSQL: the SQL is new)."""
 
 from __future__ import annotations
@@ -6,6 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 from selfservice_cases import ACME, BETA, post, rows, seed_world, serve
+
+from tasks.dunning import outbox as dunning_outbox
 
 STATUS = "/twilio/status"
 SMS_SID, CALL_SID = "SM" + "d" * 32, "CA" + "e" * 32
@@ -74,3 +76,16 @@ def test_a_sid_the_outbox_does_not_know_changes_nothing(http, warehouse):
     unknown = {**sms_status("undelivered", "30003"), "MessageSid": "SM" + "9" * 32}
     assert post(http, STATUS, unknown).status_code == 200
     assert outbox(warehouse) == before and rows(warehouse, "SELECT * FROM phone_delivery_failures") == []
+
+
+def test_a_report_that_comes_before_the_send_recorded_the_sid_finds_its_row_by_the_outbox_key(http, warehouse):
+    key, sid = "C2|USD|30|2026-11-23|sms", "SM" + "f" * 32
+    with warehouse.begin() as conn:  # Twilio has the text; the send has not recorded its answer yet
+        conn.execute(sa.text("UPDATE dunning_outbox SET outbox_key = :k, channel = 'sms', status = 'sending', "
+                             "provider_id = NULL, completed_at = NULL WHERE provider_id = :c"), {"k": key, "c": CALL_SID})
+    report = {**sms_status("undelivered", "30005"), "MessageSid": sid, "To": BETA}
+    assert post(http, f"{STATUS}?outbox=C2%7CUSD%7C30%7C2026-11-23%7Csms", report).status_code == 200
+    with warehouse.begin() as conn:
+        dunning_outbox.complete(conn, key, "sent", 1, sid)
+    assert outbox(warehouse)[sid] == ("sent", "undelivered", "undelivered (carrier error 30005)")
+    assert rows(warehouse, "SELECT provider_id, address, outbox_key FROM phone_delivery_failures") == [(sid, BETA, key)]

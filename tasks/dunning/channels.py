@@ -263,13 +263,14 @@ class TwilioSender:
             raise HandedOver(f"Twilio did not answer ({error}) and has a {channel} to this number that may be ours")
         return sid
 
-    def sms(self, to: str, body: str) -> str:
-        sent_by, reports = self.channel.sender(), self.channel.delivery_reports()
+    def sms(self, to: str, body: str, outbox_key: str | None = None) -> str:
+        sent_by, reports = self.channel.sender(), self.channel.delivery_reports(outbox_key)
         return self._call(lambda: self.client.messages.create(to=to, body=body, **sent_by, **reports), "sms", to, body)
 
-    def voice(self, to: str, twiml: str) -> str:
+    def voice(self, to: str, twiml: str, outbox_key: str | None = None) -> str:
         return self._call(lambda: self.client.calls.create(to=to, from_=self.channel.from_number, twiml=twiml,
-                                                           **self.channel.delivery_reports()), "voice", to, None)
+                                                           **self.channel.delivery_reports(outbox_key)),
+                          "voice", to, None)
 
     def listed(self, channel: str, to: str, since: datetime) -> list[tuple[str, str | None]]:
         """Twilio's messages (sid, body) or calls (sid, None) to ``to`` created since ``since``, oldest first: how

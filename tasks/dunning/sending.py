@@ -184,10 +184,10 @@ def _send_one(m: PlannedMessage, engine, handover, company: CompanyProfile, poli
         recipients = [smtp_address(r.address) for r in m.recipients]
         send = lambda: mailer.send(mail, email.from_address, recipients, mark)  # noqa: E731
     elif m.channel == "sms":  # marked "sending" per attempt: Twilio can be asked afterwards whether it has it
-        send = lambda: mark() or phone.sms(m.recipients[0].address, rendered.text)  # noqa: E731
+        send = lambda: mark() or phone.sms(m.recipients[0].address, rendered.text, m.key)  # noqa: E731
     elif m.channel == "voice":
         spoken = twiml(rendered.text, phone.channel.voice, phone.channel.voice_language)
-        send = lambda: mark() or phone.voice(m.recipients[0].address, spoken)  # noqa: E731
+        send = lambda: mark() or phone.voice(m.recipients[0].address, spoken, m.key)  # noqa: E731
     else:
         raise ValueError(f"a send batch cannot send {m.channel} messages (escalations go out as one digest)")
     if m.channel in ("email", *EMAIL_KINDS):

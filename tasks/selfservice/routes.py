@@ -32,7 +32,7 @@ def twilio_routes(hooks: TwilioWebhooks, engine: Engine, today: Callable[[], dat
         return str(answer)
 
     def status(conn: Connection, form: dict[str, str], query: dict[str, str]) -> str:
-        log.info("Twilio status callback: %s", record_status(conn, form))
+        log.info("Twilio status callback: %s", record_status(conn, form, query))
         return str(MessagingResponse())
 
     return [Route("/twilio/sms", guarded(hooks, engine, sms), methods=["POST"]),

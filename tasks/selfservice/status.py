@@ -1,7 +1,9 @@
 """Twilio's status callbacks: what the carrier did with a text or call the outbox handed to Twilio.
 
-The outbox row whose provider_id is the MessageSid / CallSid gets the carrier's word in delivery_status (its
-send status stays ``sent``: Twilio has it, and it must never be sent again). An undelivered or failed text, or a
+The outbox row named by the callback URL's ``outbox`` key (or, for texts sent without one, whose provider_id is the
+MessageSid / CallSid) gets the carrier's word in delivery_status (its send status stays as the send records it:
+Twilio has it, and it must never be sent again). The key is there because Twilio can report before the send has
+recorded the sid. An undelivered or failed text, or a
 failed call, gets the carrier's ErrorCode in ``reason`` and counts against the number like a hard bounce against
 an email (``phone_delivery_failures``). A callback for a sid the outbox does not know is only logged.
 """
@@ -34,14 +36,15 @@ def delivery_update(form: dict[str, str]) -> tuple[str, str, str, str | None] | 
     return None
 
 
-def record_status(conn: Connection, form: dict[str, str]) -> str:
+def record_status(conn: Connection, form: dict[str, str], query: dict[str, str] | None = None) -> str:
     """Apply one status callback; returns what was done, in words for the log."""
     update = delivery_update(form)
     if update is None:
         return "no status in the callback"
     channel, sid, status, code = update
-    row = conn.execute(sa.text("SELECT outbox_key, delivery_status FROM dunning_outbox WHERE provider_id = :p"),
-                       {"p": sid}).first()
+    by, value = ("outbox_key", query["outbox"]) if query and query.get("outbox") else ("provider_id", sid)
+    row = conn.execute(sa.text(f"SELECT outbox_key, delivery_status FROM dunning_outbox WHERE {by} = :v"),
+                       {"v": value}).first()
     if row is None:
         log.info("Status %s for %s, which the outbox does not know", status, sid)
         return "not in the outbox"
