@@ -22,7 +22,6 @@ from __future__ import annotations
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
-import numpy as np
 import pandas as pd
 from dateutil.relativedelta import relativedelta
 
@@ -49,16 +48,18 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
                        recent=paid["settled_on"] > recent)
     overall, last, before = (_weighted_days(paid), _weighted_days(paid[paid["recent"]]),
                              _weighted_days(paid[~paid["recent"]]))
-    late_cents = paid[paid["late"] > 0].groupby("customer_id")["amount_cents"].sum()
-    paid_cents = paid.groupby("customer_id")["amount_cents"].sum()
-    open_now = inv.groupby("customer_id")["open_cents"].sum()
-    peak = _peak_balance(inv, ledger.settlements, start, end)
+    late_cents = paid[paid["late"] > 0].groupby("customer_id")["amount_cents"].sum().to_dict()
+    paid_cents = paid.groupby("customer_id")["amount_cents"].sum().to_dict()
+    open_now = inv.groupby("customer_id")["open_cents"].sum().to_dict()
+    peak = _peak_balance(inv, ledger.settlements, start, end).to_dict()
     disputes = _count(ledger.disputes.merge(ledger.invoices[["invoice_number", "customer_id"]], on="invoice_number"),
-                      "opened_on", start, end)
-    broken = _count(ledger.promises[ledger.promises["status"] == "broken"], "resolved_on", start, end)
+                      "opened_on", start, end).to_dict()
+    broken = _count(ledger.promises[ledger.promises["status"] == "broken"], "resolved_on", start, end).to_dict()
     failed = _count(charges[charges["status"] == "failed"].assign(
-        charge_day=pd.to_datetime(charges["charge_day"], format="ISO8601")), "charge_day", start, end)
+        charge_day=pd.to_datetime(charges["charge_day"], format="ISO8601")), "charge_day", start, end).to_dict()
     first = ledger.invoices.groupby("customer_id")["issue_date"].min()
+    months_old = ((as_of.year - first.dt.year) * 12 + as_of.month - first.dt.month
+                  - (first.dt.day > as_of.day).astype(int)).clip(lower=0).to_dict()
     found = []
     for row in customers.itertuples(index=False):
         c, limit = row.customer_id, (None if pd.isna(row.credit_limit_cents) else int(row.credit_limit_cents))
@@ -68,7 +69,7 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
             "utilisation": _percent(open_now.get(c, 0), limit), "peak_utilisation": _percent(peak.get(c, 0), limit),
             "disputes": Decimal(int(disputes.get(c, 0))), "broken_promises": Decimal(int(broken.get(c, 0))),
             "failed_charges": Decimal(int(failed.get(c, 0))),
-            "account_months": Decimal(_months(first[c], as_of)) if c in first else Decimal(0)}
+            "account_months": Decimal(int(months_old.get(c, 0)))}
         why = {s: NO_PAYMENTS for s in ("days_beyond_terms", "late_share") if values[s] is None}
         if values["dbt_trend"] is None:
             why["dbt_trend"] = (NO_PAYMENTS if c not in overall else
@@ -82,8 +83,9 @@ def _weighted_days(paid: pd.DataFrame) -> dict[str, Decimal]:
     weight = paid.assign(days_cents=paid["late"] * paid["amount_cents"]).groupby("customer_id")[
         ["days_cents", "amount_cents"]].sum()
     weight = weight[weight["amount_cents"] > 0]
-    return {c: (Decimal(int(r.days_cents)) / Decimal(int(r.amount_cents))).quantize(Decimal("0.1"), ROUND_HALF_UP)
-            for c, r in weight.iterrows()}
+    tenth = Decimal("0.1")
+    return {c: (Decimal(int(d)) / Decimal(int(a))).quantize(tenth, ROUND_HALF_UP)
+            for c, d, a in zip(weight.index, weight["days_cents"], weight["amount_cents"], strict=True)}
 
 
 def _percent(part: int, whole: int | None) -> Decimal | None:
@@ -97,20 +99,14 @@ def _peak_balance(inv: pd.DataFrame, settlements: pd.DataFrame, start: pd.Timest
     balances are: an invoice issued by then owes its open amount today plus what was settled after then."""
     days = list(pd.date_range(start, end, freq="ME")) + [end]
     settled = settlements.merge(inv[["invoice_number", "customer_id", "issue_date"]], on="invoice_number")
-    highest = pd.Series(0, index=pd.Index([], name="customer_id"), dtype="int64")
+    owed_at = []
     for day in days:
         owed = inv[inv["issue_date"] <= day].groupby("customer_id")["open_cents"].sum()
         later = settled[(settled["issue_date"] <= day) & (settled["settled_on"] > day)]
-        owed = owed.add(later.groupby("customer_id")["amount_cents"].sum(), fill_value=0)
-        highest = highest.combine(owed, max, fill_value=0)
-    return highest
+        owed_at.append(owed.add(later.groupby("customer_id")["amount_cents"].sum(), fill_value=0))
+    return pd.concat(owed_at).groupby(level=0).max()
 
 
 def _count(frame: pd.DataFrame, column: str, start: pd.Timestamp, end: pd.Timestamp) -> pd.Series:
     within = frame[(frame[column] > start) & (frame[column] <= end)]
     return within.groupby("customer_id").size()
-
-
-def _months(first: pd.Timestamp, as_of: date) -> int:
-    gap = relativedelta(as_of, first.date())
-    return int(np.int64(gap.years * 12 + gap.months))
