@@ -1,0 +1,122 @@
+"""A credit review in the warehouse: its proposals as made, the approver's decisions, and only for an approved or
+overridden line that changes something, a row of history (limit and hold before and after, who, when, why). The
+ERP learns of the changes from a dated import file, rewritten whole so a rerun never lists a change twice.
+
+Export format (UTF-8 CSV, one row per change): change_id, customer_id, currency, limit_before, limit_after (decimal
+amounts in the currency, empty: no limit), credit_hold (true/false), approved_by, approved_at (UTC), review_id, why.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from tasks import warehouse as wh
+from tasks.credit.decisions import Decided
+from tasks.credit.scorecard import Review
+
+EXPORT_COLUMNS = ["change_id", "customer_id", "currency", "limit_before", "limit_after", "credit_hold",
+                  "approved_by", "approved_at", "review_id", "why"]
+
+
+def record_proposals(conn: Connection, review_id: str, reviewed_on: date, started_by: str,
+                     reviews: list[Review]) -> None:
+    """The review and its proposals, pending; a rerun of the same review keeps what was recorded first."""
+    fresh = conn.execute(sa.text(
+        "INSERT INTO credit_reviews (review_id, reviewed_on, started_by, status) VALUES (:r, :d, :s, 'proposed') "
+        "ON CONFLICT (review_id) DO NOTHING"), {"r": review_id, "d": reviewed_on, "s": started_by}).rowcount
+    if fresh:
+        conn.execute(sa.text(
+            "INSERT INTO credit_proposals (review_id, customer_id, currency, score, recommendation, limit_cents, "
+            "proposed_limit_cents, reasons) VALUES (:r, :c, :cur, :s, :rec, :l, :p, :why)"),
+            [{"r": review_id, "c": r.customer_id, "cur": r.currency, "s": r.score, "rec": r.recommendation,
+              "l": r.limit_cents, "p": r.proposed_limit_cents, "why": "; ".join(r.reasons)} for r in reviews])
+
+
+def apply_decisions(conn: Connection, review_id: str, decided: list[Decided], decided_by: str, at: datetime,
+                    comment: str, holds: dict[str, bool]) -> int:
+    """Record each line's decision and write the history of what changes (``holds``: each customer's hold before);
+    returns the changes written. A review decided before is left as it is (0)."""
+    status = "rejected" if all(d.decision == "rejected" for d in decided) else "approved"
+    stamp = at.replace(tzinfo=None, microsecond=0)
+    claimed = conn.execute(sa.text(
+        "UPDATE credit_reviews SET status = :st, decided_by = :by, decided_at = :t, comment = :c "
+        "WHERE review_id = :r AND status = 'proposed'"),
+        {"st": status, "by": decided_by, "t": stamp, "c": comment, "r": review_id}).rowcount
+    if not claimed:
+        return 0
+    written = 0
+    for d in decided:
+        conn.execute(sa.text(
+            "UPDATE credit_proposals SET decision = :d, approved_limit_cents = :l, approved_hold = :h, why = :w "
+            "WHERE review_id = :r AND customer_id = :c"),
+            {"d": d.decision, "l": d.limit_cents, "h": d.hold, "w": d.why, "r": review_id, "c": d.customer_id})
+        if d.decision == "rejected":
+            continue
+        before = conn.execute(sa.text("SELECT currency, limit_cents FROM credit_proposals WHERE review_id = :r "
+                                      "AND customer_id = :c"), {"r": review_id, "c": d.customer_id}).one()
+        hold_before = holds.get(d.customer_id, False)
+        limit_after = before.limit_cents if d.limit_cents is None else d.limit_cents
+        hold_after = hold_before if d.hold is None else d.hold
+        if (limit_after, hold_after) == (before.limit_cents, hold_before):
+            continue  # approved, and nothing changes: no history row, nothing for the ERP
+        conn.execute(sa.text(
+            "INSERT INTO credit_limit_changes (change_id, customer_id, currency, limit_before_cents, "
+            "limit_after_cents, hold_before, hold_after, review_id, approved_by, approved_at, why) VALUES "
+            "(:id, :c, :cur, :lb, :la, :hb, :ha, :r, :by, :t, :w)"),
+            {"id": f"{review_id}|{d.customer_id}", "c": d.customer_id, "cur": before.currency,
+             "lb": before.limit_cents, "la": limit_after, "hb": hold_before, "ha": hold_after, "r": review_id,
+             "by": decided_by, "t": stamp, "w": d.why})
+        written += 1
+    return written
+
+
+def time_out(conn: Connection, review_id: str, at: datetime) -> bool:
+    """Nobody answered: the review ends timed out and nothing changes."""
+    return conn.execute(sa.text(
+        "UPDATE credit_reviews SET status = 'timed_out', decided_at = :t WHERE review_id = :r AND status = 'proposed'"),
+        {"t": at.replace(tzinfo=None, microsecond=0), "r": review_id}).rowcount == 1
+
+
+def export_csv(conn: Connection, day: date) -> str:
+    """The changes approved on ``day`` (UTC) as the ERP imports them."""
+    rows = wh.plain(wh.query_frame(conn, (
+        "SELECT change_id, customer_id, currency, limit_before_cents, limit_after_cents, hold_after, approved_by, "
+        "approved_at, review_id, why FROM credit_limit_changes WHERE approved_at >= :d AND approved_at < :e "
+        "ORDER BY change_id"), _day_bounds(day)))
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for r in rows.itertuples(index=False):
+        writer.writerow([r.change_id, r.customer_id, r.currency, _amount(r.limit_before_cents),
+                         _amount(r.limit_after_cents), "true" if r.hold_after else "false", r.approved_by,
+                         str(r.approved_at)[:19], r.review_id, r.why])
+    return out.getvalue()
+
+
+def write_export(conn: Connection, day: date, folder: Path) -> Path:
+    """Rewrite the day's import file whole (atomically) and mark its changes exported."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"credit-limits-{day.isoformat()}.csv"
+    partial = path.with_suffix(".csv.partial")
+    partial.write_text(export_csv(conn, day), encoding="utf-8")
+    os.replace(partial, path)
+    conn.execute(sa.text("UPDATE credit_limit_changes SET exported_on = :day WHERE exported_on IS NULL AND "
+                         "approved_at >= :d AND approved_at < :e"), {**_day_bounds(day), "day": day})
+    return path
+
+
+def _day_bounds(day: date) -> dict[str, datetime]:
+    start = datetime.combine(day, time())
+    return {"d": start, "e": start + timedelta(days=1)}
+
+
+def _amount(cents) -> str:
+    return "" if cents is None else f"{Decimal(int(cents)).scaleb(-2):.2f}"
