@@ -84,6 +84,10 @@ class CreditPolicy(Block):
                                                               "percent of amounts late is offered other terms.")
     limit_step_cents: int = Field(100_000, gt=0, description="New limits are rounded to this (1,000.00).")
     review_months: int = Field(12, ge=3, le=36, description="How far back the signals look.")
+    answer_hours: int = Field(72, ge=1, description="How long a review waits for approval; then it ends and "
+                                                     "nothing changes.")
+    export_dir: str = Field("var/output/credit", description="Where the ERP's import files of approved changes "
+                                                             "are written (credit-limits-<date>.csv).")
 
     @field_validator("bands")
     @classmethod

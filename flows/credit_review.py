@@ -1,0 +1,137 @@
+"""The credit review: every customer's signals scored on the credit policy (or one customer's, on demand), the
+proposals published as a table and recorded, then the run waits in the Prefect UI for an approver's answer (a
+form: approve all, per-customer overrides, reject, a comment). Only what the answer approves is written, with who,
+when and why, and exported for the ERP. Nobody answering within the policy's answer_hours ends the review timed
+out: nothing changes, and the run says so.
+
+As in the sales review (flows/sales_review.py), a timer resumes the paused run with an empty answer when the window
+closes, because Prefect fails a paused run whose own pause times out.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+from prefect.runtime import flow_run
+from prefect.states import Completed, State
+
+from blocks import DEFAULT_COMPANY, DEFAULT_WAREHOUSE, company_today, load_block
+from blocks.company import CompanyProfile
+from blocks.credit_policy import CreditPolicy
+from blocks.warehouse import ArWarehouse
+from reports.formats import money
+from tasks import warehouse as wh
+from tasks.credit.decisions import CreditDecision, decide
+from tasks.credit.records import apply_decisions, record_proposals, time_out, write_export
+from tasks.credit.scorecard import Review, review
+from tasks.credit.signals import credit_signals
+from tasks.kpi.reports import read_ledger
+
+DEFAULT_CREDIT_POLICY = "arpilot-credit-policy/arpilot"
+SILENCE_GRACE_SECONDS = 120
+
+
+def _name() -> str:
+    params = flow_run.parameters
+    who = params.get("customer") or "all"
+    return f"credit-review-{who}-{params.get('as_of') or company_today(params.get('company', DEFAULT_COMPANY))}"
+
+
+@task(name="review-credit", cache_policy=NO_CACHE)
+def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPolicy, as_of: date,
+                  customer: str | None) -> tuple[list[Review], dict[str, bool]]:
+    """Each customer's review, and whether the ledger has them on hold."""
+    engine = store.engine()
+    try:
+        ledger = read_ledger(engine, company.time_zone, as_of)
+        with engine.connect() as conn:
+            limits = wh.query_frame(conn, wh.named_query("credit", "customers"),
+                                    {"default_currency": company.default_currency})
+            charges = wh.query_frame(conn, wh.named_query("credit", "charges"))
+    finally:
+        engine.dispose()
+    if customer:
+        limits = limits[limits["customer_id"] == customer]
+        if limits.empty:
+            raise ValueError(f"customer {customer!r} is not in the warehouse (internal customers are not reviewed)")
+    signals = credit_signals(ledger, limits, charges, as_of, policy.review_months)
+    return [review(s, policy) for s in signals], dict(zip(limits["customer_id"], limits["on_hold"].astype(bool),
+                                                          strict=True))
+
+
+def _publish(reviews: list[Review], company: CompanyProfile, key: str, description: str) -> None:
+    def limit(cents, currency):
+        return "-" if cents is None else money(int(cents), currency, company.locale)
+
+    create_table_artifact(key=key, description=description, table=[
+        {"customer": r.customer_id, "score": r.score, "recommendation": r.recommendation,
+         "limit": limit(r.limit_cents, r.currency), "proposed": limit(r.proposed_limit_cents, r.currency),
+         "reasons": "; ".join(r.reasons)} for r in reviews])
+
+
+def _close_on_silence(run_id) -> None:
+    try:
+        resume_flow_run(run_id, run_input={"decided_by": "", "approve_all": False, "overrides": [], "reject": False,
+                                           "comment": ""})
+    except Exception as error:  # answered meanwhile, or the API is away: the pause's own timeout ends the run
+        get_run_logger().info("Closing the approval window found nothing to close: %s", error)
+
+
+@flow(name="credit-review", flow_run_name=_name)
+def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COMPANY,
+                  credit_policy: str = DEFAULT_CREDIT_POLICY, customer: str | None = None,
+                  started_by: str = "schedule", as_of: date | None = None,
+                  answer_seconds: int | None = None) -> int | State:
+    """Review, wait for approval, apply what is approved; returns the changes written. customer: review only this
+    one (on demand, or started by an event); answer_seconds: the approval window (default: the policy's)."""
+    logger = get_run_logger()
+    profile: CompanyProfile = load_block(company)
+    policy: CreditPolicy = load_block(credit_policy)
+    store: ArWarehouse = load_block(warehouse)
+    day = as_of or profile.today()
+    reviews, holds = review_credit(store, profile, policy, day, customer)
+    changing = [r for r in reviews if r.recommendation != "keep"]
+    _publish(changing, profile, "credit-review", f"Credit review of {day}: {len(reviews)} customers, "
+                                                 f"{len(changing)} proposals (keep is not listed)")
+    review_id = str(flow_run.id)
+    engine = store.engine()
+    with engine.begin() as conn:
+        record_proposals(conn, review_id, day, started_by, changing)
+    window = answer_seconds if answer_seconds is not None else policy.answer_hours * 3600
+    form = CreditDecision.with_initial_data(
+        description=f"{len(changing)} credit proposals of {day} (the credit-review artifact lists them with their "
+                    "reasons). Approve all, override single customers (another limit or hold, with why), or reject. "
+                    f"Nobody answering within {window // 3600 or 1} hour(s) changes nothing.",
+        decided_by="", approve_all=False, overrides=[], reject=False, comment="")
+    closer = threading.Timer(window, contextvars.copy_context().run, args=(_close_on_silence, flow_run.id))
+    closer.daemon = True
+    closer.start()
+    try:
+        answer = pause_flow_run(wait_for_input=form, timeout=window + SILENCE_GRACE_SECONDS) if changing else None
+    finally:
+        closer.cancel()
+    if answer is None:
+        return Completed(message="nothing to decide: every customer keeps their limit", data=0)
+    if not (answer.decided_by or answer.approve_all or answer.overrides or answer.reject):
+        with engine.begin() as conn:
+            time_out(conn, review_id, datetime.now(ZoneInfo("UTC")))
+        logger.info("No answer within the approval window: nothing changed")
+        return Completed(message="no answer: nothing changed", data=0)
+    decided, refused = decide(changing, answer)
+    for why in refused:
+        logger.warning("Not applied: %s", why)
+    if not decided:
+        return Completed(message=f"nothing approved: {'; '.join(refused)}", data=0)
+    with engine.begin() as conn:
+        written = apply_decisions(conn, review_id, decided, answer.decided_by.strip(),
+                                  datetime.now(ZoneInfo("UTC")), answer.comment, holds)
+        path = write_export(conn, datetime.now(ZoneInfo("UTC")).date(), Path(policy.export_dir))
+    logger.info("%d change(s) approved by %s, written and exported to %s", written, answer.decided_by, path)
+    return written

@@ -1,0 +1,120 @@
+"""The credit review against a real Prefect API, the approver's answer sent as the UI sends it: approve all writes
+the proposals' changes with who and when and exports them; a partial override writes only it; reject and silence
+write nothing and say so."""
+
+from __future__ import annotations
+
+import contextvars
+import threading
+import time
+import uuid
+from datetime import date
+
+import pytest
+from dunning_cases import COMPANY, Ledger, seed
+from prefect import resume_flow_run
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+from blocks.credit_policy import CreditPolicy
+from blocks.warehouse import ArWarehouse
+from flows.credit_review import credit_review
+
+pytestmark = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
+AS_OF = date(2026, 11, 23)
+
+
+@pytest.fixture
+def env(prefect_api, warehouse, warehouse_url, tmp_path):
+    """C1 owes 30,000.00 on a 10,000.00 limit (over it: lower or hold); C2 owes little on a large limit (keep)."""
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    for block in (COMPANY, ArWarehouse(url=warehouse_url), CreditPolicy(export_dir=str(tmp_path / "credit"))):
+        block.save(name, overwrite=True)
+    seed(warehouse, Ledger(AS_OF).customer("C1", "Acme Corp").invoice("I1", "C1", 40, 3_000_000)
+         .customer("C2", "Bolt LLC").invoice("I2", "C2", -10, 10_000))
+    with warehouse.begin() as conn:
+        conn.exec_driver_sql("UPDATE customers SET credit_limit_cents = 1000000, currency = 'USD' "
+                             "WHERE customer_id = 'C1'")
+        conn.exec_driver_sql("UPDATE customers SET credit_limit_cents = 5000000, currency = 'USD' "
+                             "WHERE customer_id = 'C2'")
+    return {"warehouse": f"arpilot-ar-warehouse/{name}", "company": f"arpilot-company-profile/{name}",
+            "credit_policy": f"arpilot-credit-policy/{name}"}, warehouse, tmp_path
+
+
+def start(blocks: dict, **params):
+    outcome = {}
+
+    def run():
+        outcome["state"] = credit_review(**blocks, as_of=AS_OF, **params, return_state=True)
+
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
+    thread.start()
+    return thread, outcome
+
+
+def paused(name: str, within: float = 90):
+    """The paused run of that name (earlier tests' runs of the same name have ended)."""
+    deadline = time.monotonic() + within
+    with get_client(sync_client=True) as client:
+        while time.monotonic() < deadline:
+            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+            waiting = [r for r in runs if r.state.is_paused()]
+            if waiting:
+                return waiting[0]
+            time.sleep(0.5)
+    raise AssertionError(f"{name} never paused: {[r.state for r in runs]}")
+
+
+def changes(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql(
+            "SELECT customer_id, limit_before_cents, limit_after_cents, hold_after, approved_by FROM "
+            "credit_limit_changes ORDER BY customer_id")]
+
+
+def test_approve_all_writes_the_proposals_with_who_and_exports_them(env):
+    blocks, engine, folder = env
+    thread, outcome = start(blocks)
+    run = paused(f"credit-review-all-{AS_OF}")
+    assert changes(engine) == []  # nothing before the answer
+    resume_flow_run(run.id, run_input={"decided_by": "Dana Controller", "approve_all": True, "overrides": [],
+                                       "reject": False, "comment": ""})
+    thread.join(60)
+    state = outcome["state"]
+    assert state.is_completed(), state.message
+    [(customer, before, after, hold, by)] = changes(engine)
+    assert (customer, before, by) == ("C1", 1_000_000, "Dana Controller")
+    assert after < before or hold
+    [export] = (folder / "credit").glob("credit-limits-*.csv")
+    assert export.read_text().splitlines()[1].startswith(f"{run.id}|C1,C1,USD,10000.00,")
+
+
+def test_a_partial_override_writes_only_it(env):
+    blocks, engine, _ = env
+    thread, outcome = start(blocks)
+    run = paused(f"credit-review-all-{AS_OF}")
+    resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": False, "comment": "",
+                                       "overrides": [{"customer_id": "C1", "limit": "20000.00", "hold": None,
+                                                      "why": "sales: a seasonal peak"}]})
+    thread.join(60)
+    assert outcome["state"].is_completed()
+    assert changes(engine) == [("C1", 1_000_000, 2_000_000, False, "Dana")]
+
+
+@pytest.mark.parametrize("answer", ["reject", "silence"])
+def test_a_rejection_or_silence_changes_nothing_and_says_so(env, answer):
+    blocks, engine, _ = env
+    thread, outcome = start(blocks, **({"answer_seconds": 1} if answer == "silence" else {}))
+    if answer == "reject":
+        run = paused(f"credit-review-all-{AS_OF}")
+        resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": True, "reject": True,
+                                           "comment": "after the audit", "overrides": []})
+    thread.join(90)
+    state = outcome["state"]
+    assert state.is_completed(), state.message
+    assert changes(engine) == []
+    with engine.connect() as conn:
+        [status] = conn.exec_driver_sql("SELECT status FROM credit_reviews").scalars()
+    assert status == {"reject": "rejected", "silence": "timed_out"}[answer]
+    if answer == "silence":
+        assert state.message == "no answer: nothing changed"
