@@ -34,6 +34,7 @@ DEFAULT_AUTOPAY_POLICY = "arpilot-autopay-policy/arpilot"
 DEFAULT_PORTAL = "arpilot-pay-portal/arpilot"
 DEFAULT_ESCALATION_POLICY = "arpilot-escalation-policy/arpilot"
 DEFAULT_PHONE_DESK = "arpilot-phone-desk/arpilot"
+DEFAULT_CREDIT_POLICY = "arpilot-credit-policy/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -75,7 +76,7 @@ def company_today(name: str, now: datetime | None = None) -> date:
         return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
-__all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_DUNNING_POLICY",
+__all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_CREDIT_POLICY", "DEFAULT_DUNNING_POLICY",
            "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PHONE_DESK", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
            "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
            "CompanyProfile", "ContactPolicy", "CreditPolicy", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",

@@ -22,7 +22,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from blocks import DEFAULT_COMPANY, DEFAULT_WAREHOUSE, company_today, load_block
+from blocks import DEFAULT_COMPANY, DEFAULT_CREDIT_POLICY, DEFAULT_WAREHOUSE, company_today, load_block
 from blocks.company import CompanyProfile
 from blocks.credit_policy import CreditPolicy
 from blocks.warehouse import ArWarehouse
@@ -34,7 +34,6 @@ from tasks.credit.scorecard import Review, review
 from tasks.credit.signals import credit_signals
 from tasks.kpi.reports import read_ledger
 
-DEFAULT_CREDIT_POLICY = "arpilot-credit-policy/arpilot"
 SILENCE_GRACE_SECONDS = 120
 
 
