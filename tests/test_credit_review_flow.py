@@ -4,17 +4,13 @@ write nothing and say so."""
 
 from __future__ import annotations
 
-import contextvars
-import threading
-import time
 import uuid
 from datetime import date
 
 import pytest
 from dunning_cases import COMPANY, Ledger, seed
+from paused_runs import paused_run, start_in_thread
 from prefect import resume_flow_run
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
 from blocks.credit_policy import CreditPolicy
 from blocks.warehouse import ArWarehouse
@@ -42,27 +38,7 @@ def env(prefect_api, warehouse, warehouse_url, tmp_path):
 
 
 def start(blocks: dict, **params):
-    outcome = {}
-
-    def run():
-        outcome["state"] = credit_review(**blocks, as_of=AS_OF, **params, return_state=True)
-
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def paused(name: str, within: float = 90):
-    """The paused run of that name (earlier tests' runs of the same name have ended)."""
-    deadline = time.monotonic() + within
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
-            waiting = [r for r in runs if r.state.is_paused()]
-            if waiting:
-                return waiting[0]
-            time.sleep(0.5)
-    raise AssertionError(f"{name} never paused: {[r.state for r in runs]}")
+    return start_in_thread(lambda: credit_review(**blocks, as_of=AS_OF, **params, return_state=True))
 
 
 def changes(engine) -> list[tuple]:
@@ -75,7 +51,7 @@ def changes(engine) -> list[tuple]:
 def test_approve_all_writes_the_proposals_with_who_and_exports_them(env):
     blocks, engine, folder = env
     thread, outcome = start(blocks)
-    run = paused(f"credit-review-all-{AS_OF}")
+    run = paused_run(f"credit-review-all-{AS_OF}")
     assert changes(engine) == []  # nothing before the answer
     resume_flow_run(run.id, run_input={"decided_by": "Dana Controller", "approve_all": True, "overrides": [],
                                        "reject": False, "comment": ""})
@@ -92,7 +68,7 @@ def test_approve_all_writes_the_proposals_with_who_and_exports_them(env):
 def test_a_partial_override_writes_only_it(env):
     blocks, engine, _ = env
     thread, outcome = start(blocks)
-    run = paused(f"credit-review-all-{AS_OF}")
+    run = paused_run(f"credit-review-all-{AS_OF}")
     resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": False, "comment": "",
                                        "overrides": [{"customer_id": "C1", "limit": "20000.00", "hold": None,
                                                       "why": "sales: a seasonal peak"}]})
@@ -106,7 +82,7 @@ def test_a_rejection_or_silence_changes_nothing_and_says_so(env, answer):
     blocks, engine, _ = env
     thread, outcome = start(blocks, **({"answer_seconds": 1} if answer == "silence" else {}))
     if answer == "reject":
-        run = paused(f"credit-review-all-{AS_OF}")
+        run = paused_run(f"credit-review-all-{AS_OF}")
         resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": True, "reject": True,
                                            "comment": "after the audit", "overrides": []})
     thread.join(90)

@@ -4,19 +4,16 @@ complete saying so, and records nothing (silence means proceed)."""
 
 from __future__ import annotations
 
-import contextvars
 import json
-import threading
-import time
 import uuid
 from datetime import date
 
 import pandas as pd
 import pytest
 from dunning_cases import COMPANY, TODAY, Ledger, seed
+from paused_runs import paused_run, start_in_thread
 from prefect import resume_flow_run
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
 
 from blocks.escalation_policy import EscalationPolicy
 from blocks.warehouse import ArWarehouse
@@ -44,27 +41,8 @@ def env(prefect_api, warehouse, warehouse_url):
             "escalation_policy": f"arpilot-escalation-policy/{name}"}
 
 
-def start_review(blocks: dict, rep: str, **params) -> tuple[threading.Thread, dict]:
-    """The run as a worker would start it, in a thread of its own (it blocks while paused)."""
-    outcome = {}
-
-    def run():
-        outcome["state"] = sales_review(rep, TODAY, ACCOUNTS, **blocks, **params, return_state=True)
-
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), daemon=True)
-    thread.start()
-    return thread, outcome
-
-
-def paused_run(name: str, within: float = 60):
-    deadline = time.monotonic() + within
-    with get_client(sync_client=True) as client:
-        while time.monotonic() < deadline:
-            runs = client.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
-            if runs and runs[0].state.is_paused():
-                return runs[0]
-            time.sleep(0.5)
-    raise AssertionError(f"{name} never paused")
+def start_review(blocks: dict, rep: str, **params):
+    return start_in_thread(lambda: sales_review(rep, TODAY, ACCOUNTS, **blocks, **params, return_state=True))
 
 
 def decisions(blocks: dict) -> dict:

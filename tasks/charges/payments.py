@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection
 
 from tasks import warehouse as wh
 from tasks.money import to_decimal
+from tasks.output_files import write_whole
 
 EXPORT_COLUMNS = ("payment_id", "received_on", "customer_id", "currency", "payment_amount", "method",
                   "gateway_reference", "invoice_number", "applied_amount")
@@ -118,12 +118,7 @@ def write_exports(conn: Connection, day: date, folder: Path) -> Path:
 
 def write_export(conn: Connection, day: date, folder: Path) -> Path:
     """Rewrite the day's export file whole from the warehouse (atomically), so a rerun never lists a payment twice."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"payments-{day.isoformat()}.csv"
-    partial = path.with_suffix(".csv.partial")
-    partial.write_text(export_csv(conn, day), encoding="utf-8")
-    os.replace(partial, path)
-    return path
+    return write_whole(folder / f"payments-{day.isoformat()}.csv", export_csv(conn, day))
 
 
 def write_back(conn: Connection, ledger_conn: Connection, statement: str) -> int:

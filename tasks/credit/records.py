@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy.engine import Connection
 from tasks import warehouse as wh
 from tasks.credit.decisions import Decided
 from tasks.credit.scorecard import Review
+from tasks.output_files import write_whole
 
 EXPORT_COLUMNS = ["change_id", "customer_id", "currency", "limit_before", "limit_after", "credit_hold",
                   "approved_by", "approved_at", "review_id", "why"]
@@ -103,11 +103,7 @@ def export_csv(conn: Connection, day: date) -> str:
 
 def write_export(conn: Connection, day: date, folder: Path) -> Path:
     """Rewrite the day's import file whole (atomically) and mark its changes exported."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"credit-limits-{day.isoformat()}.csv"
-    partial = path.with_suffix(".csv.partial")
-    partial.write_text(export_csv(conn, day), encoding="utf-8")
-    os.replace(partial, path)
+    path = write_whole(folder / f"credit-limits-{day.isoformat()}.csv", export_csv(conn, day))
     conn.execute(sa.text("UPDATE credit_limit_changes SET exported_on = :day WHERE exported_on IS NULL AND "
                          "approved_at >= :d AND approved_at < :e"), {**_day_bounds(day), "day": day})
     return path
