@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -22,17 +22,27 @@ from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
-from blocks import DEFAULT_COMPANY, DEFAULT_CREDIT_POLICY, DEFAULT_WAREHOUSE, company_today, load_block
+from blocks import (
+    DEFAULT_COMPANY,
+    DEFAULT_CREDIT_POLICY,
+    DEFAULT_EMAIL,
+    DEFAULT_RECIPIENTS,
+    DEFAULT_WAREHOUSE,
+    company_today,
+    load_block,
+)
 from blocks.company import CompanyProfile
 from blocks.credit_policy import CreditPolicy
 from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.credit.decisions import CreditDecision, decide
-from tasks.credit.records import apply_decisions, record_proposals, time_out, write_export
+from tasks.credit.notices import hold_notices, proposal_notices
+from tasks.credit.records import account_people, apply_decisions, record_proposals, time_out, write_export
 from tasks.credit.scorecard import Review, review
 from tasks.credit.signals import credit_signals
 from tasks.kpi.reports import read_ledger
+from tasks.staff_mail import StaffNotice, run_url, send_staff_notices
 
 SILENCE_GRACE_SECONDS = 120
 
@@ -45,8 +55,8 @@ def _name() -> str:
 
 @task(name="review-credit", cache_policy=NO_CACHE)
 def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPolicy, as_of: date,
-                  customer: str | None) -> tuple[list[Review], dict[str, bool]]:
-    """Each customer's review, and whether the ledger has them on hold."""
+                  customer: str | None) -> list[Review]:
+    """Each customer's review, against the limit and hold in force."""
     engine = store.engine()
     try:
         ledger = read_ledger(engine, company.time_zone, as_of)
@@ -61,8 +71,7 @@ def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPol
         if limits.empty:
             raise ValueError(f"customer {customer!r} is not in the warehouse (internal customers are not reviewed)")
     signals = credit_signals(ledger, limits, charges, as_of, policy.review_months)
-    return [review(s, policy) for s in signals], dict(zip(limits["customer_id"], limits["on_hold"].astype(bool),
-                                                          strict=True))
+    return [review(s, policy) for s in signals]
 
 
 def _publish(reviews: list[Review], company: CompanyProfile, key: str, description: str) -> None:
@@ -83,19 +92,40 @@ def _close_on_silence(run_id) -> None:
         get_run_logger().info("Closing the approval window found nothing to close: %s", error)
 
 
+@task(name="tell-sales-reps", cache_policy=NO_CACHE)
+def tell_sales_reps(engine, email_name: str | None, notices: list[StaffNotice], unaddressed: list[str],
+                    company: CompanyProfile, what: str) -> None:
+    """Send the reps' emails once each (a rerun sends none twice) and say who could not be told."""
+    logger = get_run_logger()
+    if unaddressed:
+        logger.warning("Sales reps without an address in the report recipients, not told of %s: %s", what,
+                       ", ".join(unaddressed))
+    if not (email_name and notices):
+        return
+    result = send_staff_notices(engine, load_block(email_name), email_name, notices, str(flow_run.id),
+                                company.legal_name)
+    logger.info("Sales reps told of %s: %d sent, %d sent before, %d not sent", what, len(result.sent),
+                len(result.already), len(result.unsent))
+    for notice, status, reason in result.unsent:
+        logger.warning("Email %s %s: %s", notice.key, status, reason)
+
+
 @flow(name="credit-review", flow_run_name=_name)
 def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COMPANY,
                   credit_policy: str = DEFAULT_CREDIT_POLICY, customer: str | None = None,
                   started_by: str = "schedule", as_of: date | None = None,
-                  answer_seconds: int | None = None) -> int | State:
-    """Review, wait for approval, apply what is approved; returns the changes written. customer: review only this
-    one (on demand, or started by an event); answer_seconds: the approval window (default: the policy's)."""
+                  answer_seconds: int | None = None, recipients: str = DEFAULT_RECIPIENTS,
+                  email_channel: str | None = DEFAULT_EMAIL) -> int | State:
+    """Review, tell each sales rep their accounts' proposals, wait for approval, apply what is approved and tell the
+    rep of a hold; returns the changes written. customer: review only this one (on demand, or started by an
+    event); answer_seconds: the approval window (default: the policy's); email_channel empty: nobody is emailed."""
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
     policy: CreditPolicy = load_block(credit_policy)
     store: ArWarehouse = load_block(warehouse)
+    sales_reps = load_block(recipients).sales_reps
     day = as_of or profile.today()
-    reviews, holds = review_credit(store, profile, policy, day, customer)
+    reviews = review_credit(store, profile, policy, day, customer)
     changing = [r for r in reviews if r.recommendation != "keep"]
     _publish(changing, profile, "credit-review", f"Credit review of {day}: {len(reviews)} customers, "
                                                  f"{len(changing)} proposals (keep is not listed)")
@@ -103,11 +133,18 @@ def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COM
     engine = store.engine()
     with engine.begin() as conn:
         record_proposals(conn, review_id, day, started_by, changing)
+        customers = account_people(conn)
     window = answer_seconds if answer_seconds is not None else policy.answer_hours * 3600
+    answer_by = (datetime.now(ZoneInfo(profile.time_zone)) + timedelta(seconds=window)).strftime("%Y-%m-%d %H:%M %Z")
+    tell_sales_reps(engine, email_channel, *proposal_notices(
+        review_id, changing, customers, sales_reps, profile, answer_by, run_url(review_id),
+        f'arpilot credit comment --review {review_id} --customer <id> --by "<your name>" --comment "..."'),
+        profile, "the proposals")
     form = CreditDecision.with_initial_data(
         description=f"{len(changing)} credit proposals of {day} (the credit-review artifact lists them with their "
-                    "reasons). Approve all, override single customers (another limit or hold, with why), or reject. "
-                    f"Nobody answering within {window // 3600 or 1} hour(s) changes nothing.",
+                    "reasons; sales reps' comments are in credit-review-comments). Approve all, override single "
+                    "customers (another limit or hold, with why), or reject. "
+                    f"Nobody answering by {answer_by} changes nothing.",
         decided_by="", approve_all=False, overrides=[], reject=False, comment="")
     closer = threading.Timer(window, contextvars.copy_context().run, args=(_close_on_silence, flow_run.id))
     closer.daemon = True
@@ -128,9 +165,11 @@ def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COM
         logger.warning("Not applied: %s", why)
     if not decided:
         return Completed(message=f"nothing approved: {'; '.join(refused)}", data=0)
+    by = answer.decided_by.strip()
     with engine.begin() as conn:
-        written = apply_decisions(conn, review_id, decided, answer.decided_by.strip(),
-                                  datetime.now(ZoneInfo("UTC")), answer.comment, holds)
+        changes = apply_decisions(conn, review_id, decided, by, datetime.now(ZoneInfo("UTC")), answer.comment)
         path = write_export(conn, datetime.now(ZoneInfo("UTC")).date(), Path(policy.export_dir))
-    logger.info("%d change(s) approved by %s, written and exported to %s", written, answer.decided_by, path)
-    return written
+    logger.info("%d change(s) approved by %s, written and exported to %s", len(changes), by, path)
+    tell_sales_reps(engine, email_channel, hold_notices(changes, customers, sales_reps, profile, by), [], profile,
+                    "holds")
+    return len(changes)

@@ -20,6 +20,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.settings import PREFECT_UI_URL
 from sqlalchemy.engine import Connection, Engine
 
 from blocks.email_channel import EmailChannel
@@ -64,6 +65,12 @@ def render_staff(name: str, context: dict) -> RenderedMessage:
     context = context | {"subject": subject}
     return RenderedMessage(subject, env.get_template(f"{name}.txt.j2").render(context).strip() + "\n",
                            env.get_template(f"{name}.html.j2").render(context))
+
+
+def run_url(run_id) -> str | None:
+    """A flow run's page in the Prefect UI, for an email that asks someone to act there (None: no UI known)."""
+    ui = PREFECT_UI_URL.value()
+    return f"{ui.rstrip('/')}/runs/flow-run/{run_id}" if run_id and ui else None
 
 
 def _now() -> datetime:

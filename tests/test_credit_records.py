@@ -4,6 +4,7 @@ approval changes, once, and the ERP's import file listing exactly those changes.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 
 import sqlalchemy as sa
 from test_credit_decisions import PROPOSALS
@@ -20,14 +21,26 @@ def rows(engine, sql: str) -> list[tuple]:
         return [tuple(r) for r in conn.execute(sa.text(sql))]
 
 
+def seed_customers(engine, holds: tuple[str, ...] = ()) -> None:
+    """The proposals' customers as the ledger has them (their limits as proposed on)."""
+    with engine.begin() as conn:
+        conn.execute(sa.text(
+            "INSERT INTO customers (customer_id, name, currency, credit_limit_cents, sales_rep, on_hold, row_hash, "
+            "synced_at) VALUES (:c, :n, :cur, :l, 'Sam Rep', :h, 0, '2026-12-01 00:00:00')"),
+            [{"c": p.customer_id, "n": f"Customer {p.customer_id}", "cur": p.currency, "l": p.limit_cents,
+              "h": p.customer_id in holds} for p in PROPOSALS])
+
+
 def proposed(engine) -> None:
+    seed_customers(engine)
     with engine.begin() as conn:
         record_proposals(conn, "run-1", DAY, "schedule", PROPOSALS)
 
 
 def test_proposals_alone_change_nothing(warehouse):
     proposed(warehouse)
-    proposed(warehouse)  # a rerun of the same review records nothing twice
+    with warehouse.begin() as conn:  # a rerun of the same review records nothing twice
+        record_proposals(conn, "run-1", DAY, "schedule", PROPOSALS)
     assert rows(warehouse, "SELECT customer_id, recommendation, proposed_limit_cents, decision FROM credit_proposals "
                            "ORDER BY customer_id") == [("C1", "raise", 1_300_000, "pending"),
                                                        ("C2", "hold", 500_000, "pending"),
@@ -42,9 +55,9 @@ def test_an_approval_writes_history_for_what_changes_once_and_the_erp_file_lists
         Override(customer_id="C3", hold=True, why="sales: the customer is being acquired")])
     decided, _ = decide(PROPOSALS, answer)
     with warehouse.begin() as conn:
-        assert apply_decisions(conn, "run-1", decided, "Dana Controller", AT, "", {"C2": False, "C3": False}) == 3
+        assert len(apply_decisions(conn, "run-1", decided, "Dana Controller", AT, "")) == 3
     with warehouse.begin() as conn:  # the same answer again (a retried task): already decided, nothing more
-        assert apply_decisions(conn, "run-1", decided, "Dana Controller", AT, "", {}) == 0
+        assert apply_decisions(conn, "run-1", decided, "Dana Controller", AT, "") == []
     assert rows(warehouse, "SELECT customer_id, limit_before_cents, limit_after_cents, hold_before, hold_after, "
                            "approved_by FROM credit_limit_changes ORDER BY customer_id") == [
         ("C1", 1_000_000, 1_300_000, False, False, "Dana Controller"),
@@ -67,7 +80,7 @@ def test_a_rejection_or_a_timeout_writes_no_change(warehouse):
     proposed(warehouse)
     decided, _ = decide(PROPOSALS, CreditDecision(decided_by="Dana", reject=True, comment="after the audit"))
     with warehouse.begin() as conn:
-        assert apply_decisions(conn, "run-1", decided, "Dana", AT, "after the audit", {}) == 0
+        assert apply_decisions(conn, "run-1", decided, "Dana", AT, "after the audit") == []
     assert rows(warehouse, "SELECT status, decided_by, comment FROM credit_reviews") == [
         ("rejected", "Dana", "after the audit")]
     with warehouse.begin() as conn:
@@ -76,3 +89,37 @@ def test_a_rejection_or_a_timeout_writes_no_change(warehouse):
         assert not time_out(conn, "run-2", AT)
     assert rows(warehouse, "SELECT status FROM credit_reviews WHERE review_id = 'run-2'") == [("timed_out",)]
     assert rows(warehouse, "SELECT COUNT(*) FROM credit_limit_changes") == [(0,)]
+
+
+def in_force(engine) -> dict[str, tuple]:
+    return {r[0]: r[1:] for r in rows(engine, "SELECT customer_id, credit_limit_cents, on_hold, source "
+                                              "FROM customer_credit")}
+
+
+def test_an_approved_change_is_in_force_until_the_erp_changes_the_customer_otherwise(warehouse):
+    proposed(warehouse)
+    decided, _ = decide(PROPOSALS, CreditDecision(decided_by="Dana", approve_all=True))
+    with warehouse.begin() as conn:
+        apply_decisions(conn, "run-1", decided, "Dana", AT, "")
+    assert in_force(warehouse) == {"C1": (1_300_000, False, "arpilot"), "C2": (500_000, True, "arpilot"),
+                                   "C3": (200_000, False, "ledger")}  # the ERP has not imported the file yet
+
+    def ledger(customer: str, limit: int, hold: bool) -> None:
+        with warehouse.begin() as conn:
+            conn.execute(sa.text("UPDATE customers SET credit_limit_cents = :l, on_hold = :h WHERE customer_id = :c"),
+                         {"l": limit, "h": hold, "c": customer})
+
+    ledger("C1", 1_300_000, False)  # imported: both agree
+    ledger("C2", 600_000, False)  # someone set another limit in the ERP since: the ERP's word is in force
+    assert in_force(warehouse) == {"C1": (1_300_000, False, "arpilot"), "C2": (600_000, False, "ledger"),
+                                   "C3": (200_000, False, "ledger")}
+
+    later = datetime(2026, 12, 2, 9, tzinfo=UTC)  # a later review lowers C1 before the ERP imported the raise
+    ledger("C1", 1_000_000, False)  # (the ledger shows what it showed at the raise: the raise is in force)
+    with warehouse.begin() as conn:
+        record_proposals(conn, "run-3", DAY, "schedule", PROPOSALS[:1])
+        [change] = apply_decisions(conn, "run-3", decide(PROPOSALS[:1], CreditDecision(
+            decided_by="Dana", overrides=[Override(customer_id="C1", limit=Decimal("7500"), why="slowing")]))[0],
+            "Dana", later, "")
+    assert (change.limit_before_cents, change.limit_after_cents) == (1_300_000, 750_000)
+    assert in_force(warehouse)["C1"] == (750_000, False, "arpilot")

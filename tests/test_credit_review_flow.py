@@ -1,5 +1,6 @@
-"""The credit review against a real Prefect API, the approver's answer sent as the UI sends it: approve all writes
-the proposals' changes with who and when and exports them; a partial override writes only it; reject and silence
+"""The credit review against a real Prefect API, the approver's answer sent as the UI sends it: each sales rep is
+emailed their accounts' proposals before the decision (a real SMTP relay); approve all writes the proposals' changes
+with who and when and exports them; a partial override writes only it; a hold tells the rep; reject and silence
 write nothing and say so."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from paused_runs import paused_run, start_in_thread
 from prefect import resume_flow_run
 
 from blocks.credit_policy import CreditPolicy
+from blocks.report_recipients import ReportRecipients
 from blocks.warehouse import ArWarehouse
 from flows.credit_review import credit_review
 
@@ -21,20 +23,24 @@ AS_OF = date(2026, 11, 23)
 
 
 @pytest.fixture
-def env(prefect_api, warehouse, warehouse_url, tmp_path):
-    """C1 owes 30,000.00 on a 10,000.00 limit (over it: lower or hold); C2 owes little on a large limit (keep)."""
+def env(prefect_api, warehouse, warehouse_url, tmp_path, sandbox):
+    """C1 owes 30,000.00 on a 10,000.00 limit (over it: lower or hold); C2 owes little on a large limit (keep).
+    Both are Sam's accounts; Sam has an address, Kim (no account under review) too."""
     name = f"c-{uuid.uuid4().hex[:8]}"
-    for block in (COMPANY, ArWarehouse(url=warehouse_url), CreditPolicy(export_dir=str(tmp_path / "credit"))):
+    recipients = ReportRecipients(sales_reps={"Sam Rep": "sam@northwind.example", "Kim Rep": "kim@northwind.example"})
+    for block in (COMPANY, ArWarehouse(url=warehouse_url), CreditPolicy(export_dir=str(tmp_path / "credit")),
+                  recipients, sandbox.email):
         block.save(name, overwrite=True)
-    seed(warehouse, Ledger(AS_OF).customer("C1", "Acme Corp").invoice("I1", "C1", 40, 3_000_000)
-         .customer("C2", "Bolt LLC").invoice("I2", "C2", -10, 10_000))
+    seed(warehouse, Ledger(AS_OF).customer("C1", "Acme Corp", sales_rep="Sam Rep").invoice("I1", "C1", 40, 3_000_000)
+         .customer("C2", "Bolt LLC", sales_rep="Sam Rep").invoice("I2", "C2", -10, 10_000))
     with warehouse.begin() as conn:
         conn.exec_driver_sql("UPDATE customers SET credit_limit_cents = 1000000, currency = 'USD' "
                              "WHERE customer_id = 'C1'")
         conn.exec_driver_sql("UPDATE customers SET credit_limit_cents = 5000000, currency = 'USD' "
                              "WHERE customer_id = 'C2'")
     return {"warehouse": f"arpilot-ar-warehouse/{name}", "company": f"arpilot-company-profile/{name}",
-            "credit_policy": f"arpilot-credit-policy/{name}"}, warehouse, tmp_path
+            "credit_policy": f"arpilot-credit-policy/{name}", "recipients": f"arpilot-report-recipients/{name}",
+            "email_channel": f"arpilot-email-channel/{name}"}, warehouse, sandbox.smtp
 
 
 def start(blocks: dict, **params):
@@ -48,11 +54,21 @@ def changes(engine) -> list[tuple]:
             "credit_limit_changes ORDER BY customer_id")]
 
 
-def test_approve_all_writes_the_proposals_with_who_and_exports_them(env):
-    blocks, engine, folder = env
+def mail_to(smtp, address: str) -> list:
+    return [m.message for m in smtp.messages if address in m.rcpt_tos]
+
+
+def test_approve_all_writes_the_proposals_with_who_and_exports_them(env, tmp_path):
+    blocks, engine, smtp = env
     thread, outcome = start(blocks)
     run = paused_run(f"credit-review-all-{AS_OF}")
     assert changes(engine) == []  # nothing before the answer
+    [letter] = mail_to(smtp, "sam@northwind.example")  # the rep hears of the proposal before the decision
+    text = letter.get_body(("plain",)).get_content()
+    assert letter["Subject"].startswith("Credit review: 1 proposal for your accounts, decided by ")
+    assert "Acme Corp (C1)" in text and "Bolt LLC" not in text  # keep is not proposed
+    assert f"arpilot credit comment --review {run.id} --customer <id>" in text
+    assert mail_to(smtp, "kim@northwind.example") == []
     resume_flow_run(run.id, run_input={"decided_by": "Dana Controller", "approve_all": True, "overrides": [],
                                        "reject": False, "comment": ""})
     thread.join(60)
@@ -61,12 +77,14 @@ def test_approve_all_writes_the_proposals_with_who_and_exports_them(env):
     [(customer, before, after, hold, by)] = changes(engine)
     assert (customer, before, by) == ("C1", 1_000_000, "Dana Controller")
     assert after < before or hold
-    [export] = (folder / "credit").glob("credit-limits-*.csv")
+    [export] = (tmp_path / "credit").glob("credit-limits-*.csv")
     assert export.read_text().splitlines()[1].startswith(f"{run.id}|C1,C1,USD,10000.00,")
+    held = [m["Subject"] for m in mail_to(smtp, "sam@northwind.example")[1:]]
+    assert held == (["Acme Corp (C1) is now on credit hold"] if hold else [])
 
 
 def test_a_partial_override_writes_only_it(env):
-    blocks, engine, _ = env
+    blocks, engine, smtp = env
     thread, outcome = start(blocks)
     run = paused_run(f"credit-review-all-{AS_OF}")
     resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": False, "comment": "",
@@ -75,6 +93,21 @@ def test_a_partial_override_writes_only_it(env):
     thread.join(60)
     assert outcome["state"].is_completed()
     assert changes(engine) == [("C1", 1_000_000, 2_000_000, False, "Dana")]
+    assert len(mail_to(smtp, "sam@northwind.example")) == 1  # the proposals; no hold, so no second email
+
+
+def test_an_approved_hold_tells_the_rep_once(env):
+    blocks, engine, smtp = env
+    thread, outcome = start(blocks)
+    run = paused_run(f"credit-review-all-{AS_OF}")
+    resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": False, "comment": "",
+                                       "overrides": [{"customer_id": "C1", "limit": None, "hold": True,
+                                                      "why": "three broken promises"}]})
+    thread.join(60)
+    assert outcome["state"].is_completed()
+    [_, held] = mail_to(smtp, "sam@northwind.example")
+    assert held["Subject"] == "Acme Corp (C1) is now on credit hold"
+    assert "Approved by Dana: three broken promises" in held.get_body(("plain",)).get_content()
 
 
 @pytest.mark.parametrize("answer", ["reject", "silence"])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +22,21 @@ from tasks import warehouse as wh
 from tasks.credit.decisions import Decided
 from tasks.credit.scorecard import Review
 from tasks.output_files import write_whole
+
+
+@dataclass(frozen=True)
+class Change:
+    """An approved change of one customer's limit or hold, as written to the history."""
+
+    change_id: str
+    customer_id: str
+    currency: str
+    limit_before_cents: int | None
+    limit_after_cents: int | None
+    hold_before: bool
+    hold_after: bool
+    why: str
+
 
 EXPORT_COLUMNS = ["change_id", "customer_id", "currency", "limit_before", "limit_after", "credit_hold",
                   "approved_by", "approved_at", "review_id", "why"]
@@ -41,9 +57,9 @@ def record_proposals(conn: Connection, review_id: str, reviewed_on: date, starte
 
 
 def apply_decisions(conn: Connection, review_id: str, decided: list[Decided], decided_by: str, at: datetime,
-                    comment: str, holds: dict[str, bool]) -> int:
-    """Record each line's decision and write the history of what changes (``holds``: each customer's hold before);
-    returns the changes written. A review decided before is left as it is (0)."""
+                    comment: str) -> list[Change]:
+    """Record each line's decision and write the history of what changes against the limit and hold in force now
+    (customer_credit); returns the changes written. A review decided before is left as it is (none)."""
     status = "rejected" if all(d.decision == "rejected" for d in decided) else "approved"
     stamp = at.replace(tzinfo=None, microsecond=0)
     claimed = conn.execute(sa.text(
@@ -51,8 +67,8 @@ def apply_decisions(conn: Connection, review_id: str, decided: list[Decided], de
         "WHERE review_id = :r AND status = 'proposed'"),
         {"st": status, "by": decided_by, "t": stamp, "c": comment, "r": review_id}).rowcount
     if not claimed:
-        return 0
-    written = 0
+        return []
+    written = []
     for d in decided:
         conn.execute(sa.text(
             "UPDATE credit_proposals SET decision = :d, approved_limit_cents = :l, approved_hold = :h, why = :w "
@@ -60,22 +76,31 @@ def apply_decisions(conn: Connection, review_id: str, decided: list[Decided], de
             {"d": d.decision, "l": d.limit_cents, "h": d.hold, "w": d.why, "r": review_id, "c": d.customer_id})
         if d.decision == "rejected":
             continue
-        before = conn.execute(sa.text("SELECT currency, limit_cents FROM credit_proposals WHERE review_id = :r "
-                                      "AND customer_id = :c"), {"r": review_id, "c": d.customer_id}).one()
-        hold_before = holds.get(d.customer_id, False)
-        limit_after = before.limit_cents if d.limit_cents is None else d.limit_cents
-        hold_after = hold_before if d.hold is None else d.hold
-        if (limit_after, hold_after) == (before.limit_cents, hold_before):
+        now = conn.execute(sa.text(
+            "SELECT p.currency, k.credit_limit_cents, k.on_hold, k.ledger_limit_cents, k.ledger_hold "
+            "FROM credit_proposals p JOIN customer_credit k ON k.customer_id = p.customer_id "
+            "WHERE p.review_id = :r AND p.customer_id = :c"), {"r": review_id, "c": d.customer_id}).one()
+        change = Change(f"{review_id}|{d.customer_id}", d.customer_id, now.currency, now.credit_limit_cents,
+                        now.credit_limit_cents if d.limit_cents is None else d.limit_cents, bool(now.on_hold),
+                        bool(now.on_hold) if d.hold is None else d.hold, d.why)
+        if (change.limit_after_cents, change.hold_after) == (change.limit_before_cents, change.hold_before):
             continue  # approved, and nothing changes: no history row, nothing for the ERP
         conn.execute(sa.text(
             "INSERT INTO credit_limit_changes (change_id, customer_id, currency, limit_before_cents, "
-            "limit_after_cents, hold_before, hold_after, review_id, approved_by, approved_at, why) VALUES "
-            "(:id, :c, :cur, :lb, :la, :hb, :ha, :r, :by, :t, :w)"),
-            {"id": f"{review_id}|{d.customer_id}", "c": d.customer_id, "cur": before.currency,
-             "lb": before.limit_cents, "la": limit_after, "hb": hold_before, "ha": hold_after, "r": review_id,
-             "by": decided_by, "t": stamp, "w": d.why})
-        written += 1
+            "limit_after_cents, hold_before, hold_after, ledger_limit_cents, ledger_hold, review_id, approved_by, "
+            "approved_at, why) VALUES (:id, :c, :cur, :lb, :la, :hb, :ha, :ll, :lh, :r, :by, :t, :w)"),
+            {"id": change.change_id, "c": change.customer_id, "cur": change.currency, "lb": change.limit_before_cents,
+             "la": change.limit_after_cents, "hb": change.hold_before, "ha": change.hold_after,
+             "ll": now.ledger_limit_cents, "lh": bool(now.ledger_hold), "r": review_id, "by": decided_by, "t": stamp,
+             "w": d.why})
+        written.append(change)
     return written
+
+
+def account_people(conn: Connection) -> dict[str, dict]:
+    """Each customer's name, collector and sales rep, as emails about their credit name them."""
+    rows = conn.execute(sa.text("SELECT customer_id, name, collector, sales_rep FROM customers")).mappings()
+    return {r["customer_id"]: dict(r) for r in rows}
 
 
 def time_out(conn: Connection, review_id: str, at: datetime) -> bool:

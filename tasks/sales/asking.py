@@ -14,7 +14,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.exceptions import ObjectNotFound
-from prefect.settings import PREFECT_UI_URL
 
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
@@ -24,7 +23,7 @@ from blocks.warehouse import ArWarehouse
 from tasks.sales.heads_up import accounts_to_ask
 from tasks.sales.reviews import asked_keys, open_accounts, read_story, record_asks
 from tasks.sales.story import RepLetter, heads_up_notice, letters
-from tasks.staff_mail import StaffMailResult, send_staff_notices
+from tasks.staff_mail import StaffMailResult, run_url, send_staff_notices
 
 REVIEW_DEPLOYMENT = "sales-review/sales-review"
 REVIEW_FIELDS = ("customer_id", "customer_name", "currency", "step", "final_on")
@@ -51,11 +50,6 @@ def start_review(letter: RepLetter, blocks: dict[str, str]) -> FlowRun | None:
         return None
 
 
-def run_url(run: FlowRun | None) -> str | None:
-    ui = PREFECT_UI_URL.value()
-    return f"{ui.rstrip('/')}/runs/flow-run/{run.id}" if run and ui else None
-
-
 @task(name="ask-sales-reps", cache_policy=NO_CACHE)
 def ask_sales_reps(store: ArWarehouse, company: CompanyProfile, dunning_policy: DunningPolicy,
                    escalation: EscalationPolicy, sales_reps: dict[str, str], email: EmailChannel, email_name: str,
@@ -77,7 +71,7 @@ def ask_sales_reps(store: ArWarehouse, company: CompanyProfile, dunning_policy: 
         if run:
             result.runs[letter.key] = run
         notices.append(heads_up_notice(letter, company, escalation.sales_hold_days, escalation.sales_answer_hours,
-                                       run_url(run)))
+                                       run_url(run.id if run else None)))
     result.mail = send_staff_notices(engine, email, email_name, notices, run_id, company.legal_name)
     engine.dispose()
     _publish(result, today)
