@@ -25,10 +25,10 @@ class Ledger:
 
     def customer(self, customer_id: str, name: str | None = None, *, collector: str = "Ann Lee", autopay=False,
                  paused_until: str | None = None, stopped=False, internal=False, contacts: int = 1,
-                 zone: str = "America/New_York", sales_rep: str | None = None, **contact) -> Ledger:
+                 zone: str = "America/New_York", sales_rep: str | None = None, on_hold=False, **contact) -> Ledger:
         self.customers.append({"customer_id": customer_id, "name": name or f"Customer {customer_id}",
                                "collector": collector, "sales_rep": sales_rep, "paused_until": paused_until,
-                               "dunning_stopped": stopped, "internal": internal})
+                               "dunning_stopped": stopped, "internal": internal, "on_hold": on_hold})
         if autopay:
             self.mandates.add(customer_id)
         for n in range(contacts):
@@ -65,7 +65,9 @@ class Ledger:
         contacts = pd.DataFrame(self.contacts, columns=[
             "contact_id", "customer_id", "name", "email", "phone_e164", "phone_line_type", "time_zone", "email_ok",
             "sms_ok", "voice_ok", "opt_out_email", "opt_out_sms", "opt_out_voice"])
-        return invoices, pd.DataFrame(self.customers), contacts
+        customers = pd.DataFrame(self.customers)
+        customers["credit_hold"] = customers["on_hold"]  # no approved change: the ledger's hold is in force
+        return invoices, customers, contacts
 
 
 def at_local(day: date, hour: int, zone: str = "America/New_York", minute: int = 0) -> datetime:

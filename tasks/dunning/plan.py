@@ -11,8 +11,9 @@ The rules, in the order they are applied to one customer and currency:
   to ``autopay_settle_days`` past due). A charge declined for good lets dunning resume. A sales rep's hold
   before the final notice keeps the whole account back until its last day; a softened final step goes out firm.
 - A channel is due when some invoice at a step that uses it has not been reminded of that step on it.
-- The message takes the firmest step among its invoices (capped by a customer override's tone) and lists every
-  invoice in the dunning window that is not held back: one message per customer, currency and channel.
+- The message takes the firmest step among its invoices, at least firm for a customer on credit hold (capped by a
+  customer override's tone), and lists every invoice in the dunning window that is not held back: one message per
+  customer, currency and channel.
 - Then, first reason wins: stopped, internal, paused, everything due held back, below minimum, no contact
   passing the gate, opted out, no mobile number, cap reached, outside the contact's local window (deferred).
 """
@@ -90,6 +91,7 @@ class PlannedMessage:
     planned_on: date
     invoices: list[CoveredInvoice]
     recipients: list[Recipient]
+    credit_hold: bool = False  # firmer tone, first on the collector's call list
 
     @property
     def key(self) -> str:
@@ -185,7 +187,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
     invoices: open invoices with invoice_number, customer_id, currency, due_date, open_cents, days_past_due,
       disputed, promise_to_pay_date and their autopay state (see hold_reasons). customers: customer_id, name,
       collector, paused_until,
-      dunning_stopped, internal. contacts: the contact gate's roster with contact_id, customer_id, name, email,
+      dunning_stopped, internal, credit_hold (the hold in force). contacts: the contact gate's roster with contact_id, customer_id, name, email,
       phone_e164, phone_line_type, time_zone, email_ok/sms_ok/voice_ok and opt_out_email/_sms/_voice.
     """
     today = company.today(now)
@@ -242,6 +244,9 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
                 skip(channel, BELOW_MINIMUM, f"owes {to_decimal(total)} {currency}")
             continue
         tone = "firm" if step.tone == "final" and rows[0][9] == top else step.tone  # the rep softened it
+        on_hold = bool(info["credit_hold"])
+        if on_hold and TONES.index(tone) < TONES.index("firm"):
+            tone = "firm"  # an account on credit hold is past friendly reminders
         if override and override.tone and TONES.index(override.tone) < TONES.index(tone):
             tone = override.tone
         for channel in due_channels:
@@ -255,7 +260,7 @@ def plan_dunning(invoices: pd.DataFrame, customers: pd.DataFrame, contacts: pd.D
                 skip(channel, reason, detail)
                 continue
             messages.append(PlannedMessage(customer_id, str(info["name"]), _text(info["collector"]), currency,
-                                           top, channel, tone, bucket, today, covered, recipients))
+                                           top, channel, tone, bucket, today, covered, recipients, on_hold))
     plan.messages = messages
     plan.skips = pd.DataFrame(skips, columns=SKIP_COLUMNS)
     return plan

@@ -103,8 +103,8 @@ def _write_unsent_invoices(deliveries: DeliveryPlan, path: Path, company: Compan
 
 
 def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: CompanyProfile) -> Path | None:
-    """Per collector, broken promises to pay first, then most urgent first (open amount x days past due, within
-    each currency): CSV with the number to dial, artifact with it masked; the customer and contact ids are what
+    """Per collector, broken promises to pay first, then customers on credit hold, then most urgent first (open
+    amount x days past due, within each currency): CSV with the number to dial, artifact with it masked; the customer and contact ids are what
     `arpilot call start` takes."""
     if not calls:
         return None
@@ -115,11 +115,12 @@ def _write_call_lists(calls: list[PlannedMessage], folder: Path, company: Compan
         "Phone": m.recipients[0].address or "no usable phone: see worklist",
         "Currency": m.currency, "Open": money(m.amount_cents, m.currency, company.locale),
         "Invoices": len(m.invoices), "Days past due": m.days_past_due, "Step": m.step,
-        "Why": m.call_note if isinstance(m, PromiseNotice) else "",
-        "first": isinstance(m, PromiseNotice), "priority": m.amount_cents * max(m.days_past_due, 1)} for m in calls])
+        "Why": m.call_note if isinstance(m, PromiseNotice) else "credit hold" if m.credit_hold else "",
+        "first": isinstance(m, PromiseNotice), "hold": m.credit_hold,
+        "priority": m.amount_cents * max(m.days_past_due, 1)} for m in calls])
     for collector, mine in rows.groupby("Collector"):
-        mine = mine.sort_values(["first", "Currency", "priority"], ascending=[False, True, False]).drop(
-            columns=["first", "priority"])
+        mine = mine.sort_values(["first", "hold", "Currency", "priority"], ascending=[False, False, True, False]).drop(
+            columns=["first", "hold", "priority"])
         mine.to_csv(folder / f"{slug(collector)}.csv", index=False)
         shown = mine.head(CALL_LIST_ARTIFACT_ROWS).assign(Phone=mine["Phone"].map(mask)).astype(str)
         create_table_artifact(shown.to_dict("records"), key=f"call-list-{slug(collector)}",
