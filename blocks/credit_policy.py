@@ -88,6 +88,10 @@ class CreditPolicy(Block):
                                                      "nothing changes.")
     export_dir: str = Field("var/output/credit", description="Where the ERP's import files of approved changes "
                                                              "are written (credit-limits-<date>.csv).")
+    large_dispute_percent: int = Field(25, ge=1, description="A new dispute worth at least this percent of the "
+                                                             "customer's limit starts a review of the customer.")
+    event_days: int = Field(7, ge=1, description="Disputes and failed charges this recent count as news for the "
+                                                 "nightly's credit watch (a night that did not run is caught up).")
 
     @field_validator("bands")
     @classmethod

@@ -33,6 +33,7 @@ from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
 from tasks.contacts.quality import GateDecision
+from tasks.credit.watch import CreditWatch, watch_credit
 from tasks.dunning.plan import DunningPlan
 from tasks.dunning.results import DunningSummary
 from tasks.kpi.reports import snapshot_kpis
@@ -54,6 +55,7 @@ class NightlyResult:
     disputes: DisputeEscalation | None = None
     promises: PromiseReview | None = None
     sales: SalesHeadsUp | None = None
+    credit: CreditWatch | None = None
 
 
 def _run_name() -> str:
@@ -81,6 +83,7 @@ def nightly(
     autopay_policy: str | None = None,
     escalation_policy: str | None = None,
     recipients: str = DEFAULT_RECIPIENTS,
+    credit_policy: str | None = None,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -96,7 +99,8 @@ def nightly(
     sales reps, from the recipients block, and escalation levels are told), the review of promises to pay
     (grace on holds, kept and broken ones announced; without it the ledger's promise dates hold reminders, as
     always) and the sales reps' heads-up before an account's final notice (flows/sales_review.py), before
-    dunning.
+    dunning. credit_policy switches on the credit watch before dunning: customers over their limit (the collector
+    and the sales rep told once per breach) and the events that start a credit review early.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -138,7 +142,11 @@ def nightly(
     if escalation_policy and not dry_run:  # the reps' earlier answers are in before dunning plans
         sales = sales_heads_up(warehouse, company, dunning_policy, escalation_policy, recipients, email_channel,
                        run_date=run_date, now=now)
+    credit = None
+    if credit_policy and not dry_run:
+        credit = watch_credit(store, profile, load_block(credit_policy), load_block(recipients),
+                              load_block(email_channel) if email_channel else None, email_channel, as_of, run_id)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)
     snapshot_kpis(store, profile, as_of, run_id)
-    return NightlyResult(results, check, gate, reminders, autopay, disputes, promises, sales)
+    return NightlyResult(results, check, gate, reminders, autopay, disputes, promises, sales, credit)
