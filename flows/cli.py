@@ -142,6 +142,25 @@ def dispute(args: argparse.Namespace) -> int:
     return 0
 
 
+def credit(args: argparse.Namespace) -> int:
+    """A sales rep's comment on a credit proposal before the decision; the approver reads it in the review run's
+    credit-review-comments artifact."""
+    from blocks import load_block
+    from tasks.credit.comments import publish_comments
+    from tasks.credit.records import record_comment
+
+    engine = load_block(args.warehouse).engine()
+    with engine.begin() as conn:
+        refused = record_comment(conn, args.review, args.customer, args.by, args.comment)
+    if refused:
+        print(f"Not recorded: {refused}", file=sys.stderr)
+        return 1
+    publish_comments(engine, args.review)
+    print(f"Comment on {args.customer} recorded for review {args.review}; the approver sees it in the run's "
+          "credit-review-comments artifact")
+    return 0
+
+
 def _promised_amount(text: str) -> Decimal:
     """An amount as typed ("1250", "1,250.00")."""
     try:
@@ -263,6 +282,12 @@ def main(argv: list[str] | None = None) -> int:
     call_cmd.add_argument("--outcome", choices=("reached", "promise", "dispute", "wrong_number"))
     call_cmd.add_argument("--by", help="who sets the outcome")
     call_cmd.add_argument("--note")
+    credit_cmd = commands.add_parser("credit", help="comment on a credit review's proposal before the decision")
+    credit_cmd.add_argument("action", choices=("comment",))
+    credit_cmd.add_argument("--review", required=True, help="the review's id, as the sales rep's email gives it")
+    credit_cmd.add_argument("--customer", required=True, help="customer id as in the ledger")
+    credit_cmd.add_argument("--by", required=True, help="who comments")
+    credit_cmd.add_argument("--comment", required=True)
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk",
                                          "escalation-policy")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
@@ -270,7 +295,8 @@ def main(argv: list[str] | None = None) -> int:
                             (autopay_cmd, ("gateway", "warehouse")),
                             (promise_cmd, ("company", "warehouse", "escalation-policy")),
                             (sales_cmd, ("company", "warehouse", "escalation-policy")),
-                            (call_cmd, ("phone-desk", "company", "warehouse", "portal"))):
+                            (call_cmd, ("phone-desk", "company", "warehouse", "portal")),
+                            (credit_cmd, ("warehouse",))):
         for name in blocks:
             default = {"portal": DEFAULT_PORTAL, "gateway": DEFAULT_GATEWAY, "company": DEFAULT_COMPANY,
                        "warehouse": DEFAULT_WAREHOUSE, "escalation-policy": DEFAULT_ESCALATION_POLICY,
@@ -296,6 +322,8 @@ def main(argv: list[str] | None = None) -> int:
         return dispute(args)
     if args.command == "promise":
         return promise(args)
+    if args.command == "credit":
+        return credit(args)
     if args.command == "call":
         needed = ("collector", "customer") if args.action == "start" else ("call", "outcome", "by")
         if missing := [f"--{name}" for name in needed if not getattr(args, name)]:

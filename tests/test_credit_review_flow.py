@@ -5,6 +5,7 @@ write nothing and say so."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 
@@ -81,6 +82,44 @@ def test_approve_all_writes_the_proposals_with_who_and_exports_them(env, tmp_pat
     assert export.read_text().splitlines()[1].startswith(f"{run.id}|C1,C1,USD,10000.00,")
     held = [m["Subject"] for m in mail_to(smtp, "sam@northwind.example")[1:]]
     assert held == (["Acme Corp (C1) is now on credit hold"] if hold else [])
+
+
+def comments_on(run_id) -> list[dict]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        [latest] = client.read_latest_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["credit-review-comments"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+    return json.loads(latest.data)
+
+
+def test_a_sales_reps_comment_reaches_the_waiting_review_and_none_after_the_decision(env, capsys):
+    from flows.cli import main
+
+    blocks, engine, _ = env
+    thread, outcome = start(blocks)
+    run = paused_run(f"credit-review-all-{AS_OF}")
+    comment = ["credit", "comment", "--review", str(run.id), "--by", "Sam Rep", "--warehouse", blocks["warehouse"]]
+    assert main([*comment, "--customer", "C1", "--comment", "New owner since October; orders doubled"]) == 0
+    assert main([*comment, "--customer", "C1", "--comment", "They asked for 30 more days"]) == 0
+    assert comments_on(run.id) == [{"customer": "C1", "proposal": outcome_of_c1(engine, run.id),
+                                    "sales comments": "Sam Rep: New owner since October; orders doubled\n"
+                                                      "Sam Rep: They asked for 30 more days"}]
+    assert main([*comment, "--customer", "C2", "--comment", "fine"]) == 1  # keep: nothing proposed
+    assert f"review {run.id} proposes nothing for C2" in capsys.readouterr().err
+    resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": True, "comment": "",
+                                       "overrides": []})
+    thread.join(60)
+    assert outcome["state"].is_completed()
+    assert main([*comment, "--customer", "C1", "--comment", "too late"]) == 1
+    assert "is already decided (rejected): tell the approver directly" in capsys.readouterr().err
+
+
+def outcome_of_c1(engine, review_id) -> str:
+    with engine.connect() as conn:
+        return conn.exec_driver_sql("SELECT recommendation FROM credit_proposals WHERE customer_id = 'C1' AND "
+                                    f"review_id = '{review_id}'").scalar()
 
 
 def test_a_partial_override_writes_only_it(env):

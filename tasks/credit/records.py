@@ -97,6 +97,30 @@ def apply_decisions(conn: Connection, review_id: str, decided: list[Decided], de
     return written
 
 
+def record_comment(conn: Connection, review_id: str, customer_id: str, by: str, text: str) -> str | None:
+    """Add a sales rep's comment to a proposal still awaiting the decision; the refusal in words, or None."""
+    if not (by.strip() and text.strip()):
+        return "a comment needs the name of who made it and the comment"
+    status = conn.execute(sa.text("SELECT status FROM credit_reviews WHERE review_id = :r"), {"r": review_id}).scalar()
+    if status is None:
+        return f"no credit review {review_id}"
+    if status != "proposed":
+        return f"review {review_id} is already decided ({status}): tell the approver directly"
+    line = f"{by.strip()}: {' '.join(text.split())}"
+    done = conn.execute(sa.text(
+        "UPDATE credit_proposals SET sales_comment = CASE WHEN sales_comment IS NULL THEN :l "
+        "ELSE sales_comment || :nl || :l END WHERE review_id = :r AND customer_id = :c"),
+        {"l": line, "nl": "\n", "r": review_id, "c": customer_id}).rowcount
+    return None if done else f"review {review_id} proposes nothing for {customer_id}"
+
+
+def sales_comments(conn: Connection, review_id: str) -> list[dict]:
+    """The review's proposals with a sales rep's comment, as the approver reads them."""
+    return [dict(r) for r in conn.execute(sa.text(
+        "SELECT customer_id, recommendation, sales_comment FROM credit_proposals WHERE review_id = :r "
+        "AND sales_comment IS NOT NULL ORDER BY customer_id"), {"r": review_id}).mappings()]
+
+
 def account_people(conn: Connection) -> dict[str, dict]:
     """Each customer's name, collector and sales rep, as emails about their credit name them."""
     rows = conn.execute(sa.text("SELECT customer_id, name, collector, sales_rep FROM customers")).mappings()
