@@ -22,6 +22,7 @@ from flows.demo_output import (
     print_autopay_plan,
     print_autopay_results,
     print_contacts,
+    print_credit_review,
     print_deliveries,
     print_dunning,
     print_follow_ups,
@@ -38,6 +39,7 @@ DEMO_PORTAL = "http://127.0.0.1:8000"  # `arpilot serve --sandbox` (make portal)
 AUTOPAY = {"payment_gateway": f"arpilot-payment-gateway/{BLOCK_NAME}",
            "autopay_policy": f"arpilot-autopay-policy/{BLOCK_NAME}"}
 ESCALATION = {"escalation_policy": f"arpilot-escalation-policy/{BLOCK_NAME}"}
+CREDIT = {"credit_policy": f"arpilot-credit-policy/{BLOCK_NAME}"}
 ENROLLED = 40  # demo customers enrolled for autopay
 
 
@@ -48,6 +50,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
     from blocks.autopay_policy import AutopayPolicy
     from blocks.company import CompanyProfile
     from blocks.contact_policy import ContactPolicy
+    from blocks.credit_policy import CreditPolicy
     from blocks.dunning_policy import DunningPolicy
     from blocks.email_channel import EmailChannel
     from blocks.escalation_policy import EscalationLevel, EscalationPolicy
@@ -92,6 +95,7 @@ def save_demo_blocks(erp: Path, warehouse: Path, smtp_port: int, twilio_url: str
                      levels=[EscalationLevel(days=10, title="controller", to=["controller@northwind.example"]),
                              EscalationLevel(days=30, title="CFO", to=["cfo@northwind.example"])],
                      ).save(BLOCK_NAME, overwrite=True)
+    CreditPolicy(export_dir=str(DEMO_DIR / "output" / "credit")).save(BLOCK_NAME, overwrite=True)
     ReportRecipients(
         executives=["cfo@northwind.example", "controller@northwind.example"],
         collectors={name: f"{_mailbox(name)}@northwind.example" for name in COLLECTORS},
@@ -196,6 +200,24 @@ def demo_ivr_call(twilio, now):
     return caller, call, steps, [r.path for r in twilio.requests[before:]]
 
 
+def demo_credit_review(day: date):
+    """The credit review on the demo's blocks, approved in full by the controller as the UI's form sends it;
+    the review's id (its flow run's)."""
+    from prefect import resume_flow_run
+
+    from flows.credit_review import credit_review
+    from sandbox.paused_runs import paused_run, start_in_thread
+
+    thread, outcome = start_in_thread(lambda: credit_review(as_of=day, return_state=True))
+    run = paused_run(f"credit-review-all-{day}", within=300)
+    resume_flow_run(run.id, run_input={"decided_by": "Dana Controller", "approve_all": True, "overrides": [],
+                                       "reject": False, "comment": "monthly review, demo"})
+    thread.join(300)
+    if not outcome.get("state") or not outcome["state"].is_completed():
+        raise RuntimeError(f"the demo's credit review did not complete: {outcome.get('state')}")
+    return str(run.id)
+
+
 def demo(invoices: int, seed: int) -> int:
     from sandbox.smtp_relay import CaptureSmtpServer
     from sandbox.stripe_api import StripeTestServer
@@ -233,7 +255,8 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     save_demo_blocks(erp, warehouse, smtp_port, twilio_url, stripe.base_url, morning.date())
     console.print(f"2. Saved blocks '{BLOCK_NAME}' (company profile, SQL ledger, AR warehouse, contact and dunning "
                   f"policies (invoices issued from {morning.date()} on are delivered), email and Twilio channels, "
-                  "payment gateway, autopay policy, pay portal, escalation policy, phone desk) in the Prefect API. "
+                  "payment gateway, autopay policy, pay portal, escalation policy, credit policy, phone desk) in the "
+                  "Prefect API. "
                   "Email goes to an SMTP relay on "
                   f"127.0.0.1:{smtp_port}, SMS and calls to a Twilio-compatible API at {twilio_url}; both keep what "
                   f"they receive in {outbox.relative_to(PROJECT_ROOT)}. Charges go to a local Stripe at "
@@ -242,7 +265,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(f"3. Nightly run: full sync of the ledger into an empty warehouse, contact checks, aging, then "
                   f"dunning as if sent at {morning:%H:%M} company time (America/Chicago)")
     started = time.perf_counter()
-    first = nightly(now=morning, **AUTOPAY, **ESCALATION)
+    first = nightly(now=morning, **AUTOPAY, **ESCALATION, **CREDIT)
     console.print(sync_table(f"First run ({time.perf_counter() - started:.1f} s): sync", first.sync))
     console.print(reasons_table(first.sync))
     print_contacts(console, first.contacts)
@@ -265,7 +288,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
                   f"runs again at {afternoon:%H:%M}: autopay charges are taken, the new invoices are delivered, "
                   "nothing already sent goes twice; messages deferred for the contact's local hour may go now")
     started = time.perf_counter()
-    second = nightly(now=afternoon, **AUTOPAY, **ESCALATION)
+    second = nightly(now=afternoon, **AUTOPAY, **ESCALATION, **CREDIT)
     console.print(sync_table(f"Second run ({time.perf_counter() - started:.1f} s): only what changed", second.sync))
     print_autopay_results(console, second.autopay)
     console.print(contact_table("AP contact checks, with the change since the first run", second.contacts))
@@ -293,6 +316,14 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     else:
         print_ivr_call(console, *call)
 
+    console.print("8. Credit review, as the monthly deployment runs it on the 1st: every customer scored on the credit "
+                  "policy's open scorecard, each sales rep emailed their accounts' proposals, and the run waits in the "
+                  "Prefect UI for an approver's form. Here the controller answers at once: approve all")
+    started = time.perf_counter()
+    review_id = demo_credit_review(afternoon.date())
+    print_credit_review(console, load_block(f"arpilot-ar-warehouse/{BLOCK_NAME}").engine(), review_id,
+                        DEMO_DIR / "output" / "credit", time.perf_counter() - started)
+
     reconciled = all(r.reconciles for r in first.sync + second.sync)
     console.print(
         f"\nEvery entity reconciles (read = inserted + updated + unchanged + quarantined): "
@@ -301,7 +332,7 @@ def _demo(console: Console, invoices: int, seed: int, erp: Path, warehouse: Path
     console.print(f"Warehouse: {warehouse.relative_to(PROJECT_ROOT)} (SQLite; table `quarantine` holds refused rows)")
     console.print("Browse both runs, their task runs and artifacts (ledger-sync, ledger-quarantine, contact-quality, "
                   "contact-cleanup-<collector>, dispute-escalation, aging-summary, autopay-plan, autopay-results, "
-                  "sales-heads-up, dunning-plan, "
+                  "sales-heads-up, credit-watch, credit-review, dunning-plan, "
                   "invoice-delivery, dunning-results, call-list-<collector>, kpi-summary, report-<audience>):")
     console.print("  [bold]make ui[/]  then open http://127.0.0.1:4200/runs")
     console.print(f"Pay a reminder: [bold]make portal[/] (the pay portal on {DEMO_PORTAL} with a local Stripe), then "

@@ -192,6 +192,13 @@ def print_follow_ups(console: Console, night) -> None:
                       f"goes out), {p.broken:,} broken (a firm email, a call task first on the collector's list, "
                       f"an arpilot.promise.broken event), {len(p.staff.sent):,} sales rep(s) told of repeats",
                       highlight=False)
+    if night.credit is not None:
+        c = night.credit
+        console.print(f"Credit watch: {len(c.over):,} customer(s) over their credit limit ({len(c.new):,} new tonight: "
+                      f"collector and sales rep told once per breach, {len(c.mail.sent):,} email(s)); "
+                      f"{len(c.events):,} event(s) that start a customer's credit review early "
+                      f"({', '.join(sorted({e.event.rsplit('.', 1)[1] for e in c.events})) or 'none'})",
+                      highlight=False)
     if s is not None:
         console.print(f"Sales before the final notice: {len(s.asked):,} account(s) reach a final step soon; "
                       f"{len(s.mail.sent):,} email(s) to their sales reps (proceed, hold 14 days or soften; "
@@ -219,3 +226,25 @@ def print_ivr_call(console: Console, caller: str, call, steps, texts: list[Path]
                   "ivr_voicemails and the collector's worklist)" + (f"; the text as Twilio got it: {sent}" if sent
                                                                     else ""), highlight=False)
 
+
+
+def print_credit_review(console: Console, engine, review_id: str, exports: Path, seconds: float) -> None:
+    """What the review proposed, who heard of it, and what the approval wrote and exported (to ``exports``)."""
+    import sqlalchemy as sa
+
+    with engine.connect() as conn:
+        proposals = dict(conn.execute(sa.text(
+            "SELECT recommendation, COUNT(*) FROM credit_proposals WHERE review_id = :r GROUP BY recommendation"),
+            {"r": review_id}).all())
+        reps = conn.execute(sa.text("SELECT COUNT(*) FROM staff_notices WHERE kind = 'credit-proposals' AND "
+                                    "notice_key LIKE :k AND status = 'sent'"), {"k": f"credit-proposals|{review_id}|%"}
+                            ).scalar()
+        changes = conn.execute(sa.text("SELECT COUNT(*), SUM(CASE WHEN hold_after AND NOT hold_before THEN 1 ELSE 0 "
+                                       "END) FROM credit_limit_changes WHERE review_id = :r"), {"r": review_id}).one()
+    export = sorted(exports.glob("credit-limits-*.csv"))
+    console.print(f"Credit review ({seconds:.1f} s): proposals "
+                  + ", ".join(f"{n:,} {what}" for what, n in sorted(proposals.items()))
+                  + f"; {reps:,} sales rep(s) emailed their accounts' proposals. Approved by Dana Controller: "
+                  f"{changes[0]:,} change(s) written with history, {changes[1] or 0:,} new credit hold(s) (firmer "
+                  f"reminders, first on the collector's call list, the rep told); ERP import file: "
+                  f"{export[-1].relative_to(PROJECT_ROOT) if export else 'none'}", highlight=False)

@@ -11,13 +11,13 @@ from datetime import date
 
 import pytest
 from dunning_cases import COMPANY, Ledger, seed
-from paused_runs import paused_run, start_in_thread
 from prefect import resume_flow_run
 
 from blocks.credit_policy import CreditPolicy
 from blocks.report_recipients import ReportRecipients
 from blocks.warehouse import ArWarehouse
 from flows.credit_review import credit_review
+from sandbox.paused_runs import paused_run, start_in_thread
 
 pytestmark = pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)
 AS_OF = date(2026, 11, 23)

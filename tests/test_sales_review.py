@@ -11,13 +11,13 @@ from datetime import date
 import pandas as pd
 import pytest
 from dunning_cases import COMPANY, TODAY, Ledger, seed
-from paused_runs import paused_run, start_in_thread
 from prefect import resume_flow_run
 from prefect.client.orchestration import get_client
 
 from blocks.escalation_policy import EscalationPolicy
 from blocks.warehouse import ArWarehouse
 from flows.sales_review import sales_review
+from sandbox.paused_runs import paused_run, start_in_thread
 from tasks import warehouse as wh
 from tasks.sales.heads_up import ASK_COLUMNS
 from tasks.sales.reviews import record_asks

@@ -1,5 +1,6 @@
-"""Runs that wait for a person in the Prefect UI, as the tests drive them: started in a thread as a worker would
-(they block while paused), and found once paused, to be resumed with the form's values as the UI sends them."""
+"""Runs that wait for a person in the Prefect UI, as the demo and the tests drive them: started in a thread as a
+worker would (they block while paused), and found once paused, to be resumed with the form's values as the UI sends
+them."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ def start_in_thread(run: Callable[[], object]) -> tuple[threading.Thread, dict]:
 
 
 def paused_run(name: str, within: float = 90):
-    """The paused run of that name (runs of the same name that earlier tests started have ended)."""
+    """The paused run of that name (runs of the same name started earlier have ended)."""
     deadline, runs = time.monotonic() + within, []
     with get_client(sync_client=True) as client:
         while time.monotonic() < deadline:
@@ -31,4 +32,4 @@ def paused_run(name: str, within: float = 90):
             if waiting:
                 return waiting[0]
             time.sleep(0.5)
-    raise AssertionError(f"{name} never paused: {[r.state for r in runs]}")
+    raise RuntimeError(f"{name} did not pause within {within:.0f} s: {[r.state for r in runs]}")
