@@ -85,10 +85,10 @@ def main() -> None:
     ledger, limits, charges = make_ledger(args.customers, args.invoices)
     print(f"ledger: {args.invoices:,} invoices, {args.customers:,} customers in "
           f"{time.perf_counter() - started:.1f} s (untimed)", file=sys.stderr, flush=True)
-    started = time.perf_counter()
-    signals = credit_signals(ledger, limits, charges, AS_OF)
-    signals_s = time.perf_counter() - started
     policy = CreditPolicy()
+    started = time.perf_counter()
+    signals = credit_signals(ledger, limits, charges, AS_OF, policy.review_months, policy.late_grace_days)
+    signals_s = time.perf_counter() - started
     started = time.perf_counter()
     reviews = [review(s, policy) for s in signals]
     review_s = time.perf_counter() - started

@@ -24,7 +24,7 @@ SIGNALS = {
     # signal: what it measures, over the review months
     "days_beyond_terms": "days paid after the due date, weighted by amount",
     "dbt_trend": "days beyond terms in the last 3 months less in the months before (positive: paying later)",
-    "late_share": "percent of the amount paid that was paid after its due date",
+    "late_share": "percent of the amount paid more than late_grace_days after its due date",
     "utilisation": "open AR as a percent of the credit limit",
     "peak_utilisation": "the highest balance as a percent of the credit limit",
     "disputes": "disputes opened",
@@ -84,6 +84,8 @@ class CreditPolicy(Block):
                                                               "percent of amounts late is offered other terms.")
     limit_step_cents: int = Field(100_000, gt=0, description="New limits are rounded to this (1,000.00).")
     review_months: int = Field(12, ge=3, le=36, description="How far back the signals look.")
+    late_grace_days: int = Field(5, ge=0, description="A payment this many days or fewer after its due date is not "
+                                                      "late for the late share (the days a transfer takes).")
     answer_hours: int = Field(72, ge=1, description="How long a review waits for approval; then it ends and "
                                                      "nothing changes.")
     export_dir: str = Field("var/output/credit", description="Where the ERP's import files of approved changes "

@@ -70,7 +70,7 @@ def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPol
         limits = limits[limits["customer_id"] == customer]
         if limits.empty:
             raise ValueError(f"customer {customer!r} is not in the warehouse (internal customers are not reviewed)")
-    signals = credit_signals(ledger, limits, charges, as_of, policy.review_months)
+    signals = credit_signals(ledger, limits, charges, as_of, policy.review_months, policy.late_grace_days)
     return [review(s, policy) for s in signals]
 
 

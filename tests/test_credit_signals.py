@@ -81,3 +81,10 @@ def test_the_review_of_those_signals_says_why_in_words():
                             "pays on time (on average 2.5 days late) (+5)")
     assert beta.recommendation == "keep" and beta.score == 90  # a new account: -10, the rest unknown
     assert "no credit limit on file" in " ".join(beta.reasons)
+
+
+def test_a_payment_within_the_grace_is_not_late_for_the_late_share_but_its_days_still_count():
+    acme, _ = credit_signals(ledger(), LIMITS, CHARGES, AS_OF, late_grace_days=10)  # I1 was 10 days late
+    assert (acme.values["late_share"], acme.values["days_beyond_terms"]) == (D("0.0"), D("2.5"))
+    acme, _ = credit_signals(ledger(), LIMITS, CHARGES, AS_OF, late_grace_days=9)
+    assert acme.values["late_share"] == D("25.0")

@@ -6,7 +6,7 @@ of the customer's credit limit only: amounts in two currencies are never weighed
   days_beyond_terms  payments received in the review months, weighted by amount: days after the invoice's due date
                      (0 for a payment on or before it)
   dbt_trend          the same over the last TREND_MONTHS months less over the months before them
-  late_share         percent of that amount received after the due date
+  late_share         percent of that amount received more than the policy's late_grace_days after the due date
   utilisation        open AR today / the credit limit, percent
   peak_utilisation   the highest month-end balance of the review months (and today's) / the credit limit, percent
   disputes           disputes a sync first saw in the review months, any currency
@@ -34,9 +34,10 @@ NO_LIMIT = "no credit limit on file"
 
 
 def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFrame, as_of: date,
-                   months: int = 12) -> list[Signals]:
+                   months: int = 12, late_grace_days: int = 0) -> list[Signals]:
     """customers: customer_id, currency (the credit limit's), credit_limit_cents (None: no limit);
-    charges: customer_id, charge_day, status."""
+    charges: customer_id, charge_day, status. late_grace_days: a payment this late or less is not late for the
+    late share (the days a transfer takes); days beyond terms still count every day."""
     start, recent = pd.Timestamp(as_of - relativedelta(months=months)), pd.Timestamp(
         as_of - relativedelta(months=TREND_MONTHS))
     end = pd.Timestamp(as_of)
@@ -48,7 +49,7 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
                        recent=paid["settled_on"] > recent)
     overall, last, before = (_weighted_days(paid), _weighted_days(paid[paid["recent"]]),
                              _weighted_days(paid[~paid["recent"]]))
-    late_cents = paid[paid["late"] > 0].groupby("customer_id")["amount_cents"].sum().to_dict()
+    late_cents = paid[paid["late"] > late_grace_days].groupby("customer_id")["amount_cents"].sum().to_dict()
     paid_cents = paid.groupby("customer_id")["amount_cents"].sum().to_dict()
     open_now = inv.groupby("customer_id")["open_cents"].sum().to_dict()
     peak = _peak_balance(inv, ledger.settlements, start, end).to_dict()
