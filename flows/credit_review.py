@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pandas as pd
 from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
@@ -55,8 +56,9 @@ def _name() -> str:
 
 @task(name="review-credit", cache_policy=NO_CACHE)
 def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPolicy, as_of: date,
-                  customer: str | None) -> list[Review]:
-    """Each customer's review, against the limit and hold in force."""
+                  customer: str | None) -> tuple[list[Review], dict[str, int | None]]:
+    """Each customer's review, against the limit and hold in force; and, for a customer whose limit in force is an
+    approval the ERP has not imported yet, the limit the ledger still shows."""
     engine = store.engine()
     try:
         ledger = read_ledger(engine, company.time_zone, as_of)
@@ -71,17 +73,29 @@ def review_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPol
         if limits.empty:
             raise ValueError(f"customer {customer!r} is not in the warehouse (internal customers are not reviewed)")
     signals = credit_signals(ledger, limits, charges, as_of, policy.review_months, policy.late_grace_days)
-    return [review(s, policy) for s in signals]
+    pending = limits[(limits["limit_source"] == "arpilot") & (limits["ledger_limit_cents"].fillna(-1)
+                                                             != limits["credit_limit_cents"].fillna(-1))]
+    return [review(s, policy) for s in signals], {
+        c: None if pd.isna(v) else int(v) for c, v in zip(pending["customer_id"], pending["ledger_limit_cents"],
+                                                          strict=True)}
 
 
-def _publish(reviews: list[Review], company: CompanyProfile, key: str, description: str) -> None:
+SEVERITY = ("hold", "lower", "change terms", "raise", "keep")
+
+
+def _publish(reviews: list[Review], erp_shows: dict[str, int | None], company: CompanyProfile, key: str,
+             description: str) -> None:
+    """The proposals, the most serious first; a limit in force the ERP has not imported yet says what it shows."""
     def limit(cents, currency):
         return "-" if cents is None else money(int(cents), currency, company.locale)
 
     create_table_artifact(key=key, description=description, table=[
         {"customer": r.customer_id, "score": r.score, "recommendation": r.recommendation,
-         "limit": limit(r.limit_cents, r.currency), "proposed": limit(r.proposed_limit_cents, r.currency),
-         "reasons": "; ".join(r.reasons)} for r in reviews])
+         "limit": limit(r.limit_cents, r.currency) + (f" (approved; the ERP still shows "
+                                                      f"{limit(erp_shows[r.customer_id], r.currency)})"
+                                                      if r.customer_id in erp_shows else ""),
+         "proposed": limit(r.proposed_limit_cents, r.currency), "reasons": "; ".join(r.reasons)}
+        for r in sorted(reviews, key=lambda r: (SEVERITY.index(r.recommendation), r.score, r.customer_id))])
 
 
 def _close_on_silence(run_id) -> None:
@@ -125,9 +139,9 @@ def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COM
     store: ArWarehouse = load_block(warehouse)
     sales_reps = load_block(recipients).sales_reps
     day = as_of or profile.today()
-    reviews = review_credit(store, profile, policy, day, customer)
+    reviews, erp_shows = review_credit(store, profile, policy, day, customer)
     changing = [r for r in reviews if r.recommendation != "keep"]
-    _publish(changing, profile, "credit-review", f"Credit review of {day}: {len(reviews)} customers, "
+    _publish(changing, erp_shows, profile, "credit-review", f"Credit review of {day}: {len(reviews)} customers, "
                                                  f"{len(changing)} proposals (keep is not listed)")
     review_id = str(flow_run.id)
     engine = store.engine()

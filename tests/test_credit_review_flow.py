@@ -166,3 +166,28 @@ def test_a_rejection_or_silence_changes_nothing_and_says_so(env, answer):
     assert status == {"reject": "rejected", "silence": "timed_out"}[answer]
     if answer == "silence":
         assert state.message == "no answer: nothing changed"
+
+
+def test_the_approver_sees_a_limit_in_force_the_erp_has_not_imported(env):
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+
+    blocks, engine, _ = env
+    with engine.begin() as conn:  # last month's approval raised C1 to 15,000.00; the ERP still shows 10,000.00
+        conn.exec_driver_sql(
+            "INSERT INTO credit_limit_changes (change_id, customer_id, currency, limit_before_cents, limit_after_cents, "
+            "hold_before, hold_after, ledger_limit_cents, ledger_hold, review_id, approved_by, approved_at, why) "
+            "VALUES ('old|C1', 'C1', 'USD', 1000000, 1500000, FALSE, FALSE, 1000000, FALSE, 'old', 'Dana', "
+            "'2026-10-01 09:00:00', 'a seasonal peak')")
+    thread, outcome = start(blocks)
+    run = paused_run(f"credit-review-all-{AS_OF}")
+    with get_client(sync_client=True) as client:
+        [table] = client.read_latest_artifacts(artifact_filter=ArtifactFilter(
+            key=ArtifactFilterKey(any_=["credit-review"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
+    [row] = json.loads(table.data)
+    assert row["customer"] == "C1" and row["recommendation"] in ("hold", "lower")
+    assert row["limit"] == "$15,000.00 (approved; the ERP still shows $10,000.00)"
+    resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": True, "comment": "",
+                                       "overrides": []})
+    thread.join(60)
+    assert outcome["state"].is_completed()
