@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from sandbox.sample_erp.documents import make_ledger, spoil_invoices
 from sandbox.sample_erp.parties import make_contacts, make_customers
+from sandbox.sample_erp.rates import make_exchange_rates
 from sandbox.sample_erp.values import Table, from_usd
 from sandbox.sample_erp.world import (
     BAD_ROW_KINDS,
@@ -50,6 +51,8 @@ CREATE TABLE credit_note (cn_no TEXT PRIMARY KEY, cust_no TEXT, doc_date TEXT, c
     reason TEXT, updated_at TEXT);
 CREATE TABLE allocation (alloc_id INTEGER PRIMARY KEY, doc_kind TEXT, doc_ref TEXT, invoice_doc_no TEXT,
     amount NUMERIC, updated_at TEXT);
+CREATE TABLE exchange_rates (rate_date TEXT, currency TEXT, rate TEXT, updated_at TEXT,
+    PRIMARY KEY (currency, rate_date));
 """
 INDEXES = """
 CREATE INDEX ix_customer_updated_at ON customer (updated_at);
@@ -60,6 +63,7 @@ CREATE INDEX ix_payment_updated_at ON payment (updated_at);
 CREATE INDEX ix_credit_note_updated_at ON credit_note (updated_at);
 CREATE INDEX ix_allocation_updated_at ON allocation (updated_at);
 CREATE INDEX ix_allocation_invoice_doc_no ON allocation (invoice_doc_no);
+CREATE INDEX ix_exchange_rates_updated_at ON exchange_rates (updated_at);
 """
 
 
@@ -114,7 +118,8 @@ def generate(path: str | Path, invoices: int, seed: int = 7, as_of: date | None 
     contacts, bad_contacts = make_contacts(rng, customers, as_of_day)
     ledger = make_ledger(rng, customers, invoices, as_of_day, bad_counts["orphan_allocation"])
     spoil_invoices(rng, ledger["invoice"], {kind: n for kind, n in bad_counts.items() if kind != "orphan_allocation"})
-    tables = {"customer": customers.table, "contact": contacts} | ledger
+    tables = {"customer": customers.table, "contact": contacts} | ledger \
+        | {"exchange_rates": make_exchange_rates(seed, as_of_day)}
     _write(Path(path), tables, progress)
     rows = {name: len(table["updated_at"]) for name, table in tables.items()}
     return GenerationSummary(Path(path), as_of, seed, rows, bad_counts, bad_contacts)

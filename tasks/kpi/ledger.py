@@ -69,6 +69,10 @@ class Ledger:
     #                                       resolved_on; None: none recorded
     promises_known_from: date | None = None  # the first day a promise was recorded, for the whole ledger (kept
     #                                          when scoped); date.max: invoices carry promises but none is recorded
+    exchange_rates: pd.DataFrame | None = None  # the ledger's rates (sql/reports/exchange_rates.sql): rate_on,
+    #                                             currency, rate (decimal text); None: none synced
+    credit_holds: pd.DataFrame | None = None  # each customer's latest approved credit change (credit_holds.sql):
+    #                                           customer_id, hold_after, approved_by, approved_at, why
 
     def __post_init__(self):
         self.disputes = _with_columns(self.disputes, DISPUTE_COLUMNS)
@@ -106,8 +110,11 @@ class Ledger:
 
         notes = self.credit_notes[self.credit_notes[column] == value]
         promises = self.promises[self.promises["customer_id"].isin(customers["customer_id"])]
+        holds = None if self.credit_holds is None else \
+            self.credit_holds[self.credit_holds["customer_id"].isin(customers["customer_id"])].copy()
         return Ledger(invoices.copy(), theirs(self.settlements), notes.copy(), customers.copy(), self.open_as_of,
-                      theirs(self.disputes), self.disputes_known_from, promises.copy(), self.promises_known_from)
+                      theirs(self.disputes), self.disputes_known_from, promises.copy(), self.promises_known_from,
+                      self.exchange_rates, holds)
 
     @property
     def currencies(self) -> list[str]:

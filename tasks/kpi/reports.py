@@ -46,6 +46,7 @@ from tasks.dunning.channels import EmailSender, deliver
 from tasks.dunning.messages import RenderedMessage, compose_email
 from tasks.kpi.disputes import DISPUTE_AGE_BANDS, age_band_labels
 from tasks.kpi.maths import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
+from tasks.kpi.one_pager import OnePager, executive_one_pager
 from tasks.output_files import slug
 
 PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -61,15 +62,17 @@ def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) 
     """Every invoice that is or was owed, what settled it and when, credit notes, customers, the company days the
     syncs saw each dispute open and end (with its reason and level), and the promise records. ``open_as_of``: the
     day the open amounts are known to be as of."""
-    names = ("invoices", "settlements", "credit_notes", "customers", "disputes", "promises")
+    names = ("invoices", "settlements", "credit_notes", "customers", "disputes", "promises", "exchange_rates",
+             "credit_holds")
     with engine.connect() as conn:
-        *frames, disputes, promises = [_query(conn, name) for name in names]
-    disputes, promises = (wh.plain(f) for f in (disputes, promises))
+        *frames, disputes, promises, rates, holds = [_query(conn, name) for name in names]
+    disputes, promises, rates, holds = (wh.plain(f) for f in (disputes, promises, rates, holds))
     for column in ("opened_at", "closed_at", "level_raised_at"):
         seen = pd.to_datetime(disputes.pop(column), format="ISO8601")
         disputes[column.replace("_at", "_on")] = seen.dt.tz_localize("UTC").dt.tz_convert(time_zone) \
             .dt.tz_localize(None).dt.normalize()
-    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes, promises=promises)
+    return Ledger(*frames, open_as_of=open_as_of, disputes=disputes, promises=promises, exchange_rates=rates,
+                  credit_holds=holds)
 
 
 @task(name="load-ledger", cache_policy=NO_CACHE)
@@ -149,6 +152,7 @@ class ReportRun:
     chrome_start_seconds: float = 0.0
     kpi_seconds: float = 0.0
     company: Kpis | None = None
+    one_pager: OnePager | None = None  # the executive report's first page: company-wide, in the reporting currency
 
 
 def kpi_rows(locale: str) -> list[tuple[str, Callable[[CurrencyKpis], str]]]:
@@ -241,11 +245,12 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
             write("sales", name, [recipients.sales_reps[name]], kpis_of(ledger.scoped("sales_rep", name)),
                   activity.scoped(_customers_of(ledger, "sales_rep", name)), {})
         run.company = kpis_of(ledger)
+        run.one_pager = executive_one_pager(ledger, run.company, company, recipients, company.aging_buckets)
         leading = main_currencies(run.company, 3)
         collector_chart = charts.svg(collector_figure(comparison, leading, company.brand_color), height=280) \
             if comparison else None
         write("executive", None, recipients.executives, run.company, activity,
-              {"comparison": comparison, "collector_chart": collector_chart,
+              {"one_pager": run.one_pager, "comparison": comparison, "collector_chart": collector_chart,
                "collector_chart_currencies": leading, "contact_checks": activity.contact_pass_rates()})
         run.chrome_start_seconds = charts.start_seconds
         for job in printing:

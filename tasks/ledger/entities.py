@@ -160,8 +160,22 @@ ALLOCATIONS = Entity(
     references=(Reference("invoice_number", "invoices"),),
 )
 
+# Optional: the ledger's exchange rates per day, for the executive report's company-wide figures. ``rate`` is
+# what one unit of ``currency`` was worth in the reporting currency on ``rate_on``, kept as the ledger wrote it
+# (a decimal, never a float); rate_id names the row, e.g. "EUR 2026-11-30".
+EXCHANGE_RATES = Entity(
+    "exchange_rates",
+    key="rate_id",
+    fields=(
+        Field("rate_id", required=True),
+        Field("rate_on", Kind.DATE, required=True),
+        Field("currency", Kind.CURRENCY, required=True),
+        Field("rate", required=True),
+    ),
+)
+
 # Sync order: every entity comes after the entities it references.
-ENTITIES: tuple[Entity, ...] = (CUSTOMERS, CONTACTS, INVOICES, PAYMENTS, CREDIT_NOTES, ALLOCATIONS)
+ENTITIES: tuple[Entity, ...] = (CUSTOMERS, CONTACTS, INVOICES, PAYMENTS, CREDIT_NOTES, ALLOCATIONS, EXCHANGE_RATES)
 BY_NAME = {e.name: e for e in ENTITIES}
 
 INVOICE_STATUSES = ("open", "paid", "void")

@@ -52,6 +52,7 @@ class LedgerMapping(_Format):
     payments: EntityMapping | None = None
     credit_notes: EntityMapping | None = None
     allocations: EntityMapping | None = None
+    exchange_rates: EntityMapping | None = None
 
     @model_validator(mode="after")
     def _fields_exist(self) -> LedgerMapping:

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from blocks.company import CURRENCIES
-from tasks.ledger.entities import ALLOCATIONS, INVOICE_STATUSES, INVOICES, Entity, Kind
+from tasks.ledger.entities import ALLOCATIONS, EXCHANGE_RATES, INVOICE_STATUSES, INVOICES, Entity, Kind
 
 BAD_ENCODING_MARK = "\ufffd"  # what a decode with errors="replace" leaves where bytes were not valid
 
@@ -317,7 +317,17 @@ def _allocation_rules(out: pd.DataFrame, problems: _Problems) -> None:
                  _said("document_kind", out["document_kind"], "is not payment or credit_note"))
 
 
-_ENTITY_RULES = {INVOICES.name: _invoice_rules, ALLOCATIONS.name: _allocation_rules}
+def _rate_rules(out: pd.DataFrame, problems: _Problems) -> None:
+    """A rate is a positive decimal number as written (never parsed through a float)."""
+    rate = out["rate"].str.strip()
+    plain = rate.str.fullmatch(r"\d+(\.\d+)?").fillna(False).astype(bool)
+    positive = plain & rate.str.contains(r"[1-9]", regex=True).fillna(False).astype(bool)
+    problems.add(rate.notna() & ~positive, _said("rate", out["rate"], "is not a positive decimal number"))
+    out["rate"] = rate
+
+
+_ENTITY_RULES = {INVOICES.name: _invoice_rules, ALLOCATIONS.name: _allocation_rules,
+                 EXCHANGE_RATES.name: _rate_rules}
 
 
 def _check_duplicate_keys(entity: Entity, out: pd.DataFrame, problems: _Problems) -> None:
