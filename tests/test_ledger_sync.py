@@ -39,10 +39,12 @@ def test_full_sync_loads_every_good_row_and_quarantines_every_bad_one(erp, wareh
 
     for entity, result in results.items():
         assert result.reconciles, entity
-        assert result.read == summary.rows[entity.rstrip("s") if entity != "credit_notes" else "credit_note"]
+        table = {"credit_notes": "credit_note", "exchange_rates": "exchange_rates"}.get(entity, entity.rstrip("s"))
+        assert result.read == summary.rows[table]
     bad_invoices = sum(n for kind, n in summary.bad_rows.items() if kind != "orphan_allocation")
     assert results["invoices"].quarantined == bad_invoices
     assert results["customers"].quarantined == results["contacts"].quarantined == 0
+    assert results["exchange_rates"].quarantined == 0 and results["exchange_rates"].inserted > 0
     # Allocations to the refused invoices cannot load either; each says why.
     assert results["allocations"].quarantined >= summary.bad_rows["orphan_allocation"]
     assert set(results["allocations"].quarantine_reasons) == {"invoice_number … names no known invoice"}

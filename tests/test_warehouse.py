@@ -17,10 +17,11 @@ def test_migrations_apply_once(warehouse):
                         "V005__invoice_disputes", "V006__autopay", "V007__invoice_delivery",
                         "V008__disputes_and_staff_notices", "V009__promises", "V010__final_notice_reviews",
                         "V011__kpi_snapshot_unknowns", "V012__selfservice", "V013__ivr_calls",
-                        "V014__collector_calls", "V015__credit_reviews"]
+                        "V014__collector_calls", "V015__credit_reviews", "V016__exchange_rates"]
     tables = set(sa.inspect(warehouse).get_table_names())
     assert {"customers", "contacts", "invoices", "payments", "credit_notes", "allocations", "sync_state",
-            "quarantine", "contact_profiles", "contact_check_runs", "contact_check_failures", "contact_gate"} <= tables
+            "quarantine", "contact_profiles", "contact_check_runs", "contact_check_failures", "contact_gate",
+            "exchange_rates"} <= tables
 
 
 def customers(start: int, count: int) -> pd.DataFrame:

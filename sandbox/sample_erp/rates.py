@@ -29,10 +29,12 @@ def make_exchange_rates(seed: int, as_of_day: int) -> Table:
     walks = np.cumsum(rng.normal(0, DAILY_MOVE, (len(currencies), days.size)), axis=1)
     rates = np.exp(walks) / np.array([UNITS_PER_USD[c] for c in currencies])[:, None]
     dates = iso_dates(days)
+    # published at 18:00 each day, a second apart per currency: one row per stamp, as an incremental sync expects
+    seconds = np.char.add(" 18:00:", np.char.zfill(np.arange(len(currencies)).astype(str), 2))
     return {"rate_date": np.tile(dates, len(currencies)),
             "currency": np.repeat(np.array(currencies, dtype=object), days.size),
             "rate": np.array([_decimal_text(r) for r in rates.ravel()], dtype=object),
-            "updated_at": np.char.add(np.tile(dates, len(currencies)), " 18:00:00")}
+            "updated_at": np.char.add(np.tile(dates, len(currencies)), np.repeat(seconds, days.size))}
 
 
 def _decimal_text(rate: float) -> str:
