@@ -44,23 +44,23 @@ def company_figures(ledger: Ledger, kpis: Kpis, rates: dict[str, RateUsed | None
     period, end = kpis.period, kpis.period.end
     reasons = {c.currency: c.unknown_reason for c in kpis.currencies}
 
-    def total(name: str, needs: str | None = None) -> CompanyFigure:
-        return company_total({c.currency: None if (needs or name) in c.unknown else getattr(c, name)
-                              for c in kpis.currencies}, rates, end, reasons)
+    def total(name: str) -> CompanyFigure:
+        return company_total({c.currency: None if name in c.unknown else getattr(c, name) for c in kpis.currencies},
+                             rates, end, reasons)
 
-    figures = {name: total(name) for name in ("open_cents", "current_cents", "past_due_cents", "collected_cents")}
-    figures["sales_cents"] = total("sales_cents", needs="cei")
+    figures = {name: total(name) for name in ("open_cents", "current_cents", "past_due_cents", "collected_cents",
+                                              "sales_cents")}
     begin = balances_at(ledger, [period.start - timedelta(days=1)]).set_index("currency")["total_cents"]
     figures["begin_cents"] = company_total({c.currency: None if "cei" in c.unknown else int(begin[c.currency])
                                             for c in kpis.currencies}, rates, end, reasons)
     months = months_back(end, COUNTBACK_MONTHS)
     sales = net_sales(ledger, months)
-    monthly = [company_total({r.currency: int(r.sales_cents) for r in rows.itertuples()}, rates, end)
-               for _, rows in sales.groupby("start", sort=False)]
+    monthly = [company_total({r.currency: int(r.sales_cents) for r in sales[sales["start"] == m.start].itertuples()},
+                             rates, end) for m in months]
     opened, current = figures["open_cents"], figures["current_cents"]
     figures["percent_current"] = _derived(percent_of, current, opened)
     figures["dso_countback"] = _derived(lambda ar, *s: dso_countback(ar, [(v, m.days) for v, m in zip(s, months)]),
-                                        total("open_cents", needs="dso_countback"), *monthly)
+                                        opened, *monthly)
     figures["cei"] = _derived(collection_effectiveness, figures["begin_cents"], figures["sales_cents"], opened, current)
     return figures
 
@@ -110,9 +110,9 @@ class Headline:
 HEADLINES = (  # label, figure, unit, target field of the report recipients block, higher is better
     ("Open AR", "open_cents", "money", None, None),
     ("Past due", "past_due_cents", "money", None, False),
-    ("Share not yet due (% current)", "percent_current", "percent", "current_target_percent", True),
+    ("% current (not yet due)", "percent_current", "percent", "current_target_percent", True),
     ("DSO, countback", "dso_countback", "days", "dso_target_days", False),
-    ("Collection effectiveness (CEI)", "cei", "percent", "cei_target_percent", True),
+    ("Collection effectiveness, CEI", "cei", "percent", "cei_target_percent", True),
     ("Collected in the period", "collected_cents", "money", None, True),
 )
 
