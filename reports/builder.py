@@ -23,7 +23,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from plotly.subplots import make_subplots
 from weasyprint import HTML
 
-from reports.formats import kpi_figure, money, or_dash, unknown_notes
+from reports.formats import company_figure, kpi_figure, money, or_dash, unknown_notes
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES = PROJECT_ROOT / "reports" / "templates" / "kpi"
@@ -134,6 +134,7 @@ def environment(locale: str) -> Environment:
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["money"] = lambda cents, currency: "unknown" if cents is None else money(int(cents), currency, locale)
     env.filters["kpi"] = lambda figures, name: kpi_figure(figures, name, locale)
+    env.filters["company_figure"] = lambda figure, unit, currency: company_figure(figure, unit, currency, locale)
     env.filters["pct"] = lambda v: or_dash(v, " %")
     env.filters["unknown_notes"] = unknown_notes
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)

@@ -51,3 +51,14 @@ def unknown_notes(kpis) -> list[str]:
             by_reason.setdefault(c.unknown_reason, []).append(c.currency)
     return [f"{', '.join(currencies)}: figures marked unknown cannot be computed: {reason}."
             for reason, currencies in by_reason.items()]
+
+
+def company_figure(figure, unit: str, currency: str, locale: str) -> str:
+    """A company-wide figure of the executive one-pager (tasks/kpi/rates.py's CompanyFigure) in ``unit`` (money,
+    days or percent): "unknown" where some currency cannot give it, "–" where it has no denominator."""
+    if figure.unknown:
+        return "unknown"
+    if figure.value is None:
+        return "–"
+    return money(figure.value, currency, locale) if unit == "money" else \
+        or_dash(figure.value, " days" if unit == "days" else " %")

@@ -21,7 +21,14 @@ from blocks.report_recipients import ReportRecipients
 from sandbox.sample_erp import generate
 from tasks.kpi.ledger import Ledger, Period
 from tasks.kpi.maths import collection_effectiveness, compute_kpis
-from tasks.kpi.one_pager import Headline, company_figures, executive_one_pager, one_pager, previous_period
+from tasks.kpi.one_pager import (
+    Headline,
+    company_figures,
+    company_headline,
+    executive_one_pager,
+    one_pager,
+    previous_period,
+)
 from tasks.kpi.rates import (
     CompanyFigure,
     ExchangeRates,
@@ -157,6 +164,12 @@ def test_the_lists_to_act_on():
     assert unconverted.promises[-1]["converted_cents"] is None  # no EUR rate: listed last, with its own amount
     assert unconverted.promises[-1]["amounts"] == [("EUR", 900_00)]
     assert unconverted.promises[-1]["not_converted"] == "no EUR rate on or before 2026-10-31"
+    assert unconverted.unconverted == ["no EUR rate on or before 2026-10-31"]  # said on the page
+    email = company_headline(unconverted, "en_US")  # how the executives' email opens
+    assert email.startswith("Company-wide in USD: Open AR $1,300.00; Past due $900.00; % current (not yet due) "
+                            "30.8 %, off target;")
+    assert "Collected in the period unknown." in email and email.endswith(
+        " Unknown: no EUR rate on or before 2026-10-31.")
 
 
 def test_rates_file_or_ledger_and_a_damaged_file_stops(tmp_path):
@@ -174,8 +187,8 @@ def test_rates_file_or_ledger_and_a_damaged_file_stops(tmp_path):
 
 
 def test_the_ledger_sync_refuses_a_rate_that_is_not_a_positive_decimal():
-    rows = pd.DataFrame([("EUR 2026-10-30", "2026-10-30", "EUR", "1.0875"), ("GBP 2026-10-30", "2026-10-30", "GBP", "0"),
-                         ("JPY 2026-10-30", "2026-10-30", "JPY", "1,5"), ("CHF 2026-10-30", "2026-10-30", "CHF", "")],
+    rows = pd.DataFrame([(f"{c} 2026-10-30", "2026-10-30", c, rate)
+                         for c, rate in (("EUR", "1.0875"), ("GBP", "0"), ("JPY", "1,5"), ("CHF", ""))],
                         columns=["rate_id", "rate_on", "currency", "rate"]).assign(row_ref=lambda f: f["rate_id"])
     checked = validate(EXCHANGE_RATES, rows, ParseOptions(), lambda entity, keys: pd.Series(dtype=object))
     assert checked.clean["rate"].tolist() == ["1.0875"]
@@ -211,12 +224,13 @@ def test_the_executive_pdf_opens_with_the_one_pager_from_the_synced_ledger(tmp_p
     with disable_run_logger():
         run = build_reports.fn(ledger, activity, november, company, recipients, "november")
     (executive,) = run.reports
+    open_ar = f"${Decimal(run.one_pager.headlines[0].now.value).scaleb(-2):,.2f}"
+    assert executive.summary.startswith(f"Company-wide in USD: Open AR {open_ar}; Past due ")
     first, second = (" ".join(subprocess.run(["pdftotext", "-f", str(n), "-l", str(n), str(executive.pdf), "-"],
                                              capture_output=True, text=True, check=True).stdout.split())
                      for n in (1, 2))
     assert "The company at a glance, in USD" in first and "Five things to act on" in first
     for heading in ("Largest overdue accounts", "Oldest open disputes", "Broken promises to pay", "Credit holds"):
         assert heading in first
-    open_ar = f"${Decimal(run.one_pager.headlines[0].now.value).scaleb(-2):,.2f}"
     assert open_ar in first and "30 Nov 2026" in first and "Rounding: each currency" in first
     assert "Department KPIs per currency against targets" in second and "Five things" not in second

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from reports.formats import company_figure
 from tasks.kpi.ledger import Ledger, Period, balances_at, months_back, net_sales
 from tasks.kpi.maths import (
     COUNTBACK_MONTHS,
@@ -130,6 +131,7 @@ class OnePager:
     promises: list[dict] = field(default_factory=list)
     holds: list[dict] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)  # list -> rows in all (the page shows ACT_ON)
+    unconverted: list[str] = field(default_factory=list)  # why some rows of the lists could not be converted
     disputes_unknown: str | None = None
     promises_unknown: str | None = None
 
@@ -153,6 +155,8 @@ def one_pager(ledger: Ledger, kpis: Kpis, previous: Kpis, exchange: ExchangeRate
     return OnePager(exchange.reporting_currency, exchange.source, kpis.period, previous.period, headlines, lines,
                     **{name: rows[:ACT_ON] for name, rows in lists.items()},
                     counts={name: len(rows) for name, rows in lists.items()},
+                    unconverted=sorted({r["not_converted"] for rows in lists.values() for r in rows
+                                        if r["not_converted"]}),
                     disputes_unknown=kpis.disputes_unknown, promises_unknown=kpis.promises_unknown)
 
 
@@ -171,9 +175,10 @@ def _summed(amounts: list[tuple[str, int]]) -> dict[str, int]:
     return out
 
 
-def _ranked(rows: list[dict], key: str = "converted_cents") -> list[dict]:
+def _ranked(rows: list[dict]) -> list[dict]:
     """Largest converted amount first; rows that could not be converted last, by their own amount."""
-    return sorted(rows, key=lambda r: (r[key] is None, -(r[key] or 0), -sum(c for _, c in r["amounts"])))
+    return sorted(rows, key=lambda r: (r["converted_cents"] is None, -(r["converted_cents"] or 0),
+                                       -sum(c for _, c in r["amounts"])))
 
 
 def largest_overdue(accounts: pd.DataFrame, rates: dict[str, RateUsed | None], day: date) -> list[dict]:
@@ -189,7 +194,7 @@ def largest_overdue(accounts: pd.DataFrame, rates: dict[str, RateUsed | None], d
 def oldest_disputes(disputes: pd.DataFrame, rates: dict[str, RateUsed | None], day: date) -> list[dict]:
     """Invoices disputed at the period end, open longest first (then the largest)."""
     rows = [{"invoice_number": r.invoice_number, "name": r.name, "days_open": int(r.days_open),
-             "reason": _text(r.reason_code) or _text(r.reason_text) or "no reason given", "sales_rep": r.sales_rep,
+             "reason": _text(r.reason_code) or _text(r.reason_text) or "no reason given",
              **_converted([(r.currency, r.open_cents)], rates, day)} for r in disputes.itertuples()]
     return sorted(rows, key=lambda r: (-r["days_open"], r["converted_cents"] is None, -(r["converted_cents"] or 0)))
 
@@ -237,3 +242,15 @@ def executive_one_pager(ledger: Ledger, kpis: Kpis, company, recipients, buckets
                               recipients.reporting_currency or company.default_currency)
     previous = compute_kpis(ledger, previous_period(kpis.period), buckets, recipients.top_customers)
     return one_pager(ledger, kpis, previous, exchange, recipients)
+
+
+def company_headline(page: OnePager, locale: str) -> str:
+    """The one-pager's figures as the executives' email opens with them, each with its target and red or green."""
+    parts = []
+    for h in page.headlines:
+        figure = company_figure(h.now, h.unit, page.reporting_currency, locale)
+        judged = {"green": ", on target", "red": ", off target"}.get(h.status, "")
+        parts.append(f"{h.label} {figure}{judged}")
+    notes = sorted({h.now.unknown_reason for h in page.headlines if h.now.unknown})
+    return f"Company-wide in {page.reporting_currency}: " + "; ".join(parts) + "." + \
+        "".join(f" Unknown: {n}." for n in notes)

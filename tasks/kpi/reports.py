@@ -46,7 +46,7 @@ from tasks.dunning.channels import EmailSender, deliver
 from tasks.dunning.messages import RenderedMessage, compose_email
 from tasks.kpi.disputes import DISPUTE_AGE_BANDS, age_band_labels
 from tasks.kpi.maths import CurrencyKpis, Kpis, Ledger, Period, compute_kpis, percent_of
-from tasks.kpi.one_pager import OnePager, executive_one_pager
+from tasks.kpi.one_pager import OnePager, company_headline, executive_one_pager
 from tasks.output_files import slug
 
 PDF_WORKERS = max(1, min(4, os.cpu_count() or 1))
@@ -227,7 +227,10 @@ def build_reports(ledger: Ledger, activity: Activity, period: Period, company: C
             name = audience if scope is None else f"{audience}-{slug(scope)}"
             printing.append(pdfs.submit(write_report, html, folder, name))
             subject = f"{company.legal_name}: {title}, {common['period_label']}"
-            run.reports.append(Report(audience, scope, to, subject, "\n".join(_headline(kpis, company.locale)),
+            summary = _headline(kpis, company.locale)
+            if extra.get("one_pager") and not kpis.empty:  # the executives' email opens company-wide
+                summary.insert(0, company_headline(extra["one_pager"], company.locale))
+            run.reports.append(Report(audience, scope, to, subject, "\n".join(summary),
                                       folder / f"{name}.pdf", folder / f"{name}.html"))
 
         comparison = []

@@ -52,7 +52,6 @@ class LedgerMapping(_Format):
     payments: EntityMapping | None = None
     credit_notes: EntityMapping | None = None
     allocations: EntityMapping | None = None
-    exchange_rates: EntityMapping | None = None
 
     @model_validator(mode="after")
     def _fields_exist(self) -> LedgerMapping:
@@ -73,7 +72,8 @@ class LedgerMapping(_Format):
         return self
 
     def entity(self, name: str) -> EntityMapping | None:
-        return getattr(self, name)
+        """The mapping of ``name``; None for an entity exports do not carry (exchange rates: a rates file)."""
+        return getattr(self, name, None)
 
     def options(self, name: str) -> tuple[ParseOptions, _Format]:
         """Parse options for one entity: its own settings over the file-wide ones over arpilot's defaults."""
