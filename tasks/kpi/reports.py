@@ -60,8 +60,9 @@ def _query(conn, name: str, params: dict | None = None) -> pd.DataFrame:
 
 def read_ledger(engine: Engine, time_zone: str, open_as_of: date | None = None) -> Ledger:
     """Every invoice that is or was owed, what settled it and when, credit notes, customers, the company days the
-    syncs saw each dispute open and end (with its reason and level), and the promise records. ``open_as_of``: the
-    day the open amounts are known to be as of."""
+    syncs saw each dispute open and end (with its reason and level), the promise records, the ledger's exchange rates
+    and each customer's latest approved credit change. ``open_as_of``: the day the open amounts are known to be as
+    of."""
     names = ("invoices", "settlements", "credit_notes", "customers", "disputes", "promises", "exchange_rates",
              "credit_holds")
     with engine.connect() as conn:
