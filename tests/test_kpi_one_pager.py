@@ -61,6 +61,16 @@ def test_the_rate_is_the_latest_on_or_before_the_day_and_says_which_day():
     assert book.rate_for("USD", date(2026, 11, 30)).rate == 1  # the reporting currency itself
 
 
+def test_rates_to_another_base_are_crossed_through_the_reporting_currency():
+    book = rates(("2026-11-27", "EUR", "1.2"), ("2026-11-30", "GBP", "1.5"), ("2026-11-30", "JPY", "0.0066"),
+                 reporting="EUR")  # rates in US dollars, the report in euros
+    gbp = book.rate_for("GBP", date(2026, 11, 30))
+    assert (gbp.rate, gbp.rate_on) == (Decimal("1.25"), date(2026, 11, 27))  # 1.5 / 1.2, as of the older rate
+    assert book.rate_for("JPY", date(2026, 11, 30)).rate == Decimal("0.0055")
+    assert book.rate_for("USD", date(2026, 11, 30)) is None  # the base itself has no rate in the table: unknown
+    assert book.rate_for("GBP", date(2026, 11, 26)) is None  # no EUR rate yet to cross through
+
+
 def test_company_total_is_the_sum_of_the_rounded_converted_lines_to_the_cent():
     # EUR 2.00 at 1.0875 is 2.175 USD, GBP 0.50 at 1.15 is 0.575 USD: each rounds half-even up to 2.18 and 0.58.
     amounts = {"USD": 10_00, "EUR": 2_00, "GBP": 50}
@@ -184,6 +194,23 @@ def test_rates_file_or_ledger_and_a_damaged_file_stops(tmp_path):
     bad.write_text("date,currency,rate\n2026-10-30,EUR,1.08\n2026-10-31,GBP,one\n")
     with pytest.raises(RatesFileDamaged, match="line 3"):
         read_rates_file(bad)
+
+
+def test_the_recipients_block_names_the_reporting_currency_and_the_rates_file(tmp_path):
+    assert ReportRecipients(reporting_currency=" eur ").reporting_currency == "EUR"
+    assert ReportRecipients(reporting_currency="").reporting_currency is None  # the company's default currency
+    with pytest.raises(ValueError, match="not an ISO 4217 currency"):
+        ReportRecipients(reporting_currency="EURO")
+    (tmp_path / "rates.csv").write_text("date,currency,rate\n2026-10-30,USD,0.9\n")
+    ledger, company = hand_ledger(), CompanyProfile(legal_name="Test Co", default_currency="USD")
+    kpis = compute_kpis(ledger, OCTOBER, BUCKETS)
+    in_euros = ReportRecipients(reporting_currency="EUR", exchange_rates_file=str(tmp_path / "rates.csv"))
+    page = executive_one_pager(ledger, kpis, company, in_euros, BUCKETS)
+    assert (page.reporting_currency, page.headlines[0].now.value) == ("EUR", 1170_00)  # USD 1,300.00 at 0.9
+    assert page.rates_source == f"rates file {tmp_path / 'rates.csv'}"
+    in_dollars = executive_one_pager(ledger, kpis, company, ReportRecipients(), BUCKETS)
+    assert (in_dollars.reporting_currency, in_dollars.headlines[0].now.value) == ("USD", 1300_00)
+    assert in_dollars.rates_source == "the ledger's exchange rates"
 
 
 def test_the_ledger_sync_refuses_a_rate_that_is_not_a_positive_decimal():

@@ -2,8 +2,9 @@
 
 Rates come from the ledger (its optional ``exchange_rates`` table, synced into the warehouse) or from a rates file
 (a CSV named in the report recipients block: ``date,currency,rate``). A rate is what one unit of the currency was
-worth in the reporting currency that day, kept as a Decimal. A figure is converted at the latest rate on or before
-its day (the period end), and the day of the rate used is said beside the figure.
+worth in the reporting currency that day, kept as a Decimal (rates that also quote the reporting currency are to
+another base, and are crossed through it). A figure is converted at the latest rate on or before its day (the
+period end), and the day of the rate used is said beside the figure.
 
 Rounding rule: each currency's figure (integer cents) is converted once, ``cents * rate`` rounded half-even to
 the whole cent of the reporting currency, and a company-wide figure is the sum of those rounded per-currency
@@ -75,9 +76,18 @@ class ExchangeRates:
             for currency, group in frame.groupby(frame["currency"].astype(str).str.upper())}
 
     def rate_for(self, currency: str, day: date) -> RateUsed | None:
-        """The latest rate of ``currency`` on or before ``day``; None if there is none."""
+        """The latest rate of ``currency`` on or before ``day``; None if there is none. Where the rates also quote
+        the reporting currency itself, they are to another base: the rate is then the cross rate, ``currency``'s
+        over the reporting currency's (each the latest on or before ``day``; the older day is said)."""
         if currency == self.reporting_currency:
             return RateUsed(currency, Decimal(1), day)
+        mine = self._latest(currency, day)
+        if mine is None or self.reporting_currency not in self._by_currency:
+            return mine
+        base = self._latest(self.reporting_currency, day)
+        return None if base is None else RateUsed(currency, mine.rate / base.rate, min(mine.rate_on, base.rate_on))
+
+    def _latest(self, currency: str, day: date) -> RateUsed | None:
         earlier = [(on, rate) for on, rate in self._by_currency.get(currency, []) if on <= day]
         return RateUsed(currency, earlier[-1][1], earlier[-1][0]) if earlier else None
 
