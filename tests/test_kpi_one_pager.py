@@ -155,9 +155,11 @@ def test_targets_red_green_unknown_and_the_trend():
 
 def test_the_lists_to_act_on():
     ledger = disputed_ledger()
-    ledger.credit_holds = pd.DataFrame([("A", True, "Cleo CFO", "2026-10-29 10:00:00", "paid late twice"),
-                                        ("C", False, "Cleo CFO", "2026-10-29 10:00:00", "released")],
-                                       columns=["customer_id", "hold_after", "approved_by", "approved_at", "why"])
+    # in force: Acme held by a credit review the ERP has not imported; Bolt's hold the ledger's (Cité: released)
+    ledger.credit_holds = pd.DataFrame([("A", "arpilot", False, "Cleo CFO", "2026-10-29 10:00:00", "paid late twice"),
+                                        ("B", "ledger", True, None, None, None)],
+                                       columns=["customer_id", "source", "ledger_hold", "approved_by", "approved_at",
+                                                "why"])
     kpis = compute_kpis(ledger, OCTOBER, BUCKETS)
     page = one_pager(ledger, kpis, compute_kpis(ledger, previous_period(OCTOBER), BUCKETS),
                      rates(("2026-10-31", "EUR", "1.1")), RECIPIENTS)
@@ -167,7 +169,6 @@ def test_the_lists_to_act_on():
     assert [(r["invoice_number"], r["days_open"], r["reason"]) for r in page.disputes] == [
         ("U3", 20, "pricing"), ("U2", 6, "no reason given")]  # open longest first
     assert [(r["name"], r["converted_cents"]) for r in page.promises] == [("Cité", 990_00), ("Bolt", 300_00)]
-    # Acme: held by a credit review, not in the ledger yet; Bolt: the ledger's hold; Cité released, not on hold
     assert [(r["name"], r["in_ledger"], r["approved_by"], r["converted_cents"]) for r in page.holds] == [
         ("Acme", False, "Cleo CFO", 1000_00), ("Bolt", True, None, 300_00)]
     unconverted = one_pager(ledger, kpis, kpis, rates(), RECIPIENTS)
@@ -228,14 +229,20 @@ def test_the_executive_pdf_opens_with_the_one_pager_from_the_synced_ledger(tmp_p
     source = SqlLedgerSource(url=f"sqlite:///{erp}")
     for entity in ENTITIES:
         assert sync_entity(source, warehouse, entity, "run-1", "USD").quarantined == 0
-    with warehouse.begin() as conn:
+    with warehouse.begin() as conn:  # a credit review holds a customer; the ERP has not imported it yet
         customer = conn.execute(sa.text("SELECT customer_id FROM customers WHERE NOT on_hold ORDER BY 1")).first()[0]
         conn.execute(sa.text(
-            "INSERT INTO credit_limit_changes (change_id, customer_id, currency, hold_before, hold_after, review_id, "
-            "approved_by, approved_at, why) VALUES ('c1', :c, 'USD', FALSE, TRUE, 'r1', 'Cleo CFO', "
-            "'2026-11-20 09:00:00', 'paid late twice')"), {"c": customer})
+            "INSERT INTO credit_limit_changes (change_id, customer_id, currency, limit_before_cents, limit_after_cents, "
+            "hold_before, hold_after, ledger_limit_cents, ledger_hold, review_id, approved_by, approved_at, why) "
+            "SELECT 'c1', customer_id, 'USD', credit_limit_cents, credit_limit_cents, FALSE, TRUE, credit_limit_cents, "
+            "FALSE, 'r1', 'Cleo CFO', '2026-11-20 09:00:00', 'paid late twice' FROM customers WHERE customer_id = :c"),
+            {"c": customer})
     ledger = read_ledger(warehouse, "America/Chicago")
-    assert len(ledger.exchange_rates) > 9 * 300 and ledger.credit_holds["approved_by"].tolist() == ["Cleo CFO"]
+    held = ledger.credit_holds.set_index("customer_id")
+    assert (held.loc[customer, "source"], held.loc[customer, "why"]) == ("arpilot", "paid late twice")
+    on_hold = ledger.customers["on_hold"].astype(bool)  # SQLite gives 0 and 1
+    assert set(held.index) - {customer} == set(ledger.customers.loc[on_hold, "customer_id"])
+    assert len(ledger.exchange_rates) > 9 * 300
     november = Period(date(2026, 11, 1), date(2026, 11, 30))
     company = CompanyProfile(legal_name="Test Co", time_zone="America/Chicago")
     recipients = ReportRecipients(executives=["cfo@example.com"], output_dir=str(tmp_path / "reports"))

@@ -1,5 +1,8 @@
--- Each customer's latest approved credit change (credit reviews, warehouse version 15), hold or release:
--- who approved it, when and why. The executive report lists customers on hold beside the ledger's flag.
-SELECT c.customer_id, c.hold_after, c.approved_by, c.approved_at, c.why
-FROM credit_limit_changes c
-WHERE c.approved_at = (SELECT max(l.approved_at) FROM credit_limit_changes l WHERE l.customer_id = c.customer_id)
+-- Customers whose credit hold is in force (the customer_credit view, warehouse version 15: arpilot's latest
+-- approved change until the ERP shows otherwise, else the ledger's flag); source says which (ledger | arpilot),
+-- ledger_hold what the ledger shows, and for an arpilot hold who approved it, when and why.
+SELECT k.customer_id, k.source, k.ledger_hold, k.approved_by, k.approved_at,
+       (SELECT max(l.why) FROM credit_limit_changes l
+        WHERE l.customer_id = k.customer_id AND l.approved_at = k.approved_at) AS why
+FROM customer_credit k
+WHERE k.on_hold

@@ -71,8 +71,8 @@ class Ledger:
     #                                          when scoped); date.max: invoices carry promises but none is recorded
     exchange_rates: pd.DataFrame | None = None  # the ledger's rates (sql/reports/exchange_rates.sql): rate_on,
     #                                             currency, rate (decimal text); None: none synced
-    credit_holds: pd.DataFrame | None = None  # each customer's latest approved credit change (credit_holds.sql):
-    #                                           customer_id, hold_after, approved_by, approved_at, why
+    credit_holds: pd.DataFrame | None = None  # customers whose hold is in force (credit_holds.sql): customer_id,
+    #                                           source, ledger_hold, approved_by, approved_at, why; None: the ledger's
 
     def __post_init__(self):
         self.disputes = _with_columns(self.disputes, DISPUTE_COLUMNS)

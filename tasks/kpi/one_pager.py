@@ -212,24 +212,23 @@ def largest_broken_promises(broken: pd.DataFrame | None, rates: dict[str, RateUs
                     for r in broken.itertuples()])
 
 
-def credit_holds(customers: pd.DataFrame, changes: pd.DataFrame | None, accounts: pd.DataFrame,
+def credit_holds(customers: pd.DataFrame, holds: pd.DataFrame | None, accounts: pd.DataFrame,
                  rates: dict[str, RateUsed | None], day: date) -> list[dict]:
-    """Customers on credit hold: the ledger's flag, or a hold approved in a credit review that the ledger does not
-    show yet (its latest approved change); each with its open AR converted, most owed first, and who approved
-    the hold, when and why where a review did."""
-    latest = {} if changes is None or changes.empty else {r.customer_id: r for r in changes.itertuples()}
+    """Customers whose credit hold is in force (``holds``, from the warehouse: a hold a credit review approved
+    counts before the ERP shows it, a release likewise; None: the ledger's flag), each with its open AR converted,
+    most owed first, and who approved an arpilot hold, when and why."""
+    if holds is None:
+        holds = customers.loc[customers["on_hold"].astype(bool), ["customer_id"]].assign(
+            source="ledger", ledger_hold=True, approved_by=None, approved_at=None, why=None)
+    names = customers.set_index("customer_id")["name"]
     rows = []
-    for customer in customers.itertuples():
-        change = latest.get(customer.customer_id)
-        approved = change is not None and bool(change.hold_after)
-        if not (bool(customer.on_hold) or approved):
-            continue
-        theirs = accounts[accounts["customer_id"] == customer.customer_id]
-        rows.append({"customer_id": customer.customer_id, "name": customer.name,
-                     "in_ledger": bool(customer.on_hold),
-                     "approved_by": change.approved_by if approved else None,
-                     "approved_at": pd.Timestamp(change.approved_at).date() if approved else None,
-                     "why": change.why if approved else None,
+    for hold in holds.itertuples():
+        arpilot = hold.source == "arpilot"
+        theirs = accounts[accounts["customer_id"] == hold.customer_id]
+        rows.append({"customer_id": hold.customer_id, "name": names.get(hold.customer_id, hold.customer_id),
+                     "in_ledger": bool(hold.ledger_hold), "approved_by": hold.approved_by if arpilot else None,
+                     "approved_at": pd.Timestamp(hold.approved_at).date() if arpilot else None,
+                     "why": hold.why if arpilot else None,
                      **_converted(list(zip(theirs["currency"], theirs["open_cents"], strict=True)), rates, day)})
     return _ranked(rows)
 
