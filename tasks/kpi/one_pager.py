@@ -17,6 +17,7 @@ from decimal import Decimal
 
 import pandas as pd
 
+from reports.builder import target_met
 from reports.formats import company_figure
 from tasks.kpi.ledger import Ledger, Period, balances_at, months_back, net_sales
 from tasks.kpi.maths import (
@@ -88,10 +89,8 @@ class Headline:
     @property
     def status(self) -> str | None:
         """green, red, or None: no target, or the figure is unknown or has no denominator (never green then)."""
-        if self.target is None or self.now.value is None:
-            return None
-        met = self.now.value >= self.target if self.higher_is_better else self.now.value <= self.target
-        return "green" if met else "red"
+        met = target_met(self.now.value, self.target, bool(self.higher_is_better))
+        return None if met is None else "green" if met else "red"
 
     @property
     def trend(self) -> str | None:
