@@ -72,7 +72,8 @@ def test_nightly_run_is_named_by_the_company_date_and_leaves_its_artifacts(block
     state = nightly(**blocks["params"], return_state=True)
     assert state.is_completed()
     results = state.result().sync
-    assert [r.entity for r in results] == ["customers", "contacts", "invoices", "payments", "credit_notes", "allocations"]
+    assert [r.entity for r in results] == ["customers", "contacts", "invoices", "payments", "credit_notes", "allocations",
+                                         "exchange_rates"]
     assert all(r.reconciles for r in results)
 
     run, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
