@@ -124,6 +124,7 @@ def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting
     from tasks.kpi.maths import Period, compute_kpis
     from tasks.kpi.reports import read_ledger
     from tasks.ledger.entities import ENTITIES
+    from tasks.ledger.sources import ledger_reader
     from tasks.ledger.sync import sync_entity
 
     def sync(invoices: str, payments: str = "", allocations: str = "") -> None:
@@ -133,7 +134,7 @@ def test_once_the_erp_imports_the_payment_the_ledger_takes_over_without_counting
         (env.tmp / "mapping.yaml").write_text(ERP_MAPPING)
         source = FileLedgerSource(mapping_path=str(env.tmp / "mapping.yaml"))
         for entity in ENTITIES:
-            if entity.name != "contacts" and entity.name != "credit_notes":
+            if ledger_reader(source).provides(entity.name):  # as the nightly does: not contacts, credit notes, rates
                 assert sync_entity(source, env.engine, entity, "run").quarantined == 0
 
     sync("I1,C1,2026-10-01,2026-11-20,400.00,400.00\n")
