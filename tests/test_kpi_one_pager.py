@@ -222,6 +222,10 @@ def test_the_ledger_sync_refuses_a_rate_that_is_not_a_positive_decimal():
     assert checked.clean["rate"].tolist() == ["1.0875"]
     assert checked.quarantined["reason"].tolist() == ["rate '0' is not a positive decimal number",
                                                       "rate '1,5' is not a positive decimal number", "rate is missing"]
+    nameless = rows.head(1).assign(currency=None)  # a ledger's default currency is no rate's currency
+    refused = validate(EXCHANGE_RATES, nameless, ParseOptions(default_currency="USD"),
+                       lambda entity, keys: pd.Series(dtype=object))
+    assert refused.quarantined["reason"].tolist() == ["currency is missing: a rate names the currency it converts"]
 
 
 def test_the_executive_pdf_opens_with_the_one_pager_from_the_synced_ledger(tmp_path, warehouse):

@@ -267,7 +267,7 @@ def validate(
     for name in entity.required:
         problems.add(texts[name].isna() & (out[name].isna()), f"{name} is missing")
 
-    _ENTITY_RULES.get(entity.name, _no_rules)(out, problems)
+    _ENTITY_RULES.get(entity.name, _no_rules)(out, problems, texts)
     _check_duplicate_keys(entity, out, problems)
     _check_references(entity, out, problems, known_keys)
 
@@ -287,11 +287,11 @@ def validate(
     return Validated(clean=out.loc[~bad], quarantined=quarantined, rows_in=len(rows))
 
 
-def _no_rules(out: pd.DataFrame, problems: _Problems) -> None:
+def _no_rules(out: pd.DataFrame, problems: _Problems, texts: dict[str, pd.Series]) -> None:
     return None
 
 
-def _invoice_rules(out: pd.DataFrame, problems: _Problems) -> None:
+def _invoice_rules(out: pd.DataFrame, problems: _Problems, texts: dict[str, pd.Series]) -> None:
     """Dates in order, open within amount, and a status the rest of arpilot understands."""
     for later in ("due_date", "settled_date"):
         early = out[later].notna() & out["issue_date"].notna() & (out[later] < out["issue_date"])
@@ -310,15 +310,17 @@ def _invoice_rules(out: pd.DataFrame, problems: _Problems) -> None:
     out["status"] = status
 
 
-def _allocation_rules(out: pd.DataFrame, problems: _Problems) -> None:
+def _allocation_rules(out: pd.DataFrame, problems: _Problems, texts: dict[str, pd.Series]) -> None:
     kinds = ("payment", "credit_note")
     out["document_kind"] = out["document_kind"].str.lower()
     problems.add(out["document_kind"].notna() & ~out["document_kind"].isin(kinds),
                  _said("document_kind", out["document_kind"], "is not payment or credit_note"))
 
 
-def _rate_rules(out: pd.DataFrame, problems: _Problems) -> None:
-    """A rate is a positive decimal number as written (never parsed through a float)."""
+def _rate_rules(out: pd.DataFrame, problems: _Problems, texts: dict[str, pd.Series]) -> None:
+    """A rate is a positive decimal number as written (never parsed through a float), and names its currency: the
+    ledger's default currency is no rate's currency."""
+    problems.add(texts["currency"].isna(), "currency is missing: a rate names the currency it converts")
     rate = out["rate"].str.strip()
     plain = rate.str.fullmatch(r"\d+(\.\d+)?").fillna(False).astype(bool)
     positive = plain & rate.str.contains(r"[1-9]", regex=True).fillna(False).astype(bool)
