@@ -140,6 +140,13 @@ def print_reports(console: Console, run, seconds: float) -> None:
     console.print(table)
     for note in unknown_notes(run.company):
         console.print(f"Unknown: {note}", highlight=False)
+    if run.one_pager is not None:
+        from tasks.kpi.one_pager import company_headline
+
+        console.print(company_headline(run.one_pager, "en_US"), highlight=False)
+        console.print("Page 1 of executive.pdf is the one-pager: these figures against the targets, the trend "
+                      "against the month before and the things to act on; each currency's detail follows from page 2",
+                      highlight=False)
     folder = run.reports[0].pdf.parent
     console.print(f"{len(run.reports)} reports (PDF and HTML) in {folder.relative_to(PROJECT_ROOT)}, e.g. "
                   f"{run.reports[0].pdf.name}; each emailed to its audience (the .eml files in the outbox)")
