@@ -10,14 +10,12 @@ closes, because Prefect fails a paused run whose own pause times out.
 
 from __future__ import annotations
 
-import contextvars
-import threading
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pandas as pd
-from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run, task
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.runtime import flow_run
@@ -37,15 +35,16 @@ from blocks.credit_policy import CreditPolicy
 from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
+from tasks.answers_in_ui import wait_for_answer
 from tasks.credit.decisions import CreditDecision, decide
 from tasks.credit.notices import hold_notices, proposal_notices
-from tasks.credit.records import account_people, apply_decisions, record_proposals, time_out, write_export
+from tasks.credit.records import account_people, apply_decisions, end_review, record_proposals, write_export
 from tasks.credit.scorecard import Review, review
 from tasks.credit.signals import credit_signals
 from tasks.kpi.reports import read_ledger
 from tasks.staff_mail import StaffNotice, run_url, send_staff_notices
 
-SILENCE_GRACE_SECONDS = 120
+EMPTY_ANSWER = {"decided_by": "", "approve_all": False, "overrides": [], "reject": False, "comment": ""}
 
 
 def _name() -> str:
@@ -96,14 +95,6 @@ def _publish(reviews: list[Review], erp_shows: dict[str, int | None], company: C
                                                       if r.customer_id in erp_shows else ""),
          "proposed": limit(r.proposed_limit_cents, r.currency), "reasons": "; ".join(r.reasons)}
         for r in sorted(reviews, key=lambda r: (SEVERITY.index(r.recommendation), r.score, r.customer_id))])
-
-
-def _close_on_silence(run_id) -> None:
-    try:
-        resume_flow_run(run_id, run_input={"decided_by": "", "approve_all": False, "overrides": [], "reject": False,
-                                           "comment": ""})
-    except Exception as error:  # answered meanwhile, or the API is away: the pause's own timeout ends the run
-        get_run_logger().info("Closing the approval window found nothing to close: %s", error)
 
 
 @task(name="tell-sales-reps", cache_policy=NO_CACHE)
@@ -160,30 +151,27 @@ def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COM
                     "customers (another limit or hold, with why), or reject. "
                     f"Nobody answering by {answer_by} changes nothing.",
         decided_by="", approve_all=False, overrides=[], reject=False, comment="")
-    closer = threading.Timer(window, contextvars.copy_context().run, args=(_close_on_silence, flow_run.id))
-    closer.daemon = True
-    closer.start()
-    try:
-        answer = pause_flow_run(wait_for_input=form, timeout=window + SILENCE_GRACE_SECONDS) if changing else None
-    finally:
-        closer.cancel()
-    if answer is None:
+    if not changing:
         return Completed(message="nothing to decide: every customer keeps their limit", data=0)
+    answer = wait_for_answer(form, window, EMPTY_ANSWER)
     if not (answer.decided_by or answer.approve_all or answer.overrides or answer.reject):
         with engine.begin() as conn:
-            time_out(conn, review_id, datetime.now(ZoneInfo("UTC")))
+            end_review(conn, review_id, "timed_out", datetime.now(UTC), "nobody answered: nothing changed")
         logger.info("No answer within the approval window: nothing changed")
         return Completed(message="no answer: nothing changed", data=0)
     decided, refused = decide(changing, answer)
     for why in refused:
         logger.warning("Not applied: %s", why)
     if not decided:
-        return Completed(message=f"nothing approved: {'; '.join(refused)}", data=0)
-    by = answer.decided_by.strip()
+        with engine.begin() as conn:
+            end_review(conn, review_id, "not_decided", datetime.now(UTC), "; ".join(refused))
+        return Completed(message=f"nothing approved: {'; '.join(refused)}; start the review again to decide it",
+                         data=0)
+    by, now = answer.decided_by.strip(), datetime.now(UTC)
     with engine.begin() as conn:
-        changes = apply_decisions(conn, review_id, decided, by, datetime.now(ZoneInfo("UTC")), answer.comment)
-        path = write_export(conn, datetime.now(ZoneInfo("UTC")).date(), Path(policy.export_dir))
-    logger.info("%d change(s) approved by %s, written and exported to %s", len(changes), by, path)
+        changes = apply_decisions(conn, review_id, decided, by, now, answer.comment)
+        path = write_export(conn, review_id, profile.today(now), Path(policy.export_dir)) if changes else None
+    logger.info("%d change(s) approved by %s, written%s", len(changes), by, f" and exported to {path}" if path else "")
     tell_sales_reps(engine, email_channel, hold_notices(changes, customers, sales_reps, profile, by), [], profile,
                     "holds")
     return len(changes)

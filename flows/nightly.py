@@ -33,7 +33,7 @@ from tasks.charges.results import AutopaySummary
 from tasks.charges.scheduling import schedule_charges
 from tasks.contacts.checks import ContactCheck, check_contacts, enforce_contact_gate, normalize_changed_contacts
 from tasks.contacts.quality import GateDecision
-from tasks.credit.watch import CreditWatch, watch_credit
+from tasks.credit.watch import CreditWatch, note_erp_imports, watch_credit
 from tasks.dunning.plan import DunningPlan
 from tasks.dunning.results import DunningSummary
 from tasks.kpi.reports import snapshot_kpis
@@ -108,6 +108,7 @@ def nightly(
     reader = ledger_reader(source)
     store = load_block(warehouse)
     policy: ContactPolicy = load_block(contact_policy)
+    scorecard = load_block(credit_policy) if credit_policy else None  # a missing block stops the run before the sync
     as_of = run_date or profile.today(now)
     logger.info("Nightly run for %s on %s: ledger %s -> warehouse %s", profile.legal_name, as_of,
                 reader.describe(), store.describe())
@@ -143,8 +144,10 @@ def nightly(
         sales = sales_heads_up(warehouse, company, dunning_policy, escalation_policy, recipients, email_channel,
                        run_date=run_date, now=now)
     credit = None
-    if credit_policy and not dry_run:
-        credit = watch_credit(store, profile, load_block(credit_policy), load_block(recipients),
+    if not dry_run:  # approved credit changes the ERP has imported: its word is in force from now on
+        note_erp_imports(store, as_of)
+    if scorecard and not dry_run:
+        credit = watch_credit(store, profile, scorecard, load_block(recipients),
                               load_block(email_channel) if email_channel else None, email_channel, as_of, run_id)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
                         send_instant(profile, now, run_date), dry_run)

@@ -9,11 +9,9 @@ only the fallback should that fail.
 
 from __future__ import annotations
 
-import contextvars
-import threading
 from datetime import date, datetime
 
-from prefect import flow, get_run_logger, pause_flow_run, resume_flow_run
+from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, State
 
@@ -30,11 +28,10 @@ from blocks import (
 from blocks.company import CompanyProfile
 from blocks.escalation_policy import EscalationPolicy
 from flows.dunning import send_instant
+from tasks.answers_in_ui import wait_for_answer
 from tasks.sales.answers import AccountChoice, SalesDecisions, record_answer
 from tasks.sales.asking import SalesHeadsUp, ask_sales_reps
 from tasks.sales.reviews import Recorded
-
-SILENCE_GRACE_SECONDS = 120  # the pause outlives the answer window by this much, for the timer to resume it
 
 
 def _heads_up_name() -> str:
@@ -66,14 +63,6 @@ def _review_name() -> str:
     return f"sales-review-{params.get('sales_rep') or 'no-rep'}-{params['asked_on']}"
 
 
-def _close_on_silence(run_id) -> None:
-    """The answer window closed: resume the run with no decisions (unless the rep answered just now)."""
-    try:
-        resume_flow_run(run_id, run_input={"decided_by": "", "decisions": []})
-    except Exception as error:  # answered meanwhile, or the API is away: the pause's timeout ends the run
-        get_run_logger().info("Closing the answer window found nothing to close: %s", error)
-
-
 @flow(name="sales-review", flow_run_name=_review_name)
 def sales_review(sales_rep: str | None, asked_on: date, accounts: list[dict], warehouse: str = DEFAULT_WAREHOUSE,
                  company: str = DEFAULT_COMPANY, escalation_policy: str = DEFAULT_ESCALATION_POLICY,
@@ -91,13 +80,7 @@ def sales_review(sales_rep: str | None, asked_on: date, accounts: list[dict], wa
                     "Nobody answering means proceed.",
         decided_by="", decisions=[AccountChoice(customer_id=a["customer_id"], currency=a["currency"])
                                   for a in accounts])
-    closer = threading.Timer(window, contextvars.copy_context().run, args=(_close_on_silence, flow_run.id))
-    closer.daemon = True
-    closer.start()
-    try:
-        answer = pause_flow_run(wait_for_input=form, timeout=window + SILENCE_GRACE_SECONDS)
-    finally:
-        closer.cancel()
+    answer = wait_for_answer(form, window, {"decided_by": "", "decisions": []})
     if not answer.decisions:
         logger.info("No answer from %s: proceeding", sales_rep or "sales")
         return Completed(message="no answer: proceeding", data=[])

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 from test_credit_decisions import PROPOSALS
 
 from tasks.credit.decisions import CreditDecision, Override, decide
-from tasks.credit.records import apply_decisions, export_csv, record_proposals, time_out, write_export
+from tasks.credit.records import (
+    apply_decisions,
+    end_review,
+    export_csv,
+    mark_imported,
+    record_proposals,
+    write_export,
+)
 
 DAY = date(2026, 12, 1)
 AT = datetime(2026, 12, 1, 15, 30, 12, 345, tzinfo=UTC)
@@ -64,7 +71,8 @@ def test_an_approval_writes_history_for_what_changes_once_and_the_erp_file_lists
         ("C2", 500_000, 500_000, False, True, "Dana Controller"),
         ("C3", 200_000, 200_000, False, True, "Dana Controller")]
     with warehouse.begin() as conn:
-        path = write_export(conn, DAY, tmp_path / "credit")
+        path = write_export(conn, "run-1", DAY, tmp_path / "credit")
+    assert path.name == "credit-limits-2026-12-01-run-1.csv"
     assert path.read_text().splitlines() == [
         "change_id,customer_id,currency,limit_before,limit_after,credit_hold,approved_by,approved_at,review_id,why",
         "run-1|C1,C1,USD,10000.00,13000.00,false,Dana Controller,2026-12-01 15:30:12,run-1,pays on time (+5)",
@@ -73,7 +81,7 @@ def test_an_approval_writes_history_for_what_changes_once_and_the_erp_file_lists
         "sales: the customer is being acquired"]
     assert rows(warehouse, "SELECT DISTINCT exported_on FROM credit_limit_changes") in ([(DAY,)], [("2026-12-01",)])
     with warehouse.begin() as conn:
-        assert export_csv(conn, date(2026, 12, 2)).splitlines()[1:] == []
+        assert export_csv(conn, "run-2").splitlines()[1:] == []  # another review's file lists none of these
 
 
 def test_a_rejection_or_a_timeout_writes_no_change(warehouse):
@@ -85,8 +93,8 @@ def test_a_rejection_or_a_timeout_writes_no_change(warehouse):
         ("rejected", "Dana", "after the audit")]
     with warehouse.begin() as conn:
         record_proposals(conn, "run-2", DAY, "schedule", PROPOSALS)
-        assert time_out(conn, "run-2", AT)
-        assert not time_out(conn, "run-2", AT)
+        assert end_review(conn, "run-2", "timed_out", AT, "nobody answered")
+        assert not end_review(conn, "run-2", "timed_out", AT, "nobody answered")
     assert rows(warehouse, "SELECT status FROM credit_reviews WHERE review_id = 'run-2'") == [("timed_out",)]
     assert rows(warehouse, "SELECT COUNT(*) FROM credit_limit_changes") == [(0,)]
 
@@ -109,17 +117,27 @@ def test_an_approved_change_is_in_force_until_the_erp_changes_the_customer_other
             conn.execute(sa.text("UPDATE customers SET credit_limit_cents = :l, on_hold = :h WHERE customer_id = :c"),
                          {"l": limit, "h": hold, "c": customer})
 
-    ledger("C1", 1_300_000, False)  # imported: both agree
-    ledger("C2", 600_000, False)  # someone set another limit in the ERP since: the ERP's word is in force
-    assert in_force(warehouse) == {"C1": (1_300_000, False, "arpilot"), "C2": (600_000, False, "ledger"),
-                                   "C3": (200_000, False, "ledger")}
+    def nightly(day: date) -> int:
+        with warehouse.begin() as conn:
+            return mark_imported(conn, day)
 
-    later = datetime(2026, 12, 2, 9, tzinfo=UTC)  # a later review lowers C1 before the ERP imported the raise
-    ledger("C1", 1_000_000, False)  # (the ledger shows what it showed at the raise: the raise is in force)
+    ledger("C2", 600_000, False)  # someone set another limit in the ERP before importing: the ERP's word is in force
+    assert in_force(warehouse)["C2"] == (600_000, False, "ledger")
+    assert nightly(DAY) == 0  # nothing imported yet
+    ledger("C1", 1_300_000, False)  # the ERP imported the raise: both agree, and the nightly notes it
+    assert nightly(DAY) == 1 and in_force(warehouse)["C1"] == (1_300_000, False, "ledger")
+    ledger("C1", 1_000_000, False)  # then set the old limit back in the ERP: the ERP's word, not the old approval
+    assert in_force(warehouse)["C1"] == (1_000_000, False, "ledger")
+
+
+def test_a_later_review_before_the_erp_imported_the_first_builds_on_the_approval(warehouse):
+    proposed(warehouse)
     with warehouse.begin() as conn:
+        apply_decisions(conn, "run-1", decide(PROPOSALS, CreditDecision(decided_by="Dana", approve_all=True))[0],
+                        "Dana", AT, "")
         record_proposals(conn, "run-3", DAY, "schedule", PROPOSALS[:1])
         [change] = apply_decisions(conn, "run-3", decide(PROPOSALS[:1], CreditDecision(
             decided_by="Dana", overrides=[Override(customer_id="C1", limit=Decimal("7500"), why="slowing")]))[0],
-            "Dana", later, "")
+            "Dana", datetime(2026, 12, 2, 9, tzinfo=UTC), "")
     assert (change.limit_before_cents, change.limit_after_cents) == (1_300_000, 750_000)
-    assert in_force(warehouse)["C1"] == (750_000, False, "arpilot")
+    assert in_force(warehouse)["C1"] == (750_000, False, "arpilot")  # the ledger still shows 10,000.00

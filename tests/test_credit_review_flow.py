@@ -191,3 +191,28 @@ def test_the_approver_sees_a_limit_in_force_the_erp_has_not_imported(env):
                                        "overrides": []})
     thread.join(60)
     assert outcome["state"].is_completed()
+
+
+def review_status(engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.exec_driver_sql("SELECT status, comment FROM credit_reviews")]
+
+
+def test_a_review_with_nothing_to_propose_ends_at_once(env):
+    blocks, engine, smtp = env
+    state = credit_review(**blocks, as_of=AS_OF, customer="C2", return_state=True)  # C2 keeps its limit
+    assert state.is_completed() and state.message == "nothing to decide: every customer keeps their limit"
+    assert review_status(engine) == [("nothing_proposed", None)] and smtp.messages == []
+
+
+def test_an_answer_without_a_name_changes_nothing_and_ends_the_review(env):
+    blocks, engine, _ = env
+    thread, outcome = start(blocks)
+    run = paused_run(f"credit-review-all-{AS_OF}")
+    resume_flow_run(run.id, run_input={"decided_by": " ", "approve_all": True, "reject": False, "comment": "",
+                                       "overrides": []})
+    thread.join(60)
+    state = outcome["state"]
+    assert state.is_completed() and state.message.startswith("nothing approved: no name given")
+    assert changes(engine) == []
+    assert review_status(engine) == [("not_decided", "no name given: nothing is approved without who approves it")]

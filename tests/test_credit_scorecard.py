@@ -124,3 +124,8 @@ def test_a_policy_that_cannot_be_read_one_way_is_refused(change, message):
 
 def test_every_signal_is_documented_and_scored():
     assert set(DEFAULT_BANDS) == set(SIGNALS)
+
+
+def test_a_limit_under_one_step_is_lowered_to_the_cent_never_to_nothing():
+    small = review(customer(limit=100_000, days_beyond_terms=D(20), failed_charges=D(1)), POLICY)
+    assert (small.recommendation, small.proposed_limit_cents) == ("lower", 75_000)  # 1,000.00 less 25 %, not 0.00

@@ -88,3 +88,11 @@ def test_a_payment_within_the_grace_is_not_late_for_the_late_share_but_its_days_
     assert (acme.values["late_share"], acme.values["days_beyond_terms"]) == (D("0.0"), D("2.5"))
     acme, _ = credit_signals(ledger(), LIMITS, CHARGES, AS_OF, late_grace_days=9)
     assert acme.values["late_share"] == D("25.0")
+
+
+def test_a_limit_of_zero_is_a_limit_not_a_missing_one():
+    zero = LIMITS.assign(credit_limit_cents=[0, None])
+    acme, beta = credit_signals(ledger(), zero, CHARGES, AS_OF)
+    assert acme.values["utilisation"] is None
+    assert acme.why["utilisation"] == "a credit limit of 0 (no credit): no share of it to measure"
+    assert beta.why["utilisation"] == "no credit limit on file"

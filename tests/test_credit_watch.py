@@ -124,3 +124,13 @@ def test_a_notice_the_relay_refused_goes_the_next_night(prefect_api, books, sand
     assert [s for _, s, _ in first.mail.unsent] == ["owed"] and subjects(sandbox.smtp, ANN) == []
     night(books, sandbox, TODAY + timedelta(days=1))
     assert subjects(sandbox.smtp, ANN) == ["Customer C1 (C1) is over its credit limit by $2,000.00"]
+
+
+def test_a_second_nightly_the_same_day_reopens_the_breach_and_tells_nobody_twice(prefect_api, books, sandbox):
+    night(books, sandbox)
+    for owed in (900_000, 1_100_000):  # paid under the limit, then over it again, before a second nightly that day
+        with books.begin() as conn:
+            conn.execute(sa.text("UPDATE invoices SET open_cents = :o WHERE invoice_number = 'I-C1'"), {"o": owed})
+        again = night(books, sandbox)
+    assert [b.customer_id for b in again.over] == ["C1"] and again.events == []
+    assert subjects(sandbox.smtp, ANN) == ["Customer C1 (C1) is over its credit limit by $2,000.00"]

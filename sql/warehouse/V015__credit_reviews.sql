@@ -2,7 +2,8 @@
 -- change is written: with who approved it, when and why, and when it went to the ERP.
 
 -- One review: its run, the day it reviewed, what started it (schedule | on demand | the event's name), and how it
--- ended: proposed (waiting) | approved (all or some lines) | rejected | timed_out (nobody answered: nothing changed).
+-- ended: proposed (waiting) | approved (all or some lines) | rejected | timed_out (nobody answered: nothing changed)
+-- | nothing_proposed (every customer keeps their limit) | not_decided (an answer without a name: nothing changed).
 CREATE TABLE credit_reviews (
     review_id           VARCHAR(64)  PRIMARY KEY,
     reviewed_on         DATE         NOT NULL,
@@ -34,7 +35,8 @@ CREATE TABLE credit_proposals (
 
 -- Every approved change of a customer's credit limit or hold, the history: the limit and hold before and after,
 -- the review, who approved it, when and why. exported_on: the day it was written to the ERP's import file.
--- ledger_limit_cents and ledger_hold: what the ledger showed when it was approved (see customer_credit).
+-- ledger_limit_cents and ledger_hold: what the ledger showed when it was approved; imported_on: the night the
+-- ledger first showed the change (the ERP imported it). See customer_credit.
 CREATE TABLE credit_limit_changes (
     change_id           VARCHAR(160) PRIMARY KEY,
     customer_id         VARCHAR(64)  NOT NULL,
@@ -49,14 +51,15 @@ CREATE TABLE credit_limit_changes (
     approved_by         VARCHAR(128) NOT NULL,
     approved_at         TIMESTAMP    NOT NULL,
     why                 TEXT         NOT NULL,
-    exported_on         DATE
+    exported_on         DATE,
+    imported_on         DATE
 );
 CREATE INDEX credit_limit_changes_customer ON credit_limit_changes (customer_id, approved_at);
 CREATE INDEX credit_limit_changes_export ON credit_limit_changes (exported_on);
 
--- Each customer's credit limit and hold in force. arpilot's latest approved change is in force while the ledger
--- still shows what it showed at the approval (the ERP has not imported the change yet) or shows the approved value
--- (it has); a ledger that shows anything else was changed in the ERP since, and the ERP's word is in force.
+-- Each customer's credit limit and hold in force. arpilot's latest approved change is in force until the ERP has
+-- imported it (imported_on), while the ledger still shows what it showed at the approval or the approved values; a
+-- ledger that shows anything else was changed in the ERP since, and once imported the ERP's word is in force.
 -- source says which: ledger | arpilot. A limit of NULL is no limit (-1 stands for it in the comparisons).
 CREATE VIEW customer_credit AS
 SELECT customer_id, ledger_limit_cents, ledger_hold, approved_limit_cents, approved_hold, approved_at, approved_by,
@@ -65,7 +68,7 @@ SELECT customer_id, ledger_limit_cents, ledger_hold, approved_limit_cents, appro
        CASE WHEN arpilot THEN approved_hold ELSE ledger_hold END AS on_hold
 FROM (SELECT c.customer_id, c.credit_limit_cents AS ledger_limit_cents, c.on_hold AS ledger_hold,
              l.limit_after_cents AS approved_limit_cents, l.hold_after AS approved_hold, l.approved_at, l.approved_by,
-             (l.change_id IS NOT NULL
+             (l.change_id IS NOT NULL AND l.imported_on IS NULL
               AND COALESCE(c.credit_limit_cents, -1) IN (COALESCE(l.ledger_limit_cents, -1),
                                                          COALESCE(l.limit_after_cents, -1))
               AND c.on_hold IN (l.ledger_hold, l.hold_after)) AS arpilot

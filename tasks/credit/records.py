@@ -1,6 +1,6 @@
 """A credit review in the warehouse: its proposals as made, the approver's decisions, and only for an approved or
 overridden line that changes something, a row of history (limit and hold before and after, who, when, why). The
-ERP learns of the changes from a dated import file, rewritten whole so a rerun never lists a change twice.
+ERP learns of the changes from one import file per review, rewritten whole so a rerun never lists a change twice.
 
 Export format (UTF-8 CSV, one row per change): change_id, customer_id, currency, limit_before, limit_after (decimal
 amounts in the currency, empty: no limit), credit_hold (true/false), approved_by, approved_at (UTC), review_id, why.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -44,11 +44,14 @@ EXPORT_COLUMNS = ["change_id", "customer_id", "currency", "limit_before", "limit
 
 def record_proposals(conn: Connection, review_id: str, reviewed_on: date, started_by: str,
                      reviews: list[Review]) -> None:
-    """The review and its proposals, pending; a rerun of the same review keeps what was recorded first."""
+    """The review and its proposals, pending (a review that proposes nothing is over: nothing_proposed); a rerun of
+    the same review keeps what was recorded first."""
     fresh = conn.execute(sa.text(
-        "INSERT INTO credit_reviews (review_id, reviewed_on, started_by, status) VALUES (:r, :d, :s, 'proposed') "
-        "ON CONFLICT (review_id) DO NOTHING"), {"r": review_id, "d": reviewed_on, "s": started_by}).rowcount
-    if fresh:
+        "INSERT INTO credit_reviews (review_id, reviewed_on, started_by, status) VALUES (:r, :d, :s, :st) "
+        "ON CONFLICT (review_id) DO NOTHING"),
+        {"r": review_id, "d": reviewed_on, "s": started_by, "st": "proposed" if reviews else "nothing_proposed"}
+    ).rowcount
+    if fresh and reviews:
         conn.execute(sa.text(
             "INSERT INTO credit_proposals (review_id, customer_id, currency, score, recommendation, limit_cents, "
             "proposed_limit_cents, reasons) VALUES (:r, :c, :cur, :s, :rec, :l, :p, :why)"),
@@ -127,19 +130,31 @@ def account_people(conn: Connection) -> dict[str, dict]:
     return {r["customer_id"]: dict(r) for r in rows}
 
 
-def time_out(conn: Connection, review_id: str, at: datetime) -> bool:
-    """Nobody answered: the review ends timed out and nothing changes."""
+def mark_imported(conn: Connection, day: date) -> int:
+    """Note the approved changes the ledger now shows (the ERP imported them): from then on the ledger's word is in
+    force (customer_credit), also when the ERP changes the customer back. Returns how many were noted today."""
     return conn.execute(sa.text(
-        "UPDATE credit_reviews SET status = 'timed_out', decided_at = :t WHERE review_id = :r AND status = 'proposed'"),
-        {"t": at.replace(tzinfo=None, microsecond=0), "r": review_id}).rowcount == 1
+        "UPDATE credit_limit_changes SET imported_on = :d WHERE imported_on IS NULL AND EXISTS (SELECT 1 FROM "
+        "customers c WHERE c.customer_id = credit_limit_changes.customer_id AND COALESCE(c.credit_limit_cents, -1) "
+        "= COALESCE(credit_limit_changes.limit_after_cents, -1) AND c.on_hold = credit_limit_changes.hold_after)"),
+        {"d": day}).rowcount
 
 
-def export_csv(conn: Connection, day: date) -> str:
-    """The changes approved on ``day`` (UTC) as the ERP imports them."""
+def end_review(conn: Connection, review_id: str, status: str, at: datetime, why: str) -> bool:
+    """A review that ends without changes: timed_out (nobody answered) or not_decided (an answer that approved
+    nothing, e.g. without a name); it takes no comment afterwards. False when it had ended already."""
+    return conn.execute(sa.text(
+        "UPDATE credit_reviews SET status = :st, decided_at = :t, comment = :w WHERE review_id = :r "
+        "AND status = 'proposed'"),
+        {"st": status, "t": at.replace(tzinfo=None, microsecond=0), "w": why, "r": review_id}).rowcount == 1
+
+
+def export_csv(conn: Connection, review_id: str) -> str:
+    """The review's approved changes as the ERP imports them."""
     rows = wh.plain(wh.query_frame(conn, (
         "SELECT change_id, customer_id, currency, limit_before_cents, limit_after_cents, hold_after, approved_by, "
-        "approved_at, review_id, why FROM credit_limit_changes WHERE approved_at >= :d AND approved_at < :e "
-        "ORDER BY change_id"), _day_bounds(day)))
+        "approved_at, review_id, why FROM credit_limit_changes WHERE review_id = :r ORDER BY change_id"),
+        {"r": review_id}))
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -150,17 +165,13 @@ def export_csv(conn: Connection, day: date) -> str:
     return out.getvalue()
 
 
-def write_export(conn: Connection, day: date, folder: Path) -> Path:
-    """Rewrite the day's import file whole (atomically) and mark its changes exported."""
-    path = write_whole(folder / f"credit-limits-{day.isoformat()}.csv", export_csv(conn, day))
-    conn.execute(sa.text("UPDATE credit_limit_changes SET exported_on = :day WHERE exported_on IS NULL AND "
-                         "approved_at >= :d AND approved_at < :e"), {**_day_bounds(day), "day": day})
+def write_export(conn: Connection, review_id: str, day: date, folder: Path) -> Path:
+    """The review's import file, one per review so a file the ERP imported is never listed again (``day``: the
+    company's date of the approval), written whole and atomically; its changes are marked exported."""
+    path = write_whole(folder / f"credit-limits-{day.isoformat()}-{review_id[:8]}.csv", export_csv(conn, review_id))
+    conn.execute(sa.text("UPDATE credit_limit_changes SET exported_on = :day WHERE review_id = :r"),
+                 {"day": day, "r": review_id})
     return path
-
-
-def _day_bounds(day: date) -> dict[str, datetime]:
-    start = datetime.combine(day, time())
-    return {"d": start, "e": start + timedelta(days=1)}
 
 
 def _amount(cents) -> str:

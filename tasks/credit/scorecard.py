@@ -6,7 +6,8 @@ credit limit) is worth nothing either way and says so: unknown is never read as 
 
 The recommendation, first rule that holds:
   hold          score below hold_below
-  lower         score below lower_below: the limit less lower_percent, rounded down to the limit step
+  lower         score below lower_below: the limit less lower_percent, rounded down to the limit step (to the
+                cent when that would leave no limit at all)
   change terms  late_share at least terms_late_share (pays, but late: other terms, not another limit)
   raise         score at least raise_from and peak_utilisation at least raise_needs_use: the limit plus
                 raise_percent, rounded up to the limit step
@@ -101,5 +102,7 @@ def _proposed_limit(recommendation: str, limit: int | None, policy: CreditPolicy
     if recommendation == "raise":
         return int((Decimal(limit) * (100 + policy.raise_percent) / 100 / step).to_integral_value(ROUND_CEILING) * step)
     if recommendation == "lower":
-        return int((Decimal(limit) * (100 - policy.lower_percent) / 100 / step).to_integral_value(ROUND_FLOOR) * step)
+        lowered = Decimal(limit) * (100 - policy.lower_percent) / 100
+        stepped = int((lowered / step).to_integral_value(ROUND_FLOOR) * step)
+        return stepped or int(lowered.to_integral_value(ROUND_FLOOR))  # a limit under one step is not cut to 0
     return limit

@@ -31,6 +31,7 @@ from tasks.kpi.ledger import Ledger
 TREND_MONTHS = 3
 NO_PAYMENTS = "no payment received in the review months"
 NO_LIMIT = "no credit limit on file"
+ZERO_LIMIT = "a credit limit of 0 (no credit): no share of it to measure"
 
 
 def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFrame, as_of: date,
@@ -75,7 +76,8 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
         if values["dbt_trend"] is None:
             why["dbt_trend"] = (NO_PAYMENTS if c not in overall else
                                 f"payments on only one side of the last {TREND_MONTHS} months")
-        why |= {s: NO_LIMIT for s in ("utilisation", "peak_utilisation") if values[s] is None}
+        why |= {s: NO_LIMIT if limit is None else ZERO_LIMIT for s in ("utilisation", "peak_utilisation")
+                if values[s] is None}
         found.append(Signals(c, row.currency, limit, values, why))
     return found
 

@@ -4,9 +4,10 @@ customer's credit review early, each announced once as an event: arpilot.credit.
 arpilot.credit.large-dispute (a new dispute worth at least the policy's share of the limit) and
 arpilot.credit.autopay-failed (a charge that failed for good).
 
-An event is reserved in credit_events in the transaction that emits it: a failed emit reserves nothing, and a run
-that dies after the emit but before the commit announces it again the next night (a second review of the customer,
-never a lost one).
+An event is reserved in credit_events in the transaction that emits it: an emit Prefect's events client did not take
+reserves nothing (the next night announces it), and a run that dies after the emit but before the commit announces
+it again the next night (a second review of the customer, never a lost one). An event the client took is delivered
+by it, in the background, as Prefect delivers every event.
 """
 
 from __future__ import annotations
@@ -30,12 +31,16 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.credit.notices import Breach, breach_notices
-from tasks.credit.records import account_people
+from tasks.credit.records import account_people, mark_imported
 from tasks.staff_mail import StaffMailResult, send_staff_notices
 
 LIMIT_EXCEEDED = "arpilot.credit.limit-exceeded"
 LARGE_DISPUTE = "arpilot.credit.large-dispute"
 AUTOPAY_FAILED = "arpilot.credit.autopay-failed"
+
+
+class EventNotTaken(RuntimeError):
+    """emit_event returned no event (no events client): the event is not reserved, the next night announces it."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class CreditWatch:
     new: list[Breach] = field(default_factory=list)  # of them, the breaches first seen tonight
     ended: int = 0
     events: list[CreditEvent] = field(default_factory=list)  # announced tonight
+    unannounced: list[CreditEvent] = field(default_factory=list)  # Prefect did not take them: tried again
     mail: StaffMailResult = field(default_factory=StaffMailResult)
 
 
@@ -89,22 +95,36 @@ def announce(conn: Connection, event: CreditEvent, customer_name: str, at: str) 
         "INSERT INTO credit_events (event_key, event, customer_id, detail, emitted_at) VALUES (:k, :e, :c, :d, :t) "
         "ON CONFLICT (event_key) DO NOTHING"),
         {"k": event.key, "e": event.event, "c": event.customer_id, "d": event.detail, "t": at}).rowcount
-    if fresh:
-        emit_event(event=event.event, resource={"prefect.resource.id": f"arpilot.customer.{event.customer_id}",
-                                                "prefect.resource.name": customer_name},
-                   payload={"customer_id": event.customer_id, "detail": event.detail, "key": event.key})
+    if fresh and emit_event(event=event.event, payload={"customer_id": event.customer_id, "detail": event.detail,
+                                                        "key": event.key},
+                            resource={"prefect.resource.id": f"arpilot.customer.{event.customer_id}",
+                                      "prefect.resource.name": customer_name}) is None:
+        raise EventNotTaken(f"Prefect's events client did not take {event.event} for {event.customer_id}")
     return bool(fresh)
 
 
 def _record_breaches(conn: Connection, new: list[Breach], ended: list[tuple[str, str]], today: date) -> None:
+    """A breach that ended and began again on the same day (a second nightly) is the same breach, reopened."""
     if new:
         conn.execute(sa.text("INSERT INTO credit_breaches (customer_id, currency, started_on, limit_cents, open_cents) "
-                             "VALUES (:c, :cur, :d, :l, :o)"),
+                             "VALUES (:c, :cur, :d, :l, :o) ON CONFLICT (customer_id, currency, started_on) "
+                             "DO UPDATE SET ended_on = NULL"),
                      [{"c": b.customer_id, "cur": b.currency, "d": today, "l": b.limit_cents, "o": b.open_cents}
                       for b in new])
     if ended:
         conn.execute(sa.text("UPDATE credit_breaches SET ended_on = :d WHERE customer_id = :c AND currency = :cur "
                              "AND ended_on IS NULL"), [{"d": today, "c": c, "cur": cur} for c, cur in ended])
+
+
+@task(name="note-erp-credit-imports", cache_policy=NO_CACHE)
+def note_erp_imports(store: ArWarehouse, today: date) -> int:
+    """After the sync: the approved credit changes the ledger now shows are imported; from then on the ERP's word is
+    the limit in force (tasks/credit/records.mark_imported)."""
+    with store.engine().begin() as conn:
+        noted = mark_imported(conn, today)
+    if noted:
+        get_run_logger().info("The ERP imported %d approved credit change(s): the ledger's limits are in force", noted)
+    return noted
 
 
 @task(name="watch-credit", cache_policy=NO_CACHE)
@@ -130,9 +150,13 @@ def watch_credit(store: ArWarehouse, company: CompanyProfile, policy: CreditPoli
                                   {**params, **since, "percent": policy.large_dispute_percent})
         charges = wh.query_frame(conn, wh.named_query("credit", "failed_charges"), since)
     for event in early_events(watch.new, disputes, charges, company):
-        with engine.begin() as conn:
-            if announce(conn, event, people[event.customer_id]["name"], wh.utcnow()):
-                watch.events.append(event)
+        try:
+            with engine.begin() as conn:
+                if announce(conn, event, people[event.customer_id]["name"], wh.utcnow()):
+                    watch.events.append(event)
+        except EventNotTaken as error:
+            watch.unannounced.append(event)
+            get_run_logger().warning("%s; announced again by the next nightly", error)
     if email:
         notices = breach_notices(watch.over, people, recipients.collectors, recipients.sales_reps, company)
         watch.mail = send_staff_notices(engine, email, email_name, notices, run_id, company.legal_name)

@@ -87,10 +87,10 @@ def refused(conn: Connection, keys: list[str]) -> None:
 def complete(conn: Connection, key: str, status: str, attempts: int, provider_id: str | None = None,
              reason: str | None = None) -> None:
     """Record the outcome: sent, failed (permanent, with the provider's reason), owed (refused for now: still
-    owed, with the provider's last reason) or unknown. A carrier's reason that came before (Twilio can report a
-    text undelivered before the send records its sid) is kept."""
+    owed, with the provider's last reason) or unknown. A carrier's failure that came before (Twilio can report a
+    text undelivered before the send records its sid) keeps its reason."""
     conn.execute(sa.text("UPDATE dunning_outbox SET status = :st, attempts = :a, provider_id = :p, "
-                         "reason = COALESCE(:r, CASE WHEN delivery_status IS NOT NULL THEN reason END), "
+                         "reason = COALESCE(:r, CASE WHEN delivery_status IN ('undelivered', 'failed') THEN reason END), "
                          "completed_at = :t WHERE outbox_key = :k"),
                  {"k": key, "st": status, "a": attempts, "p": provider_id, "r": reason, "t": wh.timestamp()})
 
