@@ -36,9 +36,9 @@ from blocks.warehouse import ArWarehouse
 from reports.formats import money
 from tasks import warehouse as wh
 from tasks.answers_in_ui import wait_for_answer
-from tasks.credit.decisions import CreditDecision, decide
-from tasks.credit.notices import hold_notices, proposal_notices
-from tasks.credit.records import account_people, apply_decisions, end_review, record_proposals, write_export
+from tasks.credit.decisions import CreditDecision, Decided, decide
+from tasks.credit.notices import hold_notices, proposal_notices, terms_notices
+from tasks.credit.records import Change, account_people, apply_decisions, end_review, record_proposals, write_export
 from tasks.credit.scorecard import Review, review
 from tasks.credit.signals import credit_signals
 from tasks.kpi.reports import read_ledger
@@ -95,6 +95,30 @@ def _publish(reviews: list[Review], erp_shows: dict[str, int | None], company: C
                                                       if r.customer_id in erp_shows else ""),
          "proposed": limit(r.proposed_limit_cents, r.currency), "reasons": "; ".join(r.reasons)}
         for r in sorted(reviews, key=lambda r: (SEVERITY.index(r.recommendation), r.score, r.customer_id))])
+
+
+def _publish_decisions(decided: list[Decided], changes: list[Change], terms: list[Review], path: Path | None,
+                       company: CompanyProfile) -> None:
+    """What each decided line leads to, for the controller: written and exported, agreed by people, or nothing."""
+    written, agreed = {c.customer_id: c for c in changes}, {r.customer_id for r in terms}
+
+    def limit(cents, currency) -> str:
+        return "no limit" if cents is None else money(int(cents), currency, company.locale)
+
+    def outcome(d: Decided) -> str:
+        if d.customer_id in written:
+            c = written[d.customer_id]
+            hold = {(False, True): "; put on hold", (True, False): "; released from hold"}.get(
+                (c.hold_before, c.hold_after), "")
+            return (f"limit {limit(c.limit_before_cents, c.currency)} -> {limit(c.limit_after_cents, c.currency)}"
+                    f"{hold}: written, exported to {path}")
+        if d.customer_id in agreed:
+            return "change terms: the sales rep agrees them with the customer and sets them in the ERP"
+        return "rejected: nothing changes" if d.decision == "rejected" else "nothing changes"
+
+    create_table_artifact(key="credit-review-decisions", description="What the approver's answer changed",
+                          table=[{"customer": d.customer_id, "decision": d.decision, "why": d.why,
+                                  "outcome": outcome(d)} for d in decided])
 
 
 @task(name="tell-sales-reps", cache_policy=NO_CACHE)
@@ -172,6 +196,10 @@ def credit_review(warehouse: str = DEFAULT_WAREHOUSE, company: str = DEFAULT_COM
         changes = apply_decisions(conn, review_id, decided, by, now, answer.comment)
         path = write_export(conn, review_id, profile.today(now), Path(policy.export_dir)) if changes else None
     logger.info("%d change(s) approved by %s, written%s", len(changes), by, f" and exported to {path}" if path else "")
-    tell_sales_reps(engine, email_channel, hold_notices(changes, customers, sales_reps, profile, by), [], profile,
-                    "holds")
+    as_proposed = {d.customer_id for d in decided if d.decision == "approved"}
+    terms = [r for r in changing if r.recommendation == "change terms" and r.customer_id in as_proposed]
+    _publish_decisions(decided, changes, terms, path, profile)
+    tell_sales_reps(engine, email_channel, hold_notices(changes, customers, sales_reps, profile, by)
+                    + terms_notices(review_id, terms, customers, sales_reps, profile, by), [], profile,
+                    "holds and terms")
     return len(changes)

@@ -136,6 +136,7 @@ def environment(locale: str) -> Environment:
     env.filters["kpi"] = lambda figures, name: kpi_figure(figures, name, locale)
     env.filters["company_figure"] = lambda figure, unit, currency: company_figure(figure, unit, currency, locale)
     env.filters["pct"] = lambda v: or_dash(v, " %")
+    env.filters["rate"] = lambda r: f"{r:.7g}"  # a cross rate has 28 digits; figures convert at full precision
     env.filters["unknown_notes"] = unknown_notes
     env.filters["day"] = lambda d: format_date(d, "d MMM yyyy", locale=locale)
     env.filters["stamp"] = lambda t: format_datetime(t, "d MMM yyyy, HH:mm zzz", locale=locale)

@@ -82,15 +82,19 @@ def test_approve_all_writes_the_proposals_with_who_and_exports_them(env, tmp_pat
     assert export.read_text().splitlines()[1].startswith(f"{run.id}|C1,C1,USD,10000.00,")
     held = [m["Subject"] for m in mail_to(smtp, "sam@northwind.example")[1:]]
     assert held == (["Acme Corp (C1) is now on credit hold"] if hold else [])
+    [decision] = table_on(run.id, "credit-review-decisions")
+    assert (decision["customer"], decision["decision"]) == ("C1", "approved")
+    assert decision["outcome"].startswith("limit $10,000.00 -> ") and decision["outcome"].endswith(f"{export}")
 
 
-def comments_on(run_id) -> list[dict]:
+def table_on(run_id, key: str) -> list[dict]:
+    """The run's latest table artifact of that key, as the UI shows it."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 
     with get_client(sync_client=True) as client:
         [latest] = client.read_latest_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["credit-review-comments"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
+            key=ArtifactFilterKey(any_=[key]), flow_run_id=ArtifactFilterFlowRunId(any_=[run_id])))
     return json.loads(latest.data)
 
 
@@ -103,7 +107,7 @@ def test_a_sales_reps_comment_reaches_the_waiting_review_and_none_after_the_deci
     comment = ["credit", "comment", "--review", str(run.id), "--by", "Sam Rep", "--warehouse", blocks["warehouse"]]
     assert main([*comment, "--customer", "C1", "--comment", "New owner since October; orders doubled"]) == 0
     assert main([*comment, "--customer", "C1", "--comment", "They asked for 30 more days"]) == 0
-    assert comments_on(run.id) == [{"customer": "C1", "proposal": outcome_of_c1(engine, run.id),
+    assert table_on(run.id, "credit-review-comments") == [{"customer": "C1", "proposal": outcome_of_c1(engine, run.id),
                                     "sales comments": "Sam Rep: New owner since October; orders doubled\n"
                                                       "Sam Rep: They asked for 30 more days"}]
     assert main([*comment, "--customer", "C2", "--comment", "fine"]) == 1  # keep: nothing proposed
@@ -169,9 +173,6 @@ def test_a_rejection_or_silence_changes_nothing_and_says_so(env, answer):
 
 
 def test_the_approver_sees_a_limit_in_force_the_erp_has_not_imported(env):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
-
     blocks, engine, _ = env
     with engine.begin() as conn:  # last month's approval raised C1 to 15,000.00; the ERP still shows 10,000.00
         conn.exec_driver_sql(
@@ -181,10 +182,7 @@ def test_the_approver_sees_a_limit_in_force_the_erp_has_not_imported(env):
             "'2026-10-01 09:00:00', 'a seasonal peak')")
     thread, outcome = start(blocks)
     run = paused_run(f"credit-review-all-{AS_OF}")
-    with get_client(sync_client=True) as client:
-        [table] = client.read_latest_artifacts(artifact_filter=ArtifactFilter(
-            key=ArtifactFilterKey(any_=["credit-review"]), flow_run_id=ArtifactFilterFlowRunId(any_=[run.id])))
-    [row] = json.loads(table.data)
+    [row] = table_on(run.id, "credit-review")
     assert row["customer"] == "C1" and row["recommendation"] in ("hold", "lower")
     assert row["limit"] == "$15,000.00 (approved; the ERP still shows $10,000.00)"
     resume_flow_run(run.id, run_input={"decided_by": "Dana", "approve_all": False, "reject": True, "comment": "",

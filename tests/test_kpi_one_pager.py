@@ -32,6 +32,7 @@ from tasks.kpi.one_pager import (
 from tasks.kpi.rates import (
     CompanyFigure,
     ExchangeRates,
+    RatesConflict,
     RatesFileDamaged,
     company_total,
     convert,
@@ -195,6 +196,11 @@ def test_rates_file_or_ledger_and_a_damaged_file_stops(tmp_path):
     bad.write_text("date,currency,rate\n2026-10-30,EUR,1.08\n2026-10-31,GBP,one\n")
     with pytest.raises(RatesFileDamaged, match="line 3"):
         read_rates_file(bad)
+    twice = tmp_path / "twice.csv"  # a correction appended instead of replacing the day's rate
+    twice.write_text("date,currency,rate\n2026-10-30,EUR,1.0875\n2026-10-30,EUR,1.0880\n2026-10-30,GBP,1.15\n"
+                     "2026-10-30,GBP,1.15\n")
+    with pytest.raises(RatesConflict, match=r"EUR has different rates on 2026-10-30 \(1.0875, 1.0880\)"):
+        exchange_rates(None, str(twice), "USD")
 
 
 def test_the_recipients_block_names_the_reporting_currency_and_the_rates_file(tmp_path):

@@ -71,6 +71,22 @@ def hold_notices(changes: list[Change], customers: dict[str, dict], sales_reps: 
     return notices
 
 
+def terms_notices(review_id: str, terms: list[Review], customers: dict[str, dict], sales_reps: dict[str, str],
+                  company: CompanyProfile, approved_by: str) -> list[StaffNotice]:
+    """The sales rep of each account whose change of terms was approved: terms are agreed with the customer and set
+    in the ERP by people, so nothing is exported for them."""
+    notices = []
+    for r in terms:
+        rep = customers.get(r.customer_id, {}).get("sales_rep")
+        if rep not in sales_reps:
+            continue
+        key = f"credit-terms|{review_id}|{r.customer_id}"
+        context = _context(company, key, review=r, name=customers[r.customer_id]["name"], approved_by=approved_by)
+        notices.append(StaffNotice(key, "credit-terms", (sales_reps[rep],), render_staff("credit-terms", context),
+                                   r.customer_id))
+    return notices
+
+
 def breach_notices(breaches: list[Breach], customers: dict[str, dict], collectors: dict[str, str],
                    sales_reps: dict[str, str], company: CompanyProfile) -> list[StaffNotice]:
     """The collector and the sales rep of each customer newly over their limit, one email per breach."""

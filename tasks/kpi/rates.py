@@ -33,6 +33,10 @@ class RatesFileDamaged(ValueError):
     """The rates file has a row that is not a day, a currency and a positive decimal rate: nothing is converted."""
 
 
+class RatesConflict(ValueError):
+    """Two different rates for one currency and day: which one is meant cannot be known, so nothing is converted."""
+
+
 @dataclass(frozen=True)
 class RateUsed:
     currency: str
@@ -72,8 +76,14 @@ class ExchangeRates:
         frame = frame[RATE_COLUMNS].astype(object)
         days = pd.to_datetime(frame["rate_on"], format="ISO8601").dt.date
         self._by_currency = {
-            str(currency): sorted(zip(days[group.index], (Decimal(str(r)) for r in group["rate"]), strict=True))
+            str(currency): sorted(set(zip(days[group.index], (Decimal(str(r)) for r in group["rate"]), strict=True)))
             for currency, group in frame.groupby(frame["currency"].astype(str).str.upper())}
+        for currency, rates in self._by_currency.items():
+            twice = sorted({on for (on, _), (later, _) in zip(rates, rates[1:]) if on == later})
+            if twice:
+                quoted = ", ".join(str(rate) for on, rate in rates if on == twice[0])
+                raise RatesConflict(f"{source}: {currency} has different rates on {twice[0]:%Y-%m-%d} ({quoted}); "
+                                    "keep one per currency and day")
 
     def rate_for(self, currency: str, day: date) -> RateUsed | None:
         """The latest rate of ``currency`` on or before ``day``; None if there is none. Where the rates also quote
