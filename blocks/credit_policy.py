@@ -31,6 +31,8 @@ SIGNALS = {
     "broken_promises": "promises to pay broken",
     "failed_charges": "autopay charges declined or failed",
     "account_months": "months since the first invoice",
+    "add": "average days delinquent: past-due AR today / net sales of the last 90 days x 90",
+    "sales_volume": "invoiced in the review months, in the limit's currency",
 }
 
 DEFAULT_BANDS: dict[str, list[Band]] = {
@@ -61,6 +63,10 @@ DEFAULT_BANDS: dict[str, list[Band]] = {
     "account_months": [Band(at_least=Decimal(0), points=-10, reason="a new account ({value} months)"),
                        Band(at_least=Decimal(12), points=0, reason="a customer for {value} months"),
                        Band(at_least=Decimal(36), points=10, reason="a customer for {value} months")],
+    "add": [Band(at_least=Decimal(0), points=0, reason="{value} days delinquent on average (ADD)"),
+            Band(at_least=Decimal(30), points=-5, reason="{value} days delinquent on average (ADD)"),
+            Band(at_least=Decimal(60), points=-10, reason="{value} days delinquent on average (ADD)")],
+    "sales_volume": [Band(at_least=Decimal(0), points=0, reason="invoiced {value} in the review months")],
 }
 
 

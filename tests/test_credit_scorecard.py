@@ -15,7 +15,7 @@ POLICY = CreditPolicy()
 # A customer every signal is neutral for: 100 points, keep.
 STEADY = {"days_beyond_terms": D(8), "dbt_trend": D(0), "late_share": D(10), "utilisation": D(40),
           "peak_utilisation": D(50), "disputes": D(0), "broken_promises": D(0), "failed_charges": D(0),
-          "account_months": D(24)}
+          "account_months": D(24), "add": D(10), "sales_volume": D(50_000)}
 
 
 def customer(limit: int | None = 1_000_000, why: dict | None = None, **changed) -> Signals:

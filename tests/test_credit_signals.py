@@ -63,7 +63,9 @@ def test_signals_counted_by_hand():
         "utilisation": D("20.0"),  # 2,000 open of 10,000
         "peak_utilisation": D("30.0"),  # 3,000 owed at the end of September
         "disputes": D(1), "broken_promises": D(1), "failed_charges": D(1),  # the older ones are outside the months
-        "account_months": D(45)}  # since 1 February 2023
+        "account_months": D(45),  # since 1 February 2023
+        "add": D("90.0"),  # 2,000 past due / 2,000 sold in the last 90 days (I3; I2 on 1 September is outside) x 90
+        "sales_volume": D("6000.00")}  # I1 + I2 + I3; I0 is older, E1 is in euros
     assert acme.why == {}
     assert beta.values["days_beyond_terms"] is None and beta.values["utilisation"] is None
     assert beta.why == {"days_beyond_terms": "no payment received in the review months",
@@ -71,12 +73,14 @@ def test_signals_counted_by_hand():
                         "dbt_trend": "no payment received in the review months",
                         "utilisation": "no credit limit on file", "peak_utilisation": "no credit limit on file"}
     assert beta.values["account_months"] == D(0)
+    assert (beta.values["add"], beta.values["sales_volume"]) == (D("0.0"), D("700.00"))  # nothing past due yet
 
 
 def test_the_review_of_those_signals_says_why_in_words():
     acme, beta = (review(s, CreditPolicy()) for s in credit_signals(ledger(), LIMITS, CHARGES, AS_OF))
-    assert (acme.score, acme.recommendation, acme.proposed_limit_cents) == (85, "keep", 1_000_000)
-    assert acme.reasons == ("a customer for 45 months (+10)", "1 broken promise(s) (-10)",
+    assert (acme.score, acme.recommendation, acme.proposed_limit_cents) == (75, "lower", 700_000)
+    assert acme.reasons == ("a customer for 45 months (+10)", "90 days delinquent on average (ADD) (-10)",
+                            "1 broken promise(s) (-10)",
                             "1 failed autopay charge(s) (-10)", "25 % of payments late (-10)",
                             "pays on time (on average 2.5 days late) (+5)")
     assert beta.recommendation == "keep" and beta.score == 90  # a new account: -10, the rest unknown

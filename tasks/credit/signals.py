@@ -13,6 +13,9 @@ of the customer's credit limit only: amounts in two currencies are never weighed
   broken_promises    promises to pay judged broken in the review months, any currency
   failed_charges     autopay charges that failed in the review months, any currency
   account_months     whole months from the customer's first invoice to the review day
+  add                average days delinquent, as the KPI reports define it: past-due AR today / net sales (invoices
+                     less credit notes) of the last 90 days x 90; 0 when nothing is past due
+  sales_volume       invoiced in the review months (currency units)
 No payment in the review months, or none on one side of the trend, or no credit limit: that signal is unknown,
 with the reason.
 """
@@ -59,6 +62,9 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
     broken = _count(ledger.promises[ledger.promises["status"] == "broken"], "resolved_on", start, end).to_dict()
     failed = _count(charges[charges["status"] == "failed"].assign(
         charge_day=pd.to_datetime(charges["charge_day"], format="ISO8601")), "charge_day", start, end).to_dict()
+    issued = inv[(inv["issue_date"] > start) & (inv["issue_date"] <= end)].groupby("customer_id")["amount_cents"].sum()
+    add, add_why = _days_delinquent(inv, ledger.credit_notes.merge(customers[["customer_id", "currency"]],
+                                                                   on=["customer_id", "currency"]), end)
     first = ledger.invoices.groupby("customer_id")["issue_date"].min()
     months_old = ((as_of.year - first.dt.year) * 12 + as_of.month - first.dt.month
                   - (first.dt.day > as_of.day).astype(int)).clip(lower=0).to_dict()
@@ -71,15 +77,35 @@ def credit_signals(ledger: Ledger, customers: pd.DataFrame, charges: pd.DataFram
             "utilisation": _percent(open_now.get(c, 0), limit), "peak_utilisation": _percent(peak.get(c, 0), limit),
             "disputes": Decimal(int(disputes.get(c, 0))), "broken_promises": Decimal(int(broken.get(c, 0))),
             "failed_charges": Decimal(int(failed.get(c, 0))),
-            "account_months": Decimal(int(months_old.get(c, 0)))}
+            "account_months": Decimal(int(months_old.get(c, 0))), "add": add.get(c, Decimal("0.0")),
+            "sales_volume": Decimal(int(issued.get(c, 0))).scaleb(-2)}
         why = {s: NO_PAYMENTS for s in ("days_beyond_terms", "late_share") if values[s] is None}
         if values["dbt_trend"] is None:
             why["dbt_trend"] = (NO_PAYMENTS if c not in overall else
                                 f"payments on only one side of the last {TREND_MONTHS} months")
+        if c in add_why:
+            why["add"] = add_why[c]
         why |= {s: NO_LIMIT if limit is None else ZERO_LIMIT for s in ("utilisation", "peak_utilisation")
                 if values[s] is None}
         found.append(Signals(c, row.currency, limit, values, why))
     return found
+
+
+def _days_delinquent(inv: pd.DataFrame, notes: pd.DataFrame, end: pd.Timestamp) -> tuple[dict, dict[str, str]]:
+    """ADD per customer (values; None where something is past due but nothing was sold to measure it against)."""
+    since = end - pd.Timedelta(days=90)
+    sold = inv[(inv["issue_date"] > since) & (inv["issue_date"] <= end)].groupby("customer_id")["amount_cents"].sum()
+    noted = pd.to_datetime(notes["issue_date"], format="ISO8601")
+    credited = notes[(noted > since) & (noted <= end)].groupby("customer_id")["amount_cents"].sum()
+    net = sold.sub(credited, fill_value=0)
+    late = inv[(inv["status"] == "open") & (inv["due_date"] < end)].groupby("customer_id")["open_cents"].sum()
+    values, why = {}, {}
+    for c, cents in late[late > 0].items():
+        if net.get(c, 0) > 0:
+            values[c] = (Decimal(int(cents)) * 90 / Decimal(int(net[c]))).quantize(Decimal("0.1"), ROUND_HALF_UP)
+        else:
+            values[c], why[c] = None, "past due, with no net sales in the last 90 days to measure it against"
+    return values, why
 
 
 def _weighted_days(paid: pd.DataFrame) -> dict[str, Decimal]:
