@@ -4,8 +4,8 @@ the trend against the previous period, and the five things to act on first in ea
 Every figure is built from the per-currency KPIs (tasks/kpi/maths.py) by the rounding rule of tasks/kpi/rates.py:
 each currency's amount converted once at the rate of the period end, the company's amount their sum. DSO and CEI
 use the same formulas on those converted amounts (countback DSO: ending AR against each month's converted net
-credit sales; CEI: converted AR at the start, sales, AR and current AR at the end), all at the period end's rates,
-so they measure collections, not currency moves. A figure some currency cannot give (unknown in the ledger, or no
+credit sales; CEI: converted AR at the start, sales, AR and current AR at the end), all at the period end's rates.
+The previous period, for the trend, is converted at its own end's rates, so a trend includes currency moves. A figure some currency cannot give (unknown in the ledger, or no
 rate) is unknown with that reason: never 0, never 100 %, never green.
 """
 
