@@ -24,6 +24,9 @@ class EmailChannel(Block):
     from_name: str | None = Field(None, description="Display name; default: the company profile's sender name.")
     reply_to: str | None = Field(None, description="Where replies go, if not the sender address.")
     timeout_seconds: float = Field(30, gt=0, description="Network timeout per SMTP command.")
+    messages_per_second: float | None = Field(None, gt=0, description="The relay's sending limit, across every "
+                                                                     "run and worker (a Prefect global concurrency "
+                                                                     "limit); empty: as fast as the relay takes them.")
 
     @model_validator(mode="after")
     def _login_complete(self) -> EmailChannel:

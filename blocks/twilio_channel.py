@@ -46,6 +46,9 @@ class TwilioChannel(Block):
     api_base_url: str | None = Field(None, description="Only for a Twilio-compatible test server; empty for "
                                                        "Twilio itself.")
     timeout_seconds: float = Field(30, gt=0, description="HTTP timeout per request.")
+    requests_per_second: float | None = Field(None, gt=0, description="Texts and calls created per second, across "
+                                                                     "every run and worker (a Prefect global "
+                                                                     "concurrency limit); empty: no limit.")
 
     @model_validator(mode="after")
     def _sender_given(self) -> TwilioChannel:

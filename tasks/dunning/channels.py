@@ -24,6 +24,7 @@ import requests
 from twilio.base.exceptions import TwilioRestException
 
 from blocks.email_channel import EmailChannel
+from blocks.rate_limits import throttle
 from blocks.twilio_channel import TwilioChannel
 
 TWILIO_UNSUBSCRIBED = 21610
@@ -125,6 +126,7 @@ class EmailSender:
         ``committing`` is one the relay got, bar a process killed between that commit and writing three bytes:
         a run that dies can tell "never sent" (still reserved) from "handed over" (sending).
         """
+        throttle(self.block_name, self.channel.messages_per_second)
         try:
             refused = self._transact(self._smtp(), mail, sender, recipients, committing)
         except smtplib.SMTPNotSupportedError as e:
@@ -238,6 +240,7 @@ class TwilioSender:
 
     def _call(self, create: Callable[[], object], channel: str, to: str, text: str | None) -> str:
         started = datetime.now(UTC)
+        throttle(self.block_name, self.channel.requests_per_second)
         try:
             return create().sid
         except TwilioRestException as e:
