@@ -9,19 +9,24 @@ from pydantic import Field, SecretStr, model_validator
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from blocks.rate_limits import throttle
+
 TWILIO_API = "https://api.twilio.com"
 
 
-class _RedirectingHttpClient(TwilioHttpClient):
-    """The twilio library has no base-URL option; this sends its requests to another host instead."""
+class _TwilioHttp(TwilioHttpClient):
+    """Twilio's HTTP client, taking a slot of the channel's rate limit before each request (blocks/rate_limits.py)
+    and, for a test server, sending to its host (the twilio library has no base-URL option)."""
 
-    def __init__(self, base_url: str, timeout: float):
+    def __init__(self, timeout: float, block_name: str, per_second: float | None, base_url: str | None = None):
         super().__init__(timeout=timeout)
-        self._base = urlsplit(base_url)
+        self._block_name, self._per_second = block_name, per_second
+        self._base = urlsplit(base_url) if base_url else None
 
     def request(self, method, url, *args, **kwargs):
+        throttle(self._block_name, self._per_second)
         parts = urlsplit(url)
-        if f"{parts.scheme}://{parts.netloc}" == TWILIO_API:
+        if self._base and f"{parts.scheme}://{parts.netloc}" == TWILIO_API:
             url = urlunsplit((self._base.scheme, self._base.netloc, self._base.path.rstrip("/") + parts.path,
                               parts.query, parts.fragment))
         return super().request(method, url, *args, **kwargs)
@@ -46,9 +51,10 @@ class TwilioChannel(Block):
     api_base_url: str | None = Field(None, description="Only for a Twilio-compatible test server; empty for "
                                                        "Twilio itself.")
     timeout_seconds: float = Field(30, gt=0, description="HTTP timeout per request.")
-    requests_per_second: float | None = Field(None, gt=0, description="Texts and calls created per second, across "
-                                                                     "every run and worker (a Prefect global "
-                                                                     "concurrency limit); empty: no limit.")
+    requests_per_second: float | None = Field(None, gt=0, description="Requests to Twilio per second (texts, calls, "
+                                                                     "look-ups), across every run and worker (a "
+                                                                     "Prefect global concurrency limit); empty: no "
+                                                                     "limit.")
 
     @model_validator(mode="after")
     def _sender_given(self) -> TwilioChannel:
@@ -78,6 +84,6 @@ class TwilioChannel(Block):
         return {"status_callback": f"{self.status_callback_url}{joint}{urlencode({'outbox': outbox_key})}"}
 
     def client(self) -> Client:
-        http = (_RedirectingHttpClient(self.api_base_url, self.timeout_seconds) if self.api_base_url
-                else TwilioHttpClient(timeout=self.timeout_seconds))
+        http = _TwilioHttp(self.timeout_seconds, f"arpilot-twilio-channel/{self._block_document_name or 'unsaved'}",
+                           self.requests_per_second, self.api_base_url)
         return Client(self.account_sid, self.auth_token.get_secret_value(), http_client=http)

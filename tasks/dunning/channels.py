@@ -240,7 +240,6 @@ class TwilioSender:
 
     def _call(self, create: Callable[[], object], channel: str, to: str, text: str | None) -> str:
         started = datetime.now(UTC)
-        throttle(self.block_name, self.channel.requests_per_second)
         try:
             return create().sid
         except TwilioRestException as e:
