@@ -37,12 +37,12 @@ from reports.formats import money
 from tasks import warehouse as wh
 from tasks.answers_in_ui import wait_for_answer
 from tasks.credit.decisions import CreditDecision, Decided, decide
-from tasks.credit.notices import hold_notices, proposal_notices, terms_notices
+from tasks.credit.notices import hold_notices, limit_text, proposal_notices, terms_notices
 from tasks.credit.records import Change, account_people, apply_decisions, end_review, record_proposals, write_export
 from tasks.credit.scorecard import Review, review
 from tasks.credit.signals import credit_signals
 from tasks.kpi.reports import read_ledger
-from tasks.staff_mail import StaffNotice, run_url, send_staff_notices
+from tasks.staff_mail import StaffNotice, run_url, send_staff_notices_task
 
 EMPTY_ANSWER = {"decided_by": "", "approve_all": False, "overrides": [], "reject": False, "comment": ""}
 
@@ -102,15 +102,13 @@ def _publish_decisions(decided: list[Decided], changes: list[Change], terms: lis
     """What each decided line leads to, for the controller: written and exported, agreed by people, or nothing."""
     written, agreed = {c.customer_id: c for c in changes}, {r.customer_id for r in terms}
 
-    def limit(cents, currency) -> str:
-        return "no limit" if cents is None else money(int(cents), currency, company.locale)
-
     def outcome(d: Decided) -> str:
         if d.customer_id in written:
             c = written[d.customer_id]
             hold = {(False, True): "; put on hold", (True, False): "; released from hold"}.get(
                 (c.hold_before, c.hold_after), "")
-            return (f"limit {limit(c.limit_before_cents, c.currency)} -> {limit(c.limit_after_cents, c.currency)}"
+            return (f"limit {limit_text(c.limit_before_cents, c.currency, company)} -> "
+                    f"{limit_text(c.limit_after_cents, c.currency, company)}"
                     f"{hold}: written, exported to {path}")
         if d.customer_id in agreed:
             return "change terms: the sales rep agrees them with the customer and sets them in the ERP"
@@ -121,22 +119,15 @@ def _publish_decisions(decided: list[Decided], changes: list[Change], terms: lis
                                   "outcome": outcome(d)} for d in decided])
 
 
-@task(name="tell-sales-reps", cache_policy=NO_CACHE)
 def tell_sales_reps(engine, email_name: str | None, notices: list[StaffNotice], unaddressed: list[str],
                     company: CompanyProfile, what: str) -> None:
     """Send the reps' emails once each (a rerun sends none twice) and say who could not be told."""
-    logger = get_run_logger()
     if unaddressed:
-        logger.warning("Sales reps without an address in the report recipients, not told of %s: %s", what,
-                       ", ".join(unaddressed))
-    if not (email_name and notices):
-        return
-    result = send_staff_notices(engine, load_block(email_name), email_name, notices, str(flow_run.id),
+        get_run_logger().warning("Sales reps without an address in the report recipients, not told of %s: %s", what,
+                                 ", ".join(unaddressed))
+    if email_name and notices:
+        send_staff_notices_task(engine, load_block(email_name), email_name, notices, str(flow_run.id),
                                 company.legal_name)
-    logger.info("Sales reps told of %s: %d sent, %d sent before, %d not sent", what, len(result.sent),
-                len(result.already), len(result.unsent))
-    for notice, status, reason in result.unsent:
-        logger.warning("Email %s %s: %s", notice.key, status, reason)
 
 
 @flow(name="credit-review", flow_run_name=_name)

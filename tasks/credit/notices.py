@@ -23,7 +23,8 @@ class Breach:
     open_cents: int
 
 
-def _limit(cents: int | None, currency: str, company: CompanyProfile) -> str:
+def limit_text(cents: int | None, currency: str, company: CompanyProfile) -> str:
+    """A credit limit as people read it; None is no limit."""
     return "no limit" if cents is None else money(int(cents), currency, company.locale)
 
 
@@ -41,8 +42,8 @@ def proposal_notices(review_id: str, reviews: list[Review], customers: dict[str,
         if rep:
             by_rep.setdefault(rep, []).append({
                 "customer_id": r.customer_id, "name": customers[r.customer_id]["name"], "score": r.score,
-                "recommendation": r.recommendation, "limit": _limit(r.limit_cents, r.currency, company),
-                "proposed": _limit(r.proposed_limit_cents, r.currency, company), "reasons": r.reasons})
+                "recommendation": r.recommendation, "limit": limit_text(r.limit_cents, r.currency, company),
+                "proposed": limit_text(r.proposed_limit_cents, r.currency, company), "reasons": r.reasons})
     notices = []
     for rep, accounts in sorted(by_rep.items()):
         if rep not in sales_reps:
@@ -65,7 +66,7 @@ def hold_notices(changes: list[Change], customers: dict[str, dict], sales_reps: 
             continue
         key = f"credit-hold|{c.change_id}|sales"
         context = _context(company, key, change=c, name=customers[c.customer_id]["name"], approved_by=approved_by,
-                           limit=_limit(c.limit_after_cents, c.currency, company))
+                           limit=limit_text(c.limit_after_cents, c.currency, company))
         notices.append(StaffNotice(key, "credit-hold", (sales_reps[rep],), render_staff("credit-hold", context),
                                    c.customer_id))
     return notices
@@ -98,7 +99,7 @@ def breach_notices(breaches: list[Breach], customers: dict[str, dict], collector
         if not to:
             continue
         key = f"credit-breach|{b.customer_id}|{b.currency}|{b.started_on}"
-        context = _context(company, key, breach=b, info=info, limit=_limit(b.limit_cents, b.currency, company),
+        context = _context(company, key, breach=b, info=info, limit=limit_text(b.limit_cents, b.currency, company),
                            open=money(b.open_cents, b.currency, company.locale),
                            over=money(b.open_cents - b.limit_cents, b.currency, company.locale))
         notices.append(StaffNotice(key, "credit-breach", to, render_staff("credit-breach", context), b.customer_id))
