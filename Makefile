@@ -26,8 +26,9 @@ demo: system-packages-demo $(INSTALLED)
 	PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/arpilot demo
 
 # Two workers (pytest-xdist): most tests wait on servers, subprocesses and polls, so two at a time fit 2 cores.
+# A module marked with an xdist_group runs on one worker, so its expensive module fixtures are built once.
 test: system-packages-test $(INSTALLED)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
 
 ui: $(INSTALLED)
 	@mkdir -p "$(PREFECT_HOME)"

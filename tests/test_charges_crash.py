@@ -42,6 +42,8 @@ from tasks.charges.gateway import gateway_amount
 from tasks.charges.mandates import enroll
 from tasks.charges.plan import ChargePlan, plan_charges
 
+pytestmark = pytest.mark.xdist_group("test_charges_crash")  # one worker builds the module's fixtures once
+
 CAP = 500_000
 FIGURES: Counter = Counter()  # runs, kills, charges, intents, double charges...: printed at the end
 CARDS = 30

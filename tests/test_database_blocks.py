@@ -18,6 +18,8 @@ from tasks.ledger.entities import ENTITIES
 from tasks.ledger.sources import ledger_reader
 from tasks.ledger.sync import sync_entity
 
+pytestmark = pytest.mark.xdist_group("test_database_blocks")  # one worker builds the module's fixtures once
+
 
 @pytest.fixture(scope="module")
 def password_role(postgres_url):

@@ -25,6 +25,8 @@ from blocks.warehouse import ArWarehouse, create_warehouse_engine, migrate
 from flows.dunning import SEND_WORKERS, dunning
 from sandbox.store import read_received, read_refused
 
+pytestmark = pytest.mark.xdist_group("test_dunning_crash")  # one worker builds the module's fixtures once
+
 SID, TOKEN = "AC" + "5" * 32, "crash-test-token"
 FAULT_SHARE = 0.2  # of SMTP DATA and Twilio creates refused for now
 FIGURES: Counter = Counter()  # runs, kills, messages, duplicates, losses, unknowns, refusals: printed at the end

@@ -18,6 +18,8 @@ from sandbox.sample_erp import (
 )
 from sandbox.sample_erp.world import BAD_CONTACT_KINDS, BAD_ROW_KINDS, COUNTRIES, CURRENCIES, CUSTOMER_FLAG_RATES
 
+pytestmark = pytest.mark.xdist_group("test_sample_erp")  # one worker builds the module's fixtures once
+
 AS_OF = date(2026, 11, 23)
 TABLES = ("customer", "contact", "invoice", "payment", "credit_note", "allocation", "exchange_rates")
 EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
