@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from flows.local_prefect import use_local_prefect
 
 # Prefect's state stays inside the checkout, also when pytest is run without `make test`.
 use_local_prefect()
 
 import pytest  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
-from postgres_server import postgres_server  # noqa: E402
+from postgres_server import postgres_server, scratch_database  # noqa: E402
 from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from blocks.warehouse import create_warehouse_engine, migrate  # noqa: E402
@@ -36,15 +33,8 @@ def warehouse_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'warehouse.sqlite'}"
         return
-    server = request.getfixturevalue("postgres_url")
-    name = f"wh_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    yield str(sa.make_url(server).set(database=name).render_as_string(hide_password=False))
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f"DROP DATABASE {name} WITH (FORCE)")
-    admin.dispose()
+    with scratch_database(request.getfixturevalue("postgres_url"), "wh") as url:
+        yield url
 
 
 @pytest.fixture

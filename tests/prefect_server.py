@@ -1,5 +1,6 @@
 """A real `prefect server` for tests that need its event, trigger and automation services (the ephemeral API
-has no triggers): its own PREFECT_HOME and port; yields the environment a subprocess talks to it with."""
+has no triggers): its own PREFECT_HOME and port, on SQLite or, as in production, on a PostgreSQL database; yields
+the environment a subprocess talks to it with."""
 
 from __future__ import annotations
 
@@ -16,15 +17,19 @@ PREFECT = str(Path(sys.executable).parent / "prefect")
 
 
 @contextmanager
-def prefect_server(home: Path):
+def prefect_server(home: Path, database_url: str | None = None):
+    """``database_url``: the server's database as a SQLAlchemy URL (``postgresql+asyncpg://...``); default SQLite.
+    The UI is served at the API's address without /api."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env |= {"PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     api = f"http://127.0.0.1:{port}/api"
+    server_env = env | {"PREFECT_UI_API_URL": api, "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false"} | (
+        {"PREFECT_SERVER_DATABASE_CONNECTION_URL": database_url} if database_url else {})
+    server = subprocess.Popen([PREFECT, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+                              env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while True:
         try:

@@ -5,7 +5,7 @@ and resumed at the invoice's place in the cadence."""
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import SimpleNamespace
 
 import pytest
@@ -79,6 +79,17 @@ def test_a_new_dispute_reaches_the_manager_and_the_sales_rep_once_each_with_what
         worklist = conn.execute(sa.text("SELECT collector, customer_id, kind, detail FROM collector_worklist")).all()
     assert worklist == [("Ann Lee", "C1", "dispute", "I1: $1,250.00 disputed since 2026-11-23 "
                                                      "(pricing: Unit price differs from the purchase order)")]
+
+
+def test_the_nightlys_catch_up_tells_only_disputes_whose_event_run_had_its_chance(env):
+    """With a dispute-escalation deployment, the nightly tells only what was announced before seen_before."""
+    with env.engine.begin() as conn:
+        conn.execute(sa.text("UPDATE invoice_disputes SET announced_at = :at"), {"at": SEEN})
+    seen = datetime.fromisoformat(SEEN)
+    early = dispute_escalation(None, **env.params, seen_before=seen - timedelta(minutes=1), today=TODAY)
+    assert early.mail.sent == [] and mail_to(env.smtp, MANAGER) == []
+    later = dispute_escalation(None, **env.params, seen_before=seen + timedelta(hours=1), today=TODAY)
+    assert later.opened == 1 and len(mail_to(env.smtp, MANAGER)) == len(mail_to(env.smtp, REP)) == 1
 
 
 @pytest.mark.parametrize("warehouse_url", ["sqlite"], indirect=True)

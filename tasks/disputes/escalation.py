@@ -55,7 +55,8 @@ def cases_to_tell(engine: Engine, invoice: str | None, dunning: DunningPolicy | 
     since = datetime.combine(today - timedelta(days=CATCH_UP_DAYS), datetime.min.time())
     scope, params = ("d.invoice_number = :invoice", {"invoice": invoice}) if invoice else ("1 = 1", {})
     if seen_before and not invoice:
-        scope, params = "d.announced_at < :before", {"before": seen_before.strftime("%Y-%m-%d %H:%M:%S")}
+        # a datetime, not text: PostgreSQL compares no TIMESTAMP with a VARCHAR (SQLite sees the same text)
+        scope, params = "d.announced_at < :before", {"before": seen_before.replace(microsecond=0)}
 
     def not_done(event: str, first: str) -> str:
         """The event's first notice not sent yet, or one of its notices still owed (the relay refused it)."""
