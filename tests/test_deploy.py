@@ -54,3 +54,9 @@ def test_blocks_register_and_deploy_all_creates_the_nightly_deployment_with_its_
     assert deployment["work_pool"] == "arpilot"
     assert deployment["entrypoint"] == "flows/nightly.py:nightly"
     assert deployment["parameters"]["ledger"] == "arpilot-sql-ledger/arpilot"
+
+    # the alerts come next on the deploy path; they need their block first, and say which
+    alerts = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "install"], cwd=ROOT, env=server_env,
+                            capture_output=True, text=True, timeout=300)
+    assert alerts.returncode == 1
+    assert "block arpilot-alert-email/arpilot does not exist" in alerts.stderr and "arpilot alerts install" in alerts.stderr
