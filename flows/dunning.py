@@ -49,7 +49,7 @@ class DunningMisconfigured(ValueError):
     """The blocks disagree: dunning would use a channel nothing is configured or checked for."""
 
     def __init__(self, problem: str):
-        super().__init__(f"{problem} {runbook('dunning-misconfigured')}")
+        super().__init__(f"{problem}. {runbook('dunning-misconfigured')}")
 
 
 def send_instant(company: CompanyProfile, now: datetime | None, run_date=None) -> datetime:
