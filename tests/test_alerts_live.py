@@ -103,15 +103,17 @@ def alerting(tmp_path_factory):
         run([sys.executable, "-c", BLOCKS, json.dumps({
             "warehouse": f"sqlite:///{tmp / 'warehouse.sqlite'}", "out": str(tmp / "out"), "smtp_port": relay.port,
             "controller": CONTROLLER, "docs": DOCS})], env)
-        run([PREFECT, "--no-prompt", "deploy", "--name", "nightly"], env)
         (tmp / "automations.yaml").write_text(yaml.safe_dump({"automations": short_late_window(read_automations())}))
-        installed = run([sys.executable, "-m", "flows.cli", "alerts", "install", "--file", str(tmp / "automations.yaml")],
-                        env)
-        assert "arpilot run failed" in installed and "arpilot nightly late" in installed
+        install = subprocess.Popen([sys.executable, "-m", "flows.cli", "alerts", "install", "--file",
+                                    str(tmp / "automations.yaml")], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True)  # beside the deploy: they are independent
         log = (tmp / "worker.log").open("w")
         worker = subprocess.Popen([PREFECT, "worker", "start", "--pool", "arpilot", "--work-queue", "default"],
                                   cwd=ROOT, env=env | {"PWD": str(ROOT), "PREFECT_WORKER_QUERY_SECONDS": "2"},
                                   stdout=log, stderr=subprocess.STDOUT)
+        run([PREFECT, "--no-prompt", "deploy", "--name", "nightly"], env)
+        installed = install.communicate(timeout=300)[0]
+        assert install.returncode == 0 and "arpilot run failed, arpilot nightly late" in installed, installed
         try:
             yield tmp, env, relay
         finally:
