@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime
 from prefect.blocks.core import Block
 from pydantic import ValidationError
 
+from blocks.alert_email import AlertEmail
 from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
@@ -17,6 +18,7 @@ from blocks.pay_portal import PayPortal
 from blocks.payment_gateway import PaymentGateway
 from blocks.phone_desk import PhoneDesk
 from blocks.report_recipients import ReportRecipients
+from blocks.runbook import runbook
 from blocks.twilio_channel import TwilioChannel
 from blocks.warehouse import ArWarehouse
 
@@ -35,6 +37,7 @@ DEFAULT_PORTAL = "arpilot-pay-portal/arpilot"
 DEFAULT_ESCALATION_POLICY = "arpilot-escalation-policy/arpilot"
 DEFAULT_PHONE_DESK = "arpilot-phone-desk/arpilot"
 DEFAULT_CREDIT_POLICY = "arpilot-credit-policy/arpilot"
+DEFAULT_ALERT_EMAIL = "arpilot-alert-email/arpilot"
 
 
 class BlockNotFound(ValueError):
@@ -54,11 +57,12 @@ def load_block(name: str) -> Block:
         if not isinstance(refused, ValidationError):
             raise
         raise BlockInvalid(f"block {name} is invalid: {invalid_fields(refused)}; correct it in the Prefect UI "
-                           "(Blocks) or save it again from Python") from None
+                           f"(Blocks) or save it again from Python. {runbook('block-missing-or-invalid')}") from None
     except ValueError as error:
         raise BlockNotFound(
             f"block {name} does not exist ({error}); create it in the Prefect UI (Blocks) or with the arpilot "
-            "blocks module (see README, Configuration reference), or pass the name of one that does") from None
+            f"blocks module (see README, Configuration reference), or pass the name of one that does. "
+            f"{runbook('block-missing-or-invalid')}") from None
 
 
 def invalid_fields(error: ValidationError) -> str:
@@ -76,8 +80,8 @@ def company_today(name: str, now: datetime | None = None) -> date:
         return (now or datetime.now(UTC)).astimezone(UTC).date()
 
 
-__all__ = ["DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_CREDIT_POLICY", "DEFAULT_DUNNING_POLICY",
+__all__ = ["DEFAULT_ALERT_EMAIL", "DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_CREDIT_POLICY", "DEFAULT_DUNNING_POLICY",
            "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PHONE_DESK", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
-           "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
+           "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "AlertEmail", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
            "CompanyProfile", "ContactPolicy", "CreditPolicy", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",
            "PaymentGateway", "PhoneDesk", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

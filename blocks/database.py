@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from pydantic import SecretStr
 
+from blocks.runbook import runbook
+
 # How drivers say the server refused these credentials (psycopg, pymysql, pyodbc): no retry can fix that.
 _REFUSED = ("authentication failed", "no password supplied", "access denied for user", "login failed for user")
 _PASSWORD_PARAMETERS = {"password", "passwd", "pwd"}
@@ -40,15 +42,16 @@ def block_label(block) -> str:
 
 
 def connection_error(error: sa.exc.DBAPIError, what: str, block: str, password: SecretStr | None,
-                     unreachable: type[Exception]) -> Exception:
-    """The error to raise for a failed connection: LoginRefused, or ``unreachable`` (retried), naming ``what``
-    (the database, password masked) and the block to correct; the password never appears in it."""
+                     unreachable: type[Exception], entry: str) -> Exception:
+    """The error to raise for a failed connection: LoginRefused, or ``unreachable`` (retried, its runbook entry
+    ``entry``), naming ``what`` (the database, password masked) and the block to correct; the password never appears
+    in it."""
     reason = str(error.orig) if error.orig is not None else str(error)
     if password is not None and password.get_secret_value():
         reason = reason.replace(password.get_secret_value(), "***")
     reason = (reason.strip().splitlines() or ["no reason given"])[0]
     if any(marker in reason.lower() for marker in _REFUSED):
         return LoginRefused(f"{what} refused the login: {reason}. Correct the user in the URL or the password in "
-                            f"{block}; this is not retried.")
+                            f"{block}; this is not retried. {runbook('login-refused')}")
     return unreachable(f"{what} is unreachable: {reason}. Check that the database is up and that the URL and "
-                       f"password in {block} are right.")
+                       f"password in {block} are right. {runbook(entry)}")

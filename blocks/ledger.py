@@ -17,6 +17,7 @@ from pydantic import ConfigDict, Field, SecretStr, field_validator
 from sqlalchemy.engine import Connection
 
 from blocks.database import block_label, connection_error, password_free_url
+from blocks.runbook import runbook
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +88,7 @@ class SqlLedgerSource(LedgerSourceBlock):
                 or Path(url.database).exists()):
             return
         raise LedgerFileMissing(f"ledger source {self.source_name}: the SQLite file {Path(url.database).resolve()} "
-                                f"does not exist; correct the url in {block_label(self)}")
+                                f"does not exist; correct the url in {block_label(self)}. {runbook('ledger-unreachable')}")
 
     def describe(self) -> str:
         return f"{self.source_name} ({self._url().render_as_string(hide_password=True)})"
@@ -107,7 +108,7 @@ class SqlLedgerSource(LedgerSourceBlock):
                 yield conn
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             raise connection_error(exc, f"ledger source {self.describe()}", block_label(self), self.password,
-                                   LedgerUnreachable) from None
+                                   LedgerUnreachable, "ledger-unreachable") from None
         finally:
             engine.dispose()
 

@@ -112,5 +112,5 @@ class ArWarehouse(Block):
         except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
             engine.dispose()
             raise connection_error(exc, f"AR warehouse {self.describe()}", block_label(self), self.password,
-                                   WarehouseUnreachable) from None
+                                   WarehouseUnreachable, "warehouse-unreachable") from None
         return engine

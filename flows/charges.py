@@ -27,6 +27,7 @@ from blocks import (
 from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
 from blocks.ledger import SqlLedgerSource
+from blocks.runbook import runbook
 from tasks.charges.charging import plan_autopay, recover_charges, take_charges
 from tasks.charges.results import AutopaySummary, ChargeResults, publish_autopay
 from tasks.claims import checkpoint
@@ -82,7 +83,8 @@ def autopay_charges(
     failed = [r for r in outcomes if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} charge batches failed; the first: {failed[0]}. Charges "
-                           "they reserved are settled by the next run, which looks each up before asking again.")
+                           "they reserved are settled by the next run, which looks each up before asking again. "
+                           f"{runbook('charge-batches-failed')}")
     if summary.unsettled:
         logger.warning("%d charge(s) got no answer from the gateway; the next run looks them up before asking again",
                        summary.unsettled)

@@ -14,6 +14,8 @@
   arpilot call start       ring a collector's line and bridge the customer's AP contact (recorded after a consent
                            announcement), unless the number opted out of calls or it is outside the contact's hours
   arpilot call outcome     set a call's outcome afterwards: reached, promise, dispute, wrong_number
+  arpilot alerts install   create (or replace) the alert automations of automations.yaml on the Prefect server:
+                           failed, crashed, timed-out and late runs emailed through the alert email block
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from pathlib import Path
 
 from flows.local_prefect import use_local_prefect
 
@@ -218,6 +221,20 @@ def call(args: argparse.Namespace) -> int:
     return 0
 
 
+def alerts(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from tasks.alerts.automations import AlertsNotInstalled, install_automations
+
+    try:
+        names = asyncio.run(install_automations(args.file))
+    except AlertsNotInstalled as error:
+        print(error, file=sys.stderr)
+        return 1
+    print("Installed automations: " + ", ".join(names))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     from blocks import (
         DEFAULT_COMPANY,
@@ -230,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
         DEFAULT_RECIPIENTS,
         DEFAULT_WAREHOUSE,
     )
+    from tasks.alerts.automations import AUTOMATIONS_FILE
 
     parser = argparse.ArgumentParser(prog="arpilot", description="Accounts-receivable autopilot on Prefect.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -288,6 +306,9 @@ def main(argv: list[str] | None = None) -> int:
     credit_cmd.add_argument("--customer", required=True, help="customer id as in the ledger")
     credit_cmd.add_argument("--by", required=True, help="who comments")
     credit_cmd.add_argument("--comment", required=True)
+    alerts_cmd = commands.add_parser("alerts", help="install the alert automations on the Prefect server")
+    alerts_cmd.add_argument("action", choices=("install",))
+    alerts_cmd.add_argument("--file", type=Path, default=AUTOMATIONS_FILE, help=f"default {AUTOMATIONS_FILE.name}")
     for command, blocks in ((serve_cmd, ("portal", "gateway", "company", "warehouse", "phone-desk",
                                          "escalation-policy")),
                             (dispute_cmd, ("company", "warehouse", "escalation-policy", "recipients", "email-channel",
@@ -324,6 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         return promise(args)
     if args.command == "credit":
         return credit(args)
+    if args.command == "alerts":
+        return alerts(args)
     if args.command == "call":
         needed = ("collector", "customer") if args.action == "start" else ("call", "outcome", "by")
         if missing := [f"--{name}" for name in needed if not getattr(args, name)]:

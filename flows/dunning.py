@@ -27,6 +27,7 @@ from blocks import (
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
+from blocks.runbook import runbook
 from tasks.dunning.messages import TemplateDirMissing, template_folders
 from tasks.dunning.plan import DunningPlan, make_batches
 from tasks.dunning.planning import (
@@ -46,6 +47,9 @@ SEND_WORKERS = 4  # send batches in flight at once; each holds one SMTP connecti
 
 class DunningMisconfigured(ValueError):
     """The blocks disagree: dunning would use a channel nothing is configured or checked for."""
+
+    def __init__(self, problem: str):
+        super().__init__(f"{problem}. {runbook('dunning-misconfigured')}")
 
 
 def send_instant(company: CompanyProfile, now: datetime | None, run_date=None) -> datetime:
@@ -149,5 +153,5 @@ def dunning(
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} send tasks failed; the first: {failed[0]}. Messages "
-                           "they had not sent were released and go out on the next run.")
+                           f"they had not sent were released and go out on the next run. {runbook('send-tasks-failed')}")
     return summary

@@ -244,7 +244,7 @@ def test_a_refused_relay_login_fails_the_run_with_what_to_fix_and_keeps_nothing_
     state = dunning(**env.params, now=NOW, return_state=True)
     assert state.is_failed()
     assert "refused the login (535)" in state.message and f"arpilot-email-channel/{env.name}" in state.message
-    assert "wrong-pw-123" not in state.message
+    assert "wrong-pw-123" not in state.message and "Runbook: README.md#runbook-send-tasks-failed" in state.message
     left = read(env.engine, "SELECT status FROM dunning_outbox WHERE status IN ('reserved', 'sending')")
     assert left.empty
 

@@ -110,6 +110,7 @@ def test_an_invoice_gone_from_the_export_is_marked_deleted_within_the_limit_or_w
         "N-0293, N-0294, ...): 10 of the warehouse's 300 open invoices (3.3%), more than the limit of 2.0% "
         "(max_deleted_share in the ledger block). Nothing was written for invoices and nothing was deleted.")
     assert "running the nightly flow once with the parameter confirm_deleted_invoices=10." in str(err.value)
+    assert str(err.value).endswith("Runbook: README.md#runbook-snapshot-refused")
     assert set(invoice_statuses(warehouse).values()) == {"open"}
 
     assert sync_entity(source, warehouse, INVOICES, "run-2", confirm_deleted_invoices=10).deleted == 10

@@ -132,6 +132,7 @@ def test_a_broken_contact_list_fails_the_run_before_dunning_and_says_where_the_w
     assert "Contact gate closed" in state.message and "Dunning did not run and nothing was sent" in state.message
     assert "the limit is 20% (max_failing_share in block arpilot-contact-policy/" in state.message
     assert "verified_recently" in state.message and "contact-cleanup-" in state.message
+    assert state.message.endswith("Runbook: README.md#runbook-contact-gate-closed")
     _, artifacts, task_runs = asyncio.run(_run_details(state.state_details.flow_run_id))
     state_of = {name: t.state for t in task_runs for name in ("check-contacts", "contact-gate")
                 if t.name.startswith(name)}

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from blocks.contact_policy import CHANNELS, ContactPolicy
 from blocks.ledger import project_path
+from blocks.runbook import runbook
 from blocks.warehouse import ArWarehouse
 from tasks import warehouse as wh
 from tasks.contacts.normalization import normalize_contacts
@@ -87,7 +88,7 @@ class ContactCheck:
             f"Dunning did not run and nothing was sent. Most common failures: {reasons}. "
             f"Worklists per collector: artifacts 'contact-cleanup-*' of this run and {self.worklists}; "
             f"GX Data Docs: {self.data_docs / 'index.html'}. Fix the contacts in the ERP (or change the policy), "
-            f"then run the nightly flow again."
+            f"then run the nightly flow again. {runbook('contact-gate-closed')}"
         )
 
 

@@ -16,6 +16,7 @@ from prefect.cache_policies import NO_CACHE
 from blocks.company import CompanyProfile
 from blocks.dunning_policy import DunningPolicy
 from blocks.ledger import project_path
+from blocks.runbook import runbook
 from reports.formats import money
 from tasks.aging import bucket_labels
 from tasks.contacts.quality import mask, mask_text
@@ -161,7 +162,8 @@ def _results_markdown(s: DunningSummary, company: CompanyProfile, sent_to: str) 
             lines += ["", "Unknown outcome: the run stopped after handing these to the relay (emails) or while "
                       "Twilio had something to the same number that may be them (texts, calls). They count as sent "
                       "and are not resent; to be sure, search the relay's log for the outbox key (header "
-                      "X-Arpilot-Reference) or Twilio's log for the number:", ""]
+                      "X-Arpilot-Reference) or Twilio's log for the number "
+                      f"({runbook('unknown-emails')}):", ""]
             lines += [f"- `{key}`" for key in r.unknown[:50]]
     if s.failures:
         lines += ["", "## Failed or of unknown outcome (not retried)", "", "| outbox key | recipients | reason |",

@@ -19,6 +19,7 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy.engine import Connection, Engine
 
 from blocks.ledger import LedgerSourceBlock, LedgerUnreachable
+from blocks.runbook import runbook
 from tasks import warehouse as wh
 from tasks.ledger.entities import ALLOCATIONS, BY_NAME, INVOICES, Entity, Kind
 from tasks.ledger.extract import LedgerExtract
@@ -144,7 +145,8 @@ def _check_deletions(source: LedgerReader, extract: LedgerExtract, gone: pd.Data
         f"Ledger sync stopped: {extract.origin or source.describe()} would mark {len(gone)} invoice(s) deleted "
         f"({example}){why}. Nothing was written for invoices and nothing was deleted. If the extract is "
         f"incomplete or damaged, fix it and run again; if these invoices really were removed from the ledger, "
-        f"confirm it by running the nightly flow once with the parameter confirm_deleted_invoices={len(gone)}."
+        f"confirm it by running the nightly flow once with the parameter confirm_deleted_invoices={len(gone)}. "
+        f"{runbook('snapshot-refused')}"
     )
 
 
