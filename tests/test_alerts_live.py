@@ -86,7 +86,7 @@ def alerting(tmp_path_factory):
                   "PREFECT_SERVER_SERVICES_LATE_RUNS_AFTER_SECONDS": "2",
                   "PREFECT_SERVER_SERVICES_LATE_RUNS_LOOP_SECONDS": "1"}
     with CaptureSmtpServer(tmp / "mail", "relay-login", "relay-pw") as relay, \
-            prefect_server(tmp / "prefect", server_env) as env:
+            prefect_server(tmp / "prefect", server_env=server_env) as env:
         env = env | {"PYTHONPATH": str(ROOT)}
         refused = subprocess.run([sys.executable, "-m", "flows.cli", "alerts", "install"], cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=300)  # before its block exists: says so
