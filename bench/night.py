@@ -100,6 +100,26 @@ def stage_seconds(nightly_id, children: list, task_runs: list) -> list[tuple[str
     return [row[1:] for row in sorted(rows, key=lambda r: (r[1] != "nightly", r[1], r[0]))]
 
 
+def reset_peak_memory() -> None:
+    """Start this process's peak-RSS count afresh (Linux), so what came before (the ERP's generation) is not in it."""
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_memory_mb() -> dict[str, float]:
+    """Peak RSS (VmHWM) of this process and of each child process (the local servers) by command, in MB. Not
+    getrusage's children figure: a child spawned by a big process inherits that process's peak at exec."""
+    def peak(pid: str) -> float:
+        status = Path(f"/proc/{pid}/status").read_text()
+        return int(next(line for line in status.splitlines() if line.startswith("VmHWM:")).split()[1]) / 1024
+
+    children = [c for task in Path("/proc/self/task").iterdir() for c in (task / "children").read_text().split()]
+    named = {"this process": peak("self")}
+    for pid in children:
+        command = Path(f"/proc/{pid}/cmdline").read_text().split("\0")
+        named[command[2] if command[1] == "-m" else Path(command[0]).name] = peak(pid)  # sandbox, uvicorn (Prefect)
+    return named
+
+
 def rendered_reminders(channel: EmailChannel, count: int) -> list:
     """count firm reminders of three invoices each, rendered and built as the send batches build them."""
     policy = DunningPolicy()
