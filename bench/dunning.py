@@ -20,82 +20,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-from flows.local_prefect import use_local_prefect  # noqa: E402
-
-use_local_prefect("bench-prefect")  # not the demo's runs
-os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-
-from prefect.client.orchestration import get_client  # noqa: E402
-from prefect.client.schemas.filters import (  # noqa: E402
-    FlowRunFilter,
-    FlowRunFilterId,
-    FlowRunFilterParentFlowRunId,
-)
-from pydantic import SecretStr  # noqa: E402
-
-from blocks.company import CompanyProfile  # noqa: E402
-from blocks.contact_policy import ContactPolicy  # noqa: E402
-from blocks.dunning_policy import DunningPolicy  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench.night import night_runs, rendered_reminders, save_blocks, send_instant, start_sandbox  # noqa: E402
 from blocks.email_channel import EmailChannel  # noqa: E402
-from blocks.ledger import SqlLedgerSource  # noqa: E402
-from blocks.twilio_channel import TwilioChannel  # noqa: E402
-from blocks.warehouse import ArWarehouse  # noqa: E402
 from flows.nightly import nightly  # noqa: E402
 from sandbox.sample_erp import generate  # noqa: E402
 from tasks.dunning.channels import EmailSender  # noqa: E402
-from tasks.dunning.messages import email_message, render  # noqa: E402
-from tasks.dunning.plan import CoveredInvoice, PlannedMessage, Recipient  # noqa: E402
-
-NAME = "bench"
-SID, TOKEN = "AC" + "3" * 32, "bench-token"
 
 
-def start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
-    server = subprocess.Popen([sys.executable, "-m", "sandbox", "--folder", str(folder), "--account-sid", SID,
-                               "--auth-token", TOKEN, "--smtp-user", "bench", "--smtp-password", "bench-pw"],
-                              stdout=subprocess.PIPE, text=True, cwd=ROOT)
-    return server, json.loads(server.stdout.readline())
-
-
-async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
-    """Task runs of the nightly run and its subflows, and the seconds of the two planning task runs."""
-    async with get_client() as client:
-        children = await client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[nightly_id])))
-        ids = [nightly_id, *(c.id for c in children)]
-        runs, page = [], None
-        while page is None or len(page) == 200:  # the API returns at most 200 per call
-            page = await client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)),
-                                               limit=200, offset=len(runs))
-            runs += page
+def planning_seconds(task_runs: list) -> dict[str, float]:
+    """Seconds of the two planning task runs."""
     seconds = {}
-    for run in runs:
+    for run in task_runs:
         for name in ("age-open-invoices", "plan-dunning"):
             if run.name.startswith(name) and run.total_run_time:
                 seconds[name] = run.total_run_time.total_seconds()
-    return len(runs), seconds
+    return seconds
 
 
 def throughput(channel: EmailChannel, count: int) -> tuple[float, float]:
-    company = CompanyProfile(legal_name="Northwind Components Ltd")
-    policy = DunningPolicy()
-    mails = []
-    for n in range(count):
-        m = PlannedMessage(f"C{n}", f"Customer {n}", "Ann Lee", "USD", 30, "email", "firm", "31-60", date.today(),
-                           [CoveredInvoice(f"INV-{n}-{i}", date(2026, 10, 1), 12_345 * (i + 1), 35, 30)
-                            for i in range(3)], [Recipient(f"K{n}", "Pat Doe", f"ap@c{n}.example", "UTC")])
-        mails.append(email_message(m, render(m, company, policy), channel.from_address, "AR", None, policy,
-                                   datetime.now().astimezone()))
+    mails = rendered_reminders(channel, count)
     sender = EmailSender(channel, "bench")
     started = time.perf_counter()
     for mail in mails:
@@ -124,29 +74,14 @@ def main() -> None:
         summary = generate(tmp / "erp.sqlite", invoices=args.invoices, seed=args.seed)
         server, ports = start_sandbox(tmp / "received")
         try:
-            company = CompanyProfile(legal_name="Northwind Components Ltd", time_zone="America/Chicago")
-            email = EmailChannel(host="127.0.0.1", port=ports["smtp_port"], security="none", username="bench",
-                                 password=SecretStr("bench-pw"), from_address="ar@northwind.example")
-            for block in (company, SqlLedgerSource(source_name="bench-erp", url=f"sqlite:///{tmp / 'erp.sqlite'}"),
-                          ArWarehouse(url=f"sqlite:///{tmp / 'warehouse.sqlite'}"),
-                          ContactPolicy(output_dir=str(tmp / "contacts")),
-                          DunningPolicy(output_dir=str(tmp / "dunning"),
-                                        escalation_to=["ar-manager@northwind.example"]),
-                          email, TwilioChannel(account_sid=SID, auth_token=SecretStr(TOKEN),
-                                               from_number="+13125550100", api_base_url=ports["twilio_url"])):
-                block.save(NAME, overwrite=True)
-            params = {"ledger": f"arpilot-sql-ledger/{NAME}", "warehouse": f"arpilot-ar-warehouse/{NAME}",
-                      "company": f"arpilot-company-profile/{NAME}", "contact_policy": f"arpilot-contact-policy/{NAME}",
-                      "dunning_policy": f"arpilot-dunning-policy/{NAME}",
-                      "email_channel": f"arpilot-email-channel/{NAME}",
-                      "twilio_channel": f"arpilot-twilio-channel/{NAME}",
-                      "now": datetime.combine(date.today(), datetime.min.time().replace(hour=11)).astimezone()}
+            email, params = save_blocks(tmp / "erp.sqlite", f"sqlite:///{tmp / 'warehouse.sqlite'}", tmp, ports)
             print("Nightly run: sync, contact checks, dunning ...", file=sys.stderr)
             started = time.perf_counter()
-            state = nightly(**params, return_state=True)
+            state = nightly(**params, now=send_instant(date.today()), return_state=True)
             nightly_s = time.perf_counter() - started
             result = state.result()
-            task_runs, seconds = asyncio.run(_task_runs(state.state_details.flow_run_id))
+            _, runs = asyncio.run(night_runs(state.state_details.flow_run_id))
+            task_runs, seconds = len(runs), planning_seconds(runs)
             d = result.dunning
             print(f"  nightly {nightly_s:.1f} s; {d.planned:,} messages planned, {d.count('sent'):,} sent, "
                   f"{d.count('failed'):,} failed, {len(d.skipped):,} held back; aging "

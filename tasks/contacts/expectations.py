@@ -30,6 +30,7 @@ from great_expectations.expectations.metrics.map_metric_provider import (
 )
 
 from blocks.contact_policy import ContactPolicy
+from tasks.contacts.data_docs import ship_offline_assets
 
 CONTACT_SUITE, CUSTOMER_SUITE = "ap_contacts", "ap_customers"
 DOCS_SITE = "contact_quality"
@@ -178,7 +179,8 @@ class CheckOutcome:
 
 
 def run_suites(batches: list[tuple[gx.ExpectationSuite, pd.DataFrame]], docs_dir: Path) -> list[CheckOutcome]:
-    """Validate each frame (with a ``row`` column) against its suite and write GX Data Docs to docs_dir."""
+    """Validate each frame (with a ``row`` column) against its suite and write GX Data Docs to docs_dir (readable
+    offline)."""
     context = gx.get_context(mode="ephemeral")
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     context.add_data_docs_site(site_name=DOCS_SITE, site_config={
@@ -200,6 +202,7 @@ def run_suites(batches: list[tuple[gx.ExpectationSuite, pd.DataFrame]], docs_dir
         result = definition.run(batch_parameters={"dataframe": frame}, result_format=result_format)
         outcomes += _outcomes(result, suite, frame[ROW].to_numpy())
     context.build_data_docs(site_names=[DOCS_SITE])
+    ship_offline_assets(docs_dir)
     return outcomes
 
 
