@@ -1,14 +1,19 @@
-"""Dunning at scale: plan time, send throughput, and how many task runs a whole nightly run creates.
+"""Dunning at scale: plan time, send throughput, and how many task runs a whole nightly run creates, with the send
+batches and contact normalisation on threads or on a Dask cluster.
 
-    .venv/bin/python bench/dunning.py --invoices 1000000
+    .venv/bin/python bench/dunning.py --invoices 1000000 [--task-runner threads|dask|tcp://scheduler:8786]
 
 1. A sample ERP with that many invoices is generated (untimed), and the embedded SMTP relay and Twilio API
    (`python -m sandbox`) start in their own process on loopback.
-2. The nightly flow runs once, for real: sync into an empty SQLite warehouse, contact checks, then dunning,
-   which sends every planned message to those servers.
-     plan_s     the age-open-invoices and plan-dunning task runs (read open AR, age it, plan every customer)
-     messages   messages planned (email, SMS, voice, call-list entries, escalations)
-     task_runs  task runs of the nightly flow run and its dunning subflow run, read from the Prefect API
+2. The nightly flow runs once, for real, on a `prefect server` the bench starts (Dask workers need a real API;
+   PREFECT_API_URL names another), with the task_runner given: sync into an empty SQLite warehouse, contact checks,
+   then dunning, which sends every planned message to those servers.
+     plan_s       the age-open-invoices and plan-dunning task runs (read open AR, age it, plan every customer)
+     normalize_s  the normalize-contacts task run (every contact is new on the first run)
+     messages     messages planned (email, SMS, voice, call-list entries, escalations)
+     send_s       first send batch started to last one ended; sends_per_s: messages sent / send_s
+     task_runs    task runs of the nightly flow run and its dunning subflow run, read from the Prefect API
+     peak_rss_mb  this process's peak memory; peak_worker_rss_mb the largest Dask worker process's (0 on threads)
 3. Throughput of sending rendered reminders to the relay, as each send batch does it (one connection for the
    batch) and naively (a new connection and login per message):
      send_per_s_reuse, send_per_s_naive   messages per second
@@ -21,15 +26,19 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from prefect_server import prefect_server  # noqa: E402
+
 from flows.local_prefect import use_local_prefect  # noqa: E402
 
 use_local_prefect("bench-prefect")  # not the demo's runs
@@ -41,6 +50,7 @@ from prefect.client.schemas.filters import (  # noqa: E402
     FlowRunFilterId,
     FlowRunFilterParentFlowRunId,
 )
+from prefect.settings import PREFECT_API_URL, temporary_settings  # noqa: E402
 from pydantic import SecretStr  # noqa: E402
 
 from blocks.company import CompanyProfile  # noqa: E402
@@ -68,7 +78,8 @@ def start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
 
 
 async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
-    """Task runs of the nightly run and its subflows, and the seconds of the two planning task runs."""
+    """Task runs of the nightly run and its subflows; the seconds of the planning and normalising task runs, and
+    of the sends (first send batch started to last one ended)."""
     async with get_client() as client:
         children = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[nightly_id])))
@@ -80,9 +91,12 @@ async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
             runs += page
     seconds = {}
     for run in runs:
-        for name in ("age-open-invoices", "plan-dunning"):
+        for name in ("age-open-invoices", "plan-dunning", "normalize-contacts"):
             if run.name.startswith(name) and run.total_run_time:
                 seconds[name] = run.total_run_time.total_seconds()
+    sends = [r for r in runs if r.name.startswith("send-") and r.start_time and r.end_time]
+    if sends:
+        seconds["send"] = (max(r.end_time for r in sends) - min(r.start_time for r in sends)).total_seconds()
     return len(runs), seconds
 
 
@@ -116,9 +130,11 @@ def main() -> None:
     parser.add_argument("--invoices", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--send-sample", type=int, default=2_000, help="messages per throughput measurement")
+    parser.add_argument("--task-runner", default="threads", help="the nightly's task_runner: threads, dask (a cluster "
+                        "of one worker process per core, for the run), a scheduler address or a block name")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory(prefix="arpilot-bench-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="arpilot-bench-") as tmp, real_prefect(Path(tmp)):
         tmp = Path(tmp)
         print(f"Generating a sample ERP with {args.invoices:,} invoices ...", file=sys.stderr)
         summary = generate(tmp / "erp.sqlite", invoices=args.invoices, seed=args.seed)
@@ -140,7 +156,8 @@ def main() -> None:
                       "dunning_policy": f"arpilot-dunning-policy/{NAME}",
                       "email_channel": f"arpilot-email-channel/{NAME}",
                       "twilio_channel": f"arpilot-twilio-channel/{NAME}",
-                      "now": datetime.combine(date.today(), datetime.min.time().replace(hour=11)).astimezone()}
+                      "now": datetime.combine(date.today(), datetime.min.time().replace(hour=11)).astimezone(),
+                      "task_runner": args.task_runner}
             print("Nightly run: sync, contact checks, dunning ...", file=sys.stderr)
             started = time.perf_counter()
             state = nightly(**params, return_state=True)
@@ -148,20 +165,40 @@ def main() -> None:
             result = state.result()
             task_runs, seconds = asyncio.run(_task_runs(state.state_details.flow_run_id))
             d = result.dunning
+            peak_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the cluster has ended
             print(f"  nightly {nightly_s:.1f} s; {d.planned:,} messages planned, {d.count('sent'):,} sent, "
                   f"{d.count('failed'):,} failed, {len(d.skipped):,} held back; aging "
-                  f"{seconds.get('age-open-invoices', 0):.2f} s, planning {seconds.get('plan-dunning', 0):.2f} s",
-                  file=sys.stderr)
+                  f"{seconds.get('age-open-invoices', 0):.2f} s, planning {seconds.get('plan-dunning', 0):.2f} s, "
+                  f"sending {seconds.get('send', 0):.1f} s", file=sys.stderr)
             print(f"Sending {args.send_sample:,} reminders to the local relay, reusing one connection and "
                   f"then one connection per message ...", file=sys.stderr)
             reuse, naive = throughput(email, args.send_sample)
         finally:
             server.terminate()
             server.wait(10)
-    print(json.dumps({"invoices": args.invoices, "customers": summary.rows["customer"],
+    send_s = seconds.get("send", 0)
+    print(json.dumps({"invoices": args.invoices, "customers": summary.rows["customer"], "task_runner": args.task_runner,
+                      "nightly_s": round(nightly_s, 1),
                       "plan_s": round(seconds.get("age-open-invoices", 0) + seconds.get("plan-dunning", 0), 2),
-                      "messages": d.planned, "send_per_s_reuse": round(reuse, 1), "send_per_s_naive": round(naive, 1),
-                      "task_runs": task_runs}))
+                      "normalize_s": round(seconds.get("normalize-contacts", 0), 2), "messages": d.planned,
+                      "sent": d.count("sent"), "send_s": round(send_s, 1),
+                      "sends_per_s": round(d.count("sent") / send_s, 1) if send_s else None,
+                      "send_per_s_reuse": round(reuse, 1), "send_per_s_naive": round(naive, 1), "task_runs": task_runs,
+                      "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+                      "peak_worker_rss_mb": round(peak_worker)}))
+
+
+@contextmanager
+def real_prefect(folder: Path):
+    """A `prefect server` of the bench's own, unless PREFECT_API_URL names one."""
+    if os.environ.get("PREFECT_API_URL"):
+        yield
+        return
+    print("Starting a Prefect server ...", file=sys.stderr)
+    with prefect_server(folder / "prefect") as env:
+        os.environ["PREFECT_API_URL"] = env["PREFECT_API_URL"]  # for the Dask workers this process starts
+        with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+            yield
 
 
 if __name__ == "__main__":
