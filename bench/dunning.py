@@ -9,7 +9,7 @@ batches and contact normalisation on threads or on a Dask cluster.
    PREFECT_API_URL names another), with the task_runner given: sync into an empty SQLite warehouse, contact checks,
    then dunning, which sends every planned message to those servers.
      plan_s       the age-open-invoices and plan-dunning task runs (read open AR, age it, plan every customer)
-     normalize_s  the normalize-contacts task run (every contact is new on the first run)
+     normalize_s  contact normalisation, first task run started to last ended (every contact is new)
      messages     messages planned (email, SMS, voice, call-list entries, escalations)
      send_s       first send batch started to last one ended; sends_per_s: messages sent / send_s
      task_runs    task runs of the nightly flow run and its dunning subflow run, read from the Prefect API
@@ -78,8 +78,8 @@ def start_sandbox(folder: Path) -> tuple[subprocess.Popen, dict]:
 
 
 async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
-    """Task runs of the nightly run and its subflows; the seconds of the planning and normalising task runs, and
-    of the sends (first send batch started to last one ended)."""
+    """Task runs of the nightly run and its subflows; the seconds of the planning task runs, of contact normalisation
+    and of the sends."""
     async with get_client() as client:
         children = await client.read_flow_runs(
             flow_run_filter=FlowRunFilter(parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[nightly_id])))
@@ -91,12 +91,15 @@ async def _task_runs(nightly_id) -> tuple[int, dict[str, float]]:
             runs += page
     seconds = {}
     for run in runs:
-        for name in ("age-open-invoices", "plan-dunning", "normalize-contacts"):
+        for name in ("age-open-invoices", "plan-dunning"):
             if run.name.startswith(name) and run.total_run_time:
                 seconds[name] = run.total_run_time.total_seconds()
-    sends = [r for r in runs if r.name.startswith("send-") and r.start_time and r.end_time]
-    if sends:
-        seconds["send"] = (max(r.end_time for r in sends) - min(r.start_time for r in sends)).total_seconds()
+    for stage, names in (("normalize", ("changed-contacts", "normalize-contact-part", "save-contact-profiles")),
+                         ("send", ("send-",))):  # first task run of the stage started to last one ended
+        stage_runs = [r for r in runs if r.name.startswith(names) and r.start_time and r.end_time]
+        if stage_runs:
+            first, last = min(r.start_time for r in stage_runs), max(r.end_time for r in stage_runs)
+            seconds[stage] = (last - first).total_seconds()
     return len(runs), seconds
 
 
@@ -180,7 +183,7 @@ def main() -> None:
     print(json.dumps({"invoices": args.invoices, "customers": summary.rows["customer"], "task_runner": args.task_runner,
                       "nightly_s": round(nightly_s, 1),
                       "plan_s": round(seconds.get("age-open-invoices", 0) + seconds.get("plan-dunning", 0), 2),
-                      "normalize_s": round(seconds.get("normalize-contacts", 0), 2), "messages": d.planned,
+                      "normalize_s": round(seconds.get("normalize", 0), 2), "messages": d.planned,
                       "sent": d.count("sent"), "send_s": round(send_s, 1),
                       "sends_per_s": round(d.count("sent") / send_s, 1) if send_s else None,
                       "send_per_s_reuse": round(reuse, 1), "send_per_s_naive": round(naive, 1), "task_runs": task_runs,

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from crash_runs import finished, started
 from distributed import LocalCluster
+from prefect import flow
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -87,7 +88,7 @@ def normalised(folder: Path, task_runner: str) -> pd.DataFrame:
     engine = create_warehouse_engine(url)
     migrate(engine)
     load_ledger(engine)
-    assert checks.normalize_changed_contacts(ArWarehouse(url=url), "America/Chicago", task_runner) > 20
+    assert flow(checks.normalize_changed_contacts)(ArWarehouse(url=url), "America/Chicago", task_runner) > 20
     with engine.connect() as conn:
         profiles = pd.read_sql("SELECT * FROM contact_profiles ORDER BY contact_id", conn)
     engine.dispose()
