@@ -33,12 +33,12 @@ class DaskCluster(Block):
                                                      "{\"minimum\": 1, \"maximum\": 10}; empty: a fixed size.")
 
     def task_runner(self) -> TaskRunner:
+        """Prefect's task runner for this cluster (prefect-dask is imported only when a run asks for Dask)."""
         try:
             from prefect_dask import DaskTaskRunner
         except ImportError:
-            raise DaskUnavailable("running on Dask needs prefect-dask: pip install 'arpilot[dask]' in the "
-                                    "flow's environment and in the Dask workers' image") from None
-
+            raise DaskUnavailable("running on Dask needs prefect-dask: pip install 'arpilot[dask]' in the flow's "
+                                  "environment and in the Dask workers' image") from None
         if self.address:
             return DaskTaskRunner(address=self.address)
         return DaskTaskRunner(cluster_class=self.cluster_class, cluster_kwargs=self.cluster_kwargs,
