@@ -13,7 +13,8 @@ batches and contact normalisation on threads or on a Dask cluster.
      messages     messages planned (email, SMS, voice, call-list entries, escalations)
      send_s       first send batch started to last one ended; sends_per_s: messages sent / send_s
      task_runs    task runs of the nightly flow run and its dunning subflow run, read from the Prefect API
-     peak_rss_mb  this process's peak memory; peak_worker_rss_mb the largest Dask worker process's (0 on threads)
+     peak_rss_mb  this process's peak memory; peak_worker_rss_mb the largest Dask worker's (null on threads, or when
+                  no worker grew past the helper processes that ended before the nightly)
 3. Throughput of sending rendered reminders to the relay, as each send batch does it (one connection for the
    batch) and naively (a new connection and login per message):
      send_per_s_reuse, send_per_s_naive   messages per second
@@ -162,13 +163,14 @@ def main() -> None:
                       "now": datetime.combine(date.today(), datetime.min.time().replace(hour=11)).astimezone(),
                       "task_runner": args.task_runner}
             print("Nightly run: sync, contact checks, dunning ...", file=sys.stderr)
-            started = time.perf_counter()
+            started, children_before = time.perf_counter(), _children_peak_mb()
             state = nightly(**params, return_state=True)
             nightly_s = time.perf_counter() - started
             result = state.result()
             task_runs, seconds = asyncio.run(_task_runs(state.state_details.flow_run_id))
             d = result.dunning
-            peak_worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the cluster has ended
+            peak_worker = _children_peak_mb()  # the run's cluster has ended
+            peak_worker = round(peak_worker) if peak_worker > children_before else None
             print(f"  nightly {nightly_s:.1f} s; {d.planned:,} messages planned, {d.count('sent'):,} sent, "
                   f"{d.count('failed'):,} failed, {len(d.skipped):,} held back; aging "
                   f"{seconds.get('age-open-invoices', 0):.2f} s, planning {seconds.get('plan-dunning', 0):.2f} s, "
@@ -188,7 +190,12 @@ def main() -> None:
                       "sends_per_s": round(d.count("sent") / send_s, 1) if send_s else None,
                       "send_per_s_reuse": round(reuse, 1), "send_per_s_naive": round(naive, 1), "task_runs": task_runs,
                       "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                      "peak_worker_rss_mb": round(peak_worker)}))
+                      "peak_worker_rss_mb": peak_worker}))
+
+
+def _children_peak_mb() -> float:
+    """The peak memory of the largest process this one started that has ended."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 @contextmanager
