@@ -10,6 +10,7 @@ from blocks.autopay_policy import AutopayPolicy
 from blocks.company import CompanyProfile
 from blocks.contact_policy import ContactPolicy
 from blocks.credit_policy import CreditPolicy
+from blocks.dask_cluster import DaskCluster
 from blocks.dunning_policy import DunningPolicy
 from blocks.email_channel import EmailChannel
 from blocks.escalation_policy import EscalationPolicy
@@ -83,5 +84,5 @@ def company_today(name: str, now: datetime | None = None) -> date:
 __all__ = ["DEFAULT_ALERT_EMAIL", "DEFAULT_AUTOPAY_POLICY", "DEFAULT_COMPANY", "DEFAULT_CONTACT_POLICY", "DEFAULT_CREDIT_POLICY", "DEFAULT_DUNNING_POLICY",
            "DEFAULT_EMAIL", "DEFAULT_ESCALATION_POLICY", "DEFAULT_GATEWAY", "DEFAULT_LEDGER", "DEFAULT_PHONE_DESK", "DEFAULT_PORTAL", "DEFAULT_RECIPIENTS",
            "DEFAULT_TWILIO", "DEFAULT_WAREHOUSE", "AlertEmail", "ArWarehouse", "AutopayPolicy", "BlockInvalid", "BlockNotFound",
-           "CompanyProfile", "ContactPolicy", "CreditPolicy", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",
+           "CompanyProfile", "ContactPolicy", "CreditPolicy", "DaskCluster", "DunningPolicy", "EmailChannel", "EscalationPolicy", "FileLedgerSource", "PayPortal",
            "PaymentGateway", "PhoneDesk", "ReportRecipients", "SqlLedgerSource", "TwilioChannel", "company_today", "load_block"]

@@ -1,7 +1,8 @@
 """The dunning run: age, settle what a stopped run left, plan, then send by aging bucket in bounded batches.
 
-Plans and batches hold thousands of messages; they are passed to tasks inside quote() so Prefect does not walk
-every message looking for futures (at a million invoices that walk cost more than the sending).
+Plans and batches hold thousands of messages. Plans are passed to tasks inside quote() so Prefect does not walk every
+message looking for futures (at a million invoices that walk cost more than the sending); a Batch is an object neither
+Prefect nor Dask walks into. The batches run on the task runner the task_runner parameter names (tasks/scale_out.py).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from zoneinfo import ZoneInfo
 
 from prefect import flow, get_run_logger, unmapped
 from prefect.runtime import flow_run
-from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from blocks import (
@@ -29,7 +29,7 @@ from blocks.contact_policy import ContactPolicy
 from blocks.dunning_policy import DunningPolicy
 from blocks.runbook import runbook
 from tasks.dunning.messages import TemplateDirMissing, template_folders
-from tasks.dunning.plan import DunningPlan, make_batches
+from tasks.dunning.plan import Batch, DunningPlan, make_batches
 from tasks.dunning.planning import (
     age_open_invoices,
     plan_autopay_notices,
@@ -41,6 +41,7 @@ from tasks.dunning.reconcile import reconcile_outbox
 from tasks.dunning.results import DunningSummary, bucket_order, publish_dunning
 from tasks.dunning.sending import send_batch, send_escalations
 from tasks.promises.notices import with_promise_notices
+from tasks.scale_out import THREADS, choose_task_runner, describe_runner
 
 SEND_WORKERS = 4  # send batches in flight at once; each holds one SMTP connection and one Twilio client
 
@@ -89,6 +90,18 @@ def check_channels(policy: DunningPolicy, contacts: ContactPolicy, contact_polic
                                    "is given; create an arpilot twilio channel block and pass its name")
 
 
+def _unmapped(values: dict) -> dict:
+    return {name: unmapped(value) for name, value in values.items()}
+
+
+def _outcome(future):
+    """A send task's result, or its exception; also when the process running it was lost (Dask's KilledWorker)."""
+    try:
+        return future.result(raise_on_failure=False)
+    except Exception as error:
+        return error
+
+
 def check_templates(policy: DunningPolicy, dunning_policy: str) -> None:
     """Fail before anything is planned when the policy's own template folder is missing."""
     try:
@@ -97,7 +110,7 @@ def check_templates(policy: DunningPolicy, dunning_policy: str) -> None:
         raise DunningMisconfigured(f"dunning policy {dunning_policy}: {error}; nothing was sent") from None
 
 
-@flow(name="dunning", flow_run_name=_run_name, task_runner=ThreadPoolTaskRunner(max_workers=SEND_WORKERS))
+@flow(name="dunning", flow_run_name=_run_name)
 def dunning(
     warehouse: str = DEFAULT_WAREHOUSE,
     company: str = DEFAULT_COMPANY,
@@ -107,11 +120,14 @@ def dunning(
     twilio_channel: str | None = DEFAULT_TWILIO,
     now: datetime | None = None,
     dry_run: bool = False,
+    task_runner: str = THREADS,
 ) -> DunningSummary | DunningPlan:
     """Send today's reminders. Run it after the nightly contact checks (the nightly flow calls it).
 
     now: the instant local send windows are judged at (default: now). dry_run: plan and publish the plan, send
-    nothing. email_channel / twilio_channel may be empty when the policy uses no such channel.
+    nothing. email_channel / twilio_channel may be empty when the policy uses no such channel. task_runner: where
+    the send batches run: "threads" in this process, "dask" (a Dask cluster on this machine for the run), a Dask
+    scheduler address (tcp://host:8786) or an arpilot-dask-cluster block.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -121,6 +137,7 @@ def dunning(
     twilio = load_block(twilio_channel) if twilio_channel else None
     check_channels(policy, load_block(contact_policy), contact_policy, email, twilio, dunning_policy)
     check_templates(policy, dunning_policy)
+    runner = choose_task_runner(task_runner, SEND_WORKERS)  # an unknown choice stops the run before it plans
     instant = send_instant(profile, now)
     as_of = profile.today(instant)
     run_id = str(flow_run.id)
@@ -138,18 +155,22 @@ def dunning(
     escalations = [m for m in plan.messages if m.channel == "escalation"]
     outgoing = [m for m in plan.messages if m.channel != "escalation"] + deliveries.messages + notices.messages
     batches = make_batches(outgoing, bucket_order(profile), policy.batch_size, policy.max_batches)
-    futures = send_batch.map([quote(b) for b in batches], unmapped(store), unmapped(profile), unmapped(policy),
-                             unmapped(email), unmapped(email_channel or ""), unmapped(twilio),
-                             unmapped(twilio_channel or ""), unmapped(run_id))
-    if escalations:
-        futures.append(send_escalations.submit(quote(escalations), store, profile, policy, email,
-                                               email_channel or "", run_id))
-    futures.wait()
-    results = [f.result(raise_on_failure=False) for f in futures]
+    shared = {"store": store, "company": profile, "policy": policy, "email": email, "run_id": run_id}
+    with runner:
+        where = describe_runner(runner)
+        logger.info("Sending %d batches on %s", len(batches), where)
+        futures = runner.map(send_batch, {"batch": batches, **_unmapped(shared),
+                                          "email_name": unmapped(email_channel or ""), "twilio": unmapped(twilio),
+                                          "twilio_name": unmapped(twilio_channel or "")})
+        if escalations:
+            digest = Batch("escalation", 1, escalations)
+            futures.append(runner.submit(send_escalations, {"escalations": digest, **shared,
+                                                            "email_name": email_channel or ""}))
+        results = [_outcome(f) for f in futures]
     done = [r for r in results if not isinstance(r, BaseException)]
     targets = ", ".join(b.describe() for b in (email, twilio) if b) or "no channel"
-    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile, targets, quote(deliveries),
-                              quote(notices))
+    summary = publish_dunning(quote(plan), quote(done), reconciliation, policy, profile,
+                              f"{targets}; the batches ran on {where}", quote(deliveries), quote(notices))
     failed = [r for r in results if isinstance(r, BaseException)]
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(futures)} send tasks failed; the first: {failed[0]}. Messages "

@@ -43,6 +43,7 @@ from tasks.ledger.sync import EntitySync, publish_sync_artifacts, sync_ledger_en
 from tasks.portal.summary import publish_portal_payments
 from tasks.promises.review import PromiseReview
 from tasks.sales.asking import SalesHeadsUp
+from tasks.scale_out import THREADS
 
 
 @dataclass
@@ -84,6 +85,7 @@ def nightly(
     escalation_policy: str | None = None,
     recipients: str = DEFAULT_RECIPIENTS,
     credit_policy: str | None = None,
+    task_runner: str = THREADS,
 ) -> NightlyResult:
     """Sync the AR ledger into the warehouse, check the AP contacts (a closed gate fails the run there), send
     today's reminders, and record tonight's KPI snapshot (history for the trend reports).
@@ -100,7 +102,9 @@ def nightly(
     (grace on holds, kept and broken ones announced; without it the ledger's promise dates hold reminders, as
     always) and the sales reps' heads-up before an account's final notice (flows/sales_review.py), before
     dunning. credit_policy switches on the credit watch before dunning: customers over their limit (the collector
-    and the sales rep told once per breach) and the events that start a credit review early.
+    and the sales rep told once per breach) and the events that start a credit review early. task_runner: where
+    contact normalisation and the send batches run: "threads" in this process (the default), "dask" (a Dask cluster
+    on this machine for the run), a Dask scheduler address (tcp://host:8786) or an arpilot-dask-cluster block.
     """
     logger = get_run_logger()
     profile: CompanyProfile = load_block(company)
@@ -126,7 +130,7 @@ def nightly(
     disputes = record_and_check_disputes(warehouse, store.engine(), as_of, {
         "company": company, "escalation_policy": escalation_policy if email_channel and not dry_run else None,
         "recipients": recipients, "dunning_policy": dunning_policy, "email_channel": email_channel})
-    normalize_changed_contacts(store, profile.time_zone)
+    normalize_changed_contacts(store, profile.time_zone, task_runner)
     check = check_contacts(store, policy, contact_policy, as_of, run_id, profile.locale)
     gate = enforce_contact_gate(check)
     promises = sales = None
@@ -150,6 +154,6 @@ def nightly(
         credit = watch_credit(store, profile, scorecard, load_block(recipients),
                               load_block(email_channel) if email_channel else None, email_channel, as_of, run_id)
     reminders = dunning(warehouse, company, dunning_policy, contact_policy, email_channel, twilio_channel,
-                        send_instant(profile, now, run_date), dry_run)
+                        send_instant(profile, now, run_date), dry_run, task_runner)
     snapshot_kpis(store, profile, as_of, run_id)
     return NightlyResult(results, check, gate, reminders, autopay, disputes, promises, sales, credit)

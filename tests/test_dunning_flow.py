@@ -24,7 +24,7 @@ from blocks.warehouse import ArWarehouse
 from flows.dunning import DunningMisconfigured, dunning
 from tasks import warehouse as wh
 from tasks.contacts.checks import check_contacts, normalize_changed_contacts
-from tasks.dunning.plan import make_batches
+from tasks.dunning.plan import Batch, make_batches
 from tasks.dunning.planning import age_open_invoices, plan_day
 from tasks.dunning.sending import send_batch, send_escalations
 
@@ -205,8 +205,8 @@ def test_a_payment_synced_between_planning_and_sending_cancels_the_message(env):
         batches = make_batches(to_customers, ["not_due", "1-30", "31-60", "61-90", "90+"], 100, 10)
         escalations = [m for m in plan.messages if m.channel == "escalation"]
         return [send_batch(b, env.store, COMPANY, policy, env.sandbox.email, "e", env.sandbox.phone, "t", "run-1")
-                for b in batches] + [send_escalations(escalations, env.store, COMPANY, policy, env.sandbox.email,
-                                                      "e", "run-1")]
+                for b in batches] + [send_escalations(Batch("escalation", 1, escalations), env.store, COMPANY, policy,
+                                                      env.sandbox.email, "e", "run-1")]
 
     results = plan_then_pay_then_send()
     assert sum(n for r in results for (_, _, status), n in r.outcomes.items() if status == "cancelled") == 4

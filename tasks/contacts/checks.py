@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from prefect import get_run_logger, task
+from prefect import get_run_logger, task, unmapped
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
@@ -34,7 +34,10 @@ from tasks.contacts.quality import (
 )
 from tasks.output_files import slug
 from tasks.promises.rules import ANNOUNCE_DAYS
+from tasks.scale_out import THREADS, choose_task_runner, describe_runner
 
+CONTACTS_PER_TASK = 25_000  # a few seconds of normalising per task run: parts enough to spread, few task runs
+NORMALIZE_THREADS = 1  # normalising is pure Python: more threads in one process would only take turns
 WORKLIST_ARTIFACT_ROWS = 200  # per collector; the CSV holds the full list
 SUITE_COLUMNS = ["row", "email_problem", "phone_problem", "verified_on", "bounced_on", "phone_failed_on",
                  "email_key", "email_customers", "addressee", "opt_out_email", "opt_out_sms", "opt_out_voice",
@@ -93,15 +96,45 @@ class ContactCheck:
 
 
 
-@task(name="normalize-contacts", cache_policy=NO_CACHE)
-def normalize_changed_contacts(store: ArWarehouse, company_zone: str) -> int:
-    """Normalise the contacts that are new or changed (or whose customer's address changed) since last time."""
+def normalize_changed_contacts(store: ArWarehouse, company_zone: str, task_runner: str = THREADS) -> int:
+    """Normalise the contacts that are new or changed (or whose customer's address changed) since last time, in
+    parts of CONTACTS_PER_TASK on the task runner ``task_runner`` names (see tasks/scale_out.py)."""
+    runner = choose_task_runner(task_runner, NORMALIZE_THREADS)
+    stale = read_changed_contacts(store, company_zone)
+    parts = [stale.iloc[start:start + CONTACTS_PER_TASK] for start in range(0, len(stale), CONTACTS_PER_TASK)]
+    with runner:
+        futures = runner.map(normalize_contact_part, {"contacts": parts, "company_zone": unmapped(company_zone),
+                                                      "number": list(range(1, len(parts) + 1))})
+        if parts:
+            get_run_logger().info("Normalising %s contacts in %d parts on %s", f"{len(stale):,}", len(parts),
+                                  describe_runner(runner))
+        profiles = pd.concat([f.result() for f in futures]) if parts else normalize_contacts(stale, company_zone)
+    return save_contact_profiles(store, stale, profiles, company_zone)
+
+
+@task(name="changed-contacts", cache_policy=NO_CACHE)
+@wh.bulk_work()
+def read_changed_contacts(store: ArWarehouse, company_zone: str) -> pd.DataFrame:
+    """The contacts that are new or changed (or whose customer's address changed) since they were last normalised."""
     engine = store.engine()
-    with wh.bulk_work(), engine.begin() as conn:
+    with engine.connect() as conn:
         stale = wh.query_frame(conn, wh.named_query("contacts", "contacts_to_normalize"),
                                {"company_time_zone": company_zone})
-        stale = wh.plain(stale)
-        profiles = normalize_contacts(stale, company_zone)
+    engine.dispose()
+    return wh.plain(stale)
+
+
+@task(name="normalize-contact-part", task_run_name="normalize-contact-part-{number}", cache_policy=NO_CACHE)
+def normalize_contact_part(contacts: pd.DataFrame, company_zone: str, number: int) -> pd.DataFrame:
+    """One part of the changed contacts, normalised wherever the task runner puts it (pure: no database)."""
+    return normalize_contacts(contacts, company_zone)
+
+
+@task(name="save-contact-profiles", cache_policy=NO_CACHE)
+@wh.bulk_work()
+def save_contact_profiles(store: ArWarehouse, stale: pd.DataFrame, profiles: pd.DataFrame, company_zone: str) -> int:
+    engine = store.engine()
+    with engine.begin() as conn:
         rows = pd.concat([stale[["contact_id", "customer_id"]], profiles], axis=1).assign(
             contact_row_hash=stale["row_hash"], customer_country=stale["country"],
             customer_time_zone=stale["customer_time_zone"], company_time_zone=company_zone,

@@ -349,13 +349,17 @@ def _text(value) -> str | None:
     return None if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
 
 
-@dataclass
 class Batch:
-    """Messages of one aging bucket, sent by one task over one connection per channel."""
+    """Messages of one aging bucket, sent by one task over one connection per channel.
 
-    bucket: str
-    number: int
-    messages: list[PlannedMessage]
+    Not a dataclass: Prefect (looking for futures) and Dask (for its own keys) walk into the lists, tuples and
+    dataclasses a task is handed, and a batch holds thousands of messages; a plain object both hand over as it is.
+    """
+
+    __slots__ = ("bucket", "number", "messages")
+
+    def __init__(self, bucket: str, number: int, messages: list[PlannedMessage]):
+        self.bucket, self.number, self.messages = bucket, number, messages
 
 
 def make_batches(messages: list[PlannedMessage], bucket_order: list[str], batch_size: int,

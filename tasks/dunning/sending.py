@@ -115,13 +115,13 @@ def _claim(engine, messages: list[PlannedMessage], run_id: str, policy: DunningP
 
 
 @task(name="send-escalations", cache_policy=NO_CACHE)
-def send_escalations(messages: list[PlannedMessage], store: ArWarehouse, company: CompanyProfile,
+def send_escalations(escalations: Batch, store: ArWarehouse, company: CompanyProfile,
                      policy: DunningPolicy, email: EmailChannel, email_name: str, run_id: str) -> BatchResult:
     """One digest to the AR manager for every account that reached an escalating step today; each account keeps
     its own outbox row, all of them handed over and completed together."""
     result = BatchResult()
     engine = store.engine()
-    owned, _ = _claim(engine, messages, run_id, policy, result)
+    owned, _ = _claim(engine, escalations.messages, run_id, policy, result)
     if not owned:
         return result
     rendered = render_escalations(owned, company, policy)
