@@ -25,10 +25,11 @@ TEST_PACKAGES := $(DEMO_PACKAGES) postgresql
 demo: system-packages-demo $(INSTALLED)
 	PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL=WARNING $(BIN)/arpilot demo
 
-# Two workers (pytest-xdist): most tests wait on servers, subprocesses and polls, so two at a time fit 2 cores.
+# Three workers (pytest-xdist) on 2 cores: most tests wait on servers, subprocesses and polls, so a third keeps
+# both cores busy while two wait.
 # A module marked with an xdist_group runs on one worker, so its expensive module fixtures are built once.
 test: system-packages-test $(INSTALLED)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 3 --dist loadgroup
 
 ui: $(INSTALLED)
 	@mkdir -p "$(PREFECT_HOME)"

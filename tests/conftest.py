@@ -13,6 +13,16 @@ from prefect.testing.utilities import prefect_test_harness  # noqa: E402
 
 from blocks.warehouse import create_warehouse_engine, migrate  # noqa: E402
 
+# The longest modules start first, so the workers finish together instead of one running the last long module
+# alone: crash tests, real `prefect server` installs and the Dask cluster.
+LONGEST_FIRST = ("test_charges_crash", "test_dunning_crash", "test_production_install", "test_scale_out",
+                 "test_alerts_live", "test_invoice_delivery_flow", "test_reports_flow")
+
+
+def pytest_collection_modifyitems(items):
+    rank = {name: n for n, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__, len(rank)))
+
 
 @pytest.fixture(scope="session")
 def prefect_api():
