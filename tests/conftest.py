@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from flows.local_prefect import use_local_prefect
+
+# The tests read runs, artifacts and the warehouse, never logs from the API: posting every log line of every flow
+# (and of the flows they start in subprocesses) to the temporary API only costs the suite CPU.
+os.environ["PREFECT_LOGGING_TO_API_ENABLED"] = "false"
 
 # Prefect's state stays inside the checkout, also when pytest is run without `make test`.
 use_local_prefect()
