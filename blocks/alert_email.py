@@ -17,7 +17,7 @@ from email.utils import formataddr, formatdate, make_msgid
 from prefect.blocks.abstract import NotificationBlock, NotificationError
 from pydantic import Field, field_validator
 
-from blocks.email_channel import EmailChannel
+from blocks.email_channel import EmailChannel, email_addresses
 from blocks.runbook import RUNBOOK_README
 
 _POINTER = re.compile(r"(?<![\w/.])README\.md#")
@@ -39,10 +39,7 @@ class AlertEmail(NotificationBlock):
     @field_validator("to")
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if "@" not in a]
-        if bad:
-            raise ValueError(f"to {bad} are not email addresses")
-        return v
+        return email_addresses(v, "to")
 
     def runbook_links(self, text: str) -> str:
         """Point every runbook pointer ('README.md#runbook-...') in ``text`` at runbook_url."""

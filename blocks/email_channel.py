@@ -7,6 +7,14 @@ from prefect.blocks.core import Block
 from pydantic import Field, SecretStr, model_validator
 
 
+def email_addresses(addresses: list[str], field: str = "") -> list[str]:
+    """A block field's addresses, refused when one is plainly not an email address (names the field, if given)."""
+    bad = [a for a in addresses if "@" not in a]
+    if bad:
+        raise ValueError(f"{field} {bad} are not email addresses".lstrip())
+    return addresses
+
+
 class EmailChannel(Block):
     """Any SMTP relay (Office 365, Gmail Workspace, SES, Postfix). Connections go through yagmail."""
 

@@ -11,12 +11,7 @@ from __future__ import annotations
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, field_validator
 
-
-def _addresses(v: list[str]) -> list[str]:
-    bad = [a for a in v if "@" not in a]
-    if bad:
-        raise ValueError(f"{bad} are not email addresses")
-    return v
+from blocks.email_channel import email_addresses
 
 
 class EscalationLevel(BaseModel):
@@ -29,7 +24,7 @@ class EscalationLevel(BaseModel):
     @field_validator("to")
     @classmethod
     def _to(cls, v: list[str]) -> list[str]:
-        return _addresses(v)
+        return email_addresses(v)
 
 
 class EscalationPolicy(Block):
@@ -55,7 +50,7 @@ class EscalationPolicy(Block):
     @field_validator("ar_managers")
     @classmethod
     def _managers(cls, v: list[str]) -> list[str]:
-        return _addresses(v)
+        return email_addresses(v)
 
     @field_validator("levels")
     @classmethod

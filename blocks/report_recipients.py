@@ -13,6 +13,7 @@ from prefect.blocks.core import Block
 from pydantic import Field, field_validator
 
 from blocks.company import CURRENCIES
+from blocks.email_channel import email_addresses
 
 
 class ReportRecipients(Block):
@@ -42,10 +43,7 @@ class ReportRecipients(Block):
     @field_validator("executives")
     @classmethod
     def _addresses(cls, v: list[str]) -> list[str]:
-        bad = [a for a in v if "@" not in a]
-        if bad:
-            raise ValueError(f"executives {bad} are not email addresses")
-        return v
+        return email_addresses(v, "executives")
 
     @field_validator("reporting_currency")
     @classmethod
